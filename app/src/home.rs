@@ -1,0 +1,48 @@
+//! The home page.
+
+use leptos::prelude::*;
+
+use crate::server_status::{ServerStatus, clock_time, fetch_server_status};
+
+/// The landing page: proves the round trip to the server.
+#[component]
+pub fn HomePage() -> impl IntoView {
+    let ask = Action::new(|_: &()| fetch_server_status());
+    let answer = move || {
+        ask.value().get().map(|result| match result {
+            Ok(status) => describe(&status),
+            Err(error) => format!("The server did not answer: {error}"),
+        })
+    };
+
+    view! {
+        <section class="card">
+            <h1>"Tic-tac-toe"</h1>
+            <p>"Live games against other players, right in the browser."</p>
+            <button
+                class="primary"
+                on:click=move |_| {
+                    ask.dispatch(());
+                }
+                disabled=move || ask.pending().get()
+            >
+                "Ask the server"
+            </button>
+            <p class="answer" data-testid="server-answer" aria-live="polite">
+                {answer}
+            </p>
+        </section>
+    }
+}
+
+fn describe(status: &ServerStatus) -> String {
+    let sockets = match status.live_connections {
+        1 => "1 live connection".to_owned(),
+        n => format!("{n} live connections"),
+    };
+    format!(
+        "Server {} answered at {}, with {sockets}.",
+        status.version,
+        clock_time(status.server_time_ms)
+    )
+}

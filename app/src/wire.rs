@@ -1,0 +1,39 @@
+//! Frames the server sends on the event WebSocket (`GET /api/ws`).
+//!
+//! Every frame is a JSON text frame `{"type": ..., "payload": ...}`, the same
+//! shape as the effects of the bus.
+
+use serde::{Deserialize, Serialize};
+
+/// The path of the event WebSocket.
+pub const SOCKET_PATH: &str = "/api/ws";
+
+/// A frame from the server to a browser.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", content = "payload")]
+pub enum ServerFrame {
+    /// The first frame of every connection: the socket is open end to end
+    /// (through any proxy), and this is the server's clock at that moment, so
+    /// the browser can count down to server deadlines whatever its own clock says.
+    #[serde(rename_all = "camelCase")]
+    Connected {
+        /// Server time, in milliseconds since the Unix epoch.
+        server_time_ms: u64,
+    },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn connected_frame_is_tagged_and_camel_case() {
+        let frame = ServerFrame::Connected { server_time_ms: 42 };
+        let json = serde_json::to_string(&frame).unwrap();
+        assert_eq!(
+            json,
+            r#"{"type":"Connected","payload":{"serverTimeMs":42}}"#
+        );
+        assert_eq!(serde_json::from_str::<ServerFrame>(&json).unwrap(), frame);
+    }
+}

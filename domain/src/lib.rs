@@ -1,0 +1,7 @@
+//! The game's domain: its effects and pure handlers, shared by the server and
+//! the browser (this crate builds for `wasm32-unknown-unknown`).
+#![forbid(unsafe_code)]
+
+pub mod alias;
+
+pub use alias::{Alias, AliasError};

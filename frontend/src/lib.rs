@@ -1,0 +1,9 @@
+//! The browser entry point: takes over the server-rendered page.
+#![forbid(unsafe_code)]
+
+/// Called by the generated JavaScript once the WASM module is loaded.
+#[wasm_bindgen::prelude::wasm_bindgen]
+pub fn hydrate() {
+    console_error_panic_hook::set_once();
+    leptos::mount::hydrate_body(app::App);
+}

@@ -1,0 +1,206 @@
+//! The walking skeleton over real HTTP and a real WebSocket: a server on an
+//! ephemeral port per test.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use clap::Parser;
+use futures::StreamExt;
+use server::{Config, serve};
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_util::sync::CancellationToken;
+
+struct TestServer {
+    addr: SocketAddr,
+    stop: CancellationToken,
+    task: JoinHandle<std::io::Result<()>>,
+}
+
+impl TestServer {
+    async fn start(extra_flags: &[&str]) -> Self {
+        let mut flags = vec!["server", "--addr", "127.0.0.1:0"];
+        flags.extend_from_slice(extra_flags);
+        let config = Config::try_parse_from(flags).expect("flags parse");
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("local addr");
+        let stop = CancellationToken::new();
+        let task = tokio::spawn(serve(listener, config, stop.clone()));
+        Self { addr, stop, task }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    async fn socket(
+        &self,
+    ) -> tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>
+    {
+        let (socket, _) = tokio_tungstenite::connect_async(format!("ws://{}/api/ws", self.addr))
+            .await
+            .expect("websocket upgrade");
+        socket
+    }
+
+    async fn status(&self) -> serde_json::Value {
+        reqwest::Client::new()
+            .post(self.url("/api/status"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .send()
+            .await
+            .expect("status request")
+            .json()
+            .await
+            .expect("status is JSON")
+    }
+}
+
+async fn next_text(
+    socket: &mut (impl StreamExt<Item = Result<Message, tokio_tungstenite::tungstenite::Error>> + Unpin),
+) -> serde_json::Value {
+    loop {
+        let message = tokio::time::timeout(Duration::from_secs(5), socket.next())
+            .await
+            .expect("a frame within 5 s")
+            .expect("socket open")
+            .expect("frame");
+        if let Message::Text(text) = message {
+            return serde_json::from_str(&text).expect("frame is JSON");
+        }
+    }
+}
+
+#[tokio::test]
+async fn healthz_answers_ok() {
+    let server = TestServer::start(&[]).await;
+    let response = reqwest::get(server.url("/healthz")).await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.text().await.unwrap(), "ok");
+}
+
+#[tokio::test]
+async fn home_page_is_server_rendered_with_hydration_scripts() {
+    let server = TestServer::start(&[]).await;
+    let response = reqwest::get(server.url("/")).await.unwrap();
+    assert_eq!(response.status(), 200);
+    let html = response.text().await.unwrap();
+    assert!(html.contains("Ask the server"), "{html}");
+    assert!(html.contains("Connecting…"), "{html}");
+    assert!(html.contains("/pkg/tictactoe.js"), "{html}");
+    assert!(html.contains("/pkg/tictactoe.css"), "{html}");
+}
+
+#[tokio::test]
+async fn socket_says_connected_with_the_server_clock() {
+    let server = TestServer::start(&[]).await;
+    let mut socket = server.socket().await;
+    let frame = next_text(&mut socket).await;
+    assert_eq!(frame["type"], "Connected");
+    let server_time = frame["payload"]["serverTimeMs"]
+        .as_u64()
+        .expect("serverTimeMs");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    assert!(now.abs_diff(server_time) < 5_000);
+}
+
+#[tokio::test]
+async fn server_function_counts_open_sockets() {
+    let server = TestServer::start(&[]).await;
+    let status = server.status().await;
+    assert_eq!(status["version"], env!("CARGO_PKG_VERSION"));
+    assert_eq!(status["liveConnections"], 0);
+
+    let mut first = server.socket().await;
+    let _ = next_text(&mut first).await;
+    let mut second = server.socket().await;
+    let _ = next_text(&mut second).await;
+    assert_eq!(server.status().await["liveConnections"], 2);
+
+    first.close(None).await.unwrap();
+    // The server notices the close frame asynchronously.
+    let mut count = 2;
+    for _ in 0..50 {
+        count = server.status().await["liveConnections"].as_u64().unwrap();
+        if count == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(count, 1);
+}
+
+#[tokio::test]
+async fn unknown_path_is_404() {
+    let server = TestServer::start(&[]).await;
+    let response = reqwest::get(server.url("/no/such/page")).await.unwrap();
+    assert_eq!(response.status(), 404);
+}
+
+#[tokio::test]
+async fn shutdown_closes_sockets_with_going_away_and_stops_serving() {
+    let server = TestServer::start(&[]).await;
+    let mut socket = server.socket().await;
+    let _ = next_text(&mut socket).await;
+
+    server.stop.cancel();
+    let close = tokio::time::timeout(Duration::from_secs(5), socket.next())
+        .await
+        .expect("close within 5 s");
+    match close {
+        Some(Ok(Message::Close(Some(frame)))) => {
+            assert_eq!(u16::from(frame.code), 1001);
+            assert_eq!(frame.reason.as_str(), "server shutting down");
+        }
+        other => panic!("expected a close frame, got {other:?}"),
+    }
+    let url = server.url("/healthz");
+    let served = tokio::time::timeout(Duration::from_secs(5), server.task)
+        .await
+        .expect("server stops within 5 s")
+        .expect("server task");
+    assert!(served.is_ok());
+    assert!(reqwest::get(url).await.is_err());
+}
+
+#[tokio::test(start_paused = true)]
+async fn idle_socket_is_pinged_and_an_answering_peer_stays() {
+    // Paused time: intervals pass without waiting for them. tungstenite
+    // answers each ping with a pong as it reads.
+    let server = TestServer::start(&["--ws-ping-secs", "1"]).await;
+    let mut socket = server.socket().await;
+    let _ = next_text(&mut socket).await;
+    for _ in 0..3 {
+        match tokio::time::timeout(Duration::from_secs(10), socket.next()).await {
+            Ok(Some(Ok(Message::Ping(_)))) => {}
+            other => panic!("expected a ping, got {other:?}"),
+        }
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn silent_peer_is_dropped_after_two_intervals() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let server = TestServer::start(&["--ws-ping-secs", "1"]).await;
+    // A raw client that completes the handshake and then never answers.
+    let mut tcp = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    let handshake = format!(
+        "GET /api/ws HTTP/1.1\r\nHost: {}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+        server.addr
+    );
+    tcp.write_all(handshake.as_bytes()).await.unwrap();
+    let mut received = Vec::new();
+    tokio::time::timeout(Duration::from_secs(30), tcp.read_to_end(&mut received))
+        .await
+        .expect("the server hangs up within 30 s")
+        .unwrap();
+    let received = String::from_utf8_lossy(&received);
+    assert!(received.starts_with("HTTP/1.1 101"), "{received}");
+    assert!(received.contains("no answer to pings"), "{received}");
+}
