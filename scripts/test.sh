@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Every check the project has, in the order that fails fastest: formatting,
+# lints for the server and the browser side, unit and integration tests, then
+# the Playwright suite in Chromium against a release build of the site.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
+cd "$ROOT"
+
+"$ROOT/scripts/setup.sh"
+
+step() {
+  local name=$1
+  shift
+  printf '\n\033[1m==> %s\033[0m (%s)\n' "$name" "$*"
+  local started=$SECONDS
+  "$@"
+  printf '\033[1m<== %s: ok in %ss\033[0m\n' "$name" "$((SECONDS - started))"
+}
+
+step "formatting" cargo fmt --all --check
+step "lints, server side" cargo clippy --workspace --all-targets --locked -- -D warnings
+step "lints, browser side" cargo clippy --locked --target wasm32-unknown-unknown \
+  -p frontend -p app -p domain -p bus -- -D warnings
+step "unit and integration tests" cargo test --workspace --locked
+step "end-to-end tests in Chromium" cargo leptos end-to-end --release
