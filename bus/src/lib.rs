@@ -1,16 +1,32 @@
-//! The effect bus: commands, events, queries and managed-state handlers.
-//!
-//! This crate knows nothing of games. Its core (effect kinds, handler and
-//! state types) builds for `wasm32-unknown-unknown` so that `domain` can run in
-//! the browser; the tokio runtime sits behind a cargo feature that only the
-//! server enables.
+#![doc = include_str!("../README.md")]
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
-use serde::{Serialize, de::DeserializeOwned};
+pub mod builder;
+pub mod effect;
+pub mod framework;
+pub mod handler;
+pub mod outcome;
+pub mod state;
 
-/// An effect that travels on the bus and over the wire: a plain serde type
-/// with a stable name, used as the `type` tag of `{"type", "payload"}`.
-pub trait Effect: Serialize + DeserializeOwned + Send + 'static {
-    /// The name of the effect on the wire, stable across releases.
-    const TYPE: &'static str;
-}
+#[cfg(feature = "runtime")]
+pub mod runtime;
+#[cfg(feature = "testkit")]
+pub mod testkit;
+
+pub use builder::{BuildError, BusBuilder, DecodeError, Registry};
+pub use effect::{AnyEffect, Command, Effect, Envelope, Event, Kind, Query};
+pub use framework::{
+    BusHandlerFailed, CancelScheduledEvents, DeleteState, ScheduleEvent, ScheduledEventUpdate,
+};
+pub use handler::{Fetch, answer, answer_all, by_id, key, managed, over_all, singleton, stateless};
+pub use outcome::{Change, Ctx, HandlerError, IntoOutcome, Outcome};
+pub use state::{State, StateKey};
+
+#[cfg(feature = "runtime")]
+pub use runtime::{
+    bus::{Bus, BusError, Runtime},
+    clock::{Clock, FakeClock, SystemClock},
+    hooks::{CaptureHook, Hook, MetricsHook, TracingHook},
+    store::{MemoryStore, Store, StoreError},
+};

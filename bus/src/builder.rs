@@ -1,0 +1,216 @@
+//! Registration: which handler answers which effect, checked once at start-up.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use crate::effect::{Command, Effect, Envelope, Event};
+use crate::framework::{BusHandlerFailed, ScheduledEventUpdate};
+use crate::handler::{Handler, IntoHandler, IntoQueryHandler, QueryHandler};
+
+type Decoder = fn(serde_json::Value) -> Result<Envelope, serde_json::Error>;
+
+fn decoder<E: Effect>(payload: serde_json::Value) -> Result<Envelope, serde_json::Error> {
+    serde_json::from_value::<E>(payload).map(Envelope::new)
+}
+
+/// Why the handlers cannot make a bus.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BuildError {
+    /// A command has exactly one handler.
+    #[error("command {effect} has two handlers: {first} and {second}")]
+    DuplicateCommandHandler {
+        /// The command's wire name.
+        effect: &'static str,
+        /// The handler registered first.
+        first: &'static str,
+        /// The handler registered second.
+        second: &'static str,
+    },
+    /// A query has exactly one handler.
+    #[error("query {effect} has two handlers: {first} and {second}")]
+    DuplicateQueryHandler {
+        /// The query's wire name.
+        effect: &'static str,
+        /// The handler registered first.
+        first: &'static str,
+        /// The handler registered second.
+        second: &'static str,
+    },
+    /// Two effect types share one wire name.
+    #[error("two effect types are named {0}")]
+    DuplicateTypeName(&'static str),
+}
+
+/// Collects handlers; [`BusBuilder::build`] checks them.
+///
+/// ```
+/// # use bus::{BusBuilder, Ctx, Outcome, by_id, managed};
+/// # #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)] struct Add { id: u32 }
+/// # #[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)] struct Counter(u32);
+/// # bus::commands!(Add);
+/// # bus::states!(Counter);
+/// fn add(counter: Option<Counter>, _: &Add, _: &Ctx) -> Outcome<Counter> {
+///     Outcome::set(Counter(counter.unwrap_or_default().0 + 1))
+/// }
+/// let mut builder = BusBuilder::new();
+/// builder.command(managed(by_id(|c: &Add| c.id), add));
+/// builder.command(managed(by_id(|c: &Add| c.id), add));
+/// assert!(builder.build().is_err()); // a command has exactly one handler
+/// ```
+#[derive(Default)]
+pub struct BusBuilder {
+    commands: HashMap<&'static str, Arc<dyn Handler>>,
+    events: HashMap<&'static str, Vec<Arc<dyn Handler>>>,
+    queries: HashMap<&'static str, Arc<dyn QueryHandler>>,
+    decoders: HashMap<&'static str, (std::any::TypeId, Decoder)>,
+    errors: Vec<BuildError>,
+}
+
+impl BusBuilder {
+    /// An empty builder (the bus's own events are known already).
+    pub fn new() -> Self {
+        let mut builder = Self::default();
+        builder.register::<BusHandlerFailed>();
+        builder.register::<ScheduledEventUpdate>();
+        builder
+    }
+
+    /// Makes an effect type known by its wire name (handler registration does
+    /// this too), so it can be decoded from the wire or from a durable store.
+    pub fn register<E: Effect>(&mut self) -> &mut Self {
+        let id = std::any::TypeId::of::<E>();
+        match self.decoders.insert(E::TYPE, (id, decoder::<E>)) {
+            Some((previous, _)) if previous != id => {
+                self.errors.push(BuildError::DuplicateTypeName(E::TYPE));
+            }
+            _ => {}
+        }
+        self
+    }
+
+    /// Registers the one handler of a command.
+    pub fn command<H>(&mut self, handler: H) -> &mut Self
+    where
+        H: IntoHandler,
+        H::Effect: Command,
+    {
+        self.register::<H::Effect>();
+        let handler = handler.into_handler();
+        let effect = <H::Effect as Effect>::TYPE;
+        if let Some(first) = self.commands.get(effect) {
+            self.errors.push(BuildError::DuplicateCommandHandler {
+                effect,
+                first: first.name(),
+                second: handler.name(),
+            });
+        } else {
+            self.commands.insert(effect, handler);
+        }
+        self
+    }
+
+    /// Adds a subscriber to an event (any number may subscribe).
+    pub fn event<H>(&mut self, handler: H) -> &mut Self
+    where
+        H: IntoHandler,
+        H::Effect: Event,
+    {
+        self.register::<H::Effect>();
+        self.events
+            .entry(<H::Effect as Effect>::TYPE)
+            .or_default()
+            .push(handler.into_handler());
+        self
+    }
+
+    /// Registers the one handler of a query.
+    pub fn query<H: IntoQueryHandler>(&mut self, handler: H) -> &mut Self {
+        self.register::<H::Query>();
+        let handler = handler.into_query_handler();
+        let effect = <H::Query as Effect>::TYPE;
+        if let Some(first) = self.queries.get(effect) {
+            self.errors.push(BuildError::DuplicateQueryHandler {
+                effect,
+                first: first.name(),
+                second: handler.name(),
+            });
+        } else {
+            self.queries.insert(effect, handler);
+        }
+        self
+    }
+
+    /// Checks the registrations: the first error found, if any.
+    pub fn build(self) -> Result<Registry, BuildError> {
+        if let Some(error) = self.errors.into_iter().next() {
+            return Err(error);
+        }
+        Ok(Registry {
+            commands: self.commands,
+            events: self.events,
+            queries: self.queries,
+            decoders: self
+                .decoders
+                .into_iter()
+                .map(|(name, (_, decode))| (name, decode))
+                .collect(),
+        })
+    }
+}
+
+/// The checked handler table a bus runs on.
+pub struct Registry {
+    commands: HashMap<&'static str, Arc<dyn Handler>>,
+    events: HashMap<&'static str, Vec<Arc<dyn Handler>>>,
+    queries: HashMap<&'static str, Arc<dyn QueryHandler>>,
+    decoders: HashMap<&'static str, Decoder>,
+}
+
+impl Registry {
+    /// The handler of a command.
+    pub fn command_handler(&self, effect: &str) -> Option<&Arc<dyn Handler>> {
+        self.commands.get(effect)
+    }
+
+    /// The subscribers of an event (empty when it has none).
+    pub fn event_handlers(&self, effect: &str) -> &[Arc<dyn Handler>] {
+        self.events.get(effect).map_or(&[], Vec::as_slice)
+    }
+
+    /// The handler of a query.
+    pub fn query_handler(&self, effect: &str) -> Option<&Arc<dyn QueryHandler>> {
+        self.queries.get(effect)
+    }
+
+    /// Decodes `{"type": effect_type, "payload": payload}` into an effect.
+    pub fn decode(
+        &self,
+        effect_type: &str,
+        payload: serde_json::Value,
+    ) -> Result<Envelope, DecodeError> {
+        let decode = self
+            .decoders
+            .get(effect_type)
+            .ok_or_else(|| DecodeError::UnknownType(effect_type.to_owned()))?;
+        decode(payload).map_err(|error| DecodeError::Payload {
+            effect_type: effect_type.to_owned(),
+            reason: error.to_string(),
+        })
+    }
+}
+
+/// Why a JSON effect did not decode.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DecodeError {
+    /// No registered effect has that name.
+    #[error("unknown effect type {0:?}")]
+    UnknownType(String),
+    /// The payload does not fit the type.
+    #[error("bad {effect_type} payload: {reason}")]
+    Payload {
+        /// The effect's wire name.
+        effect_type: String,
+        /// What serde said.
+        reason: String,
+    },
+}

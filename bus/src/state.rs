@@ -1,0 +1,131 @@
+//! Managed state: what handlers read and write, addressed by [`StateKey`].
+
+use std::any::Any;
+use std::fmt;
+use std::sync::Arc;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::effect::to_json_value;
+
+/// A type of managed state: a plain serde type with a stable name, so that a
+/// durable store can keep it and read it back.
+///
+/// A state with stages (a game waiting, in progress, ended) is an enum: a
+/// handler changes the stage by returning another variant.
+pub trait State: Serialize + DeserializeOwned + Clone + fmt::Debug + Send + Sync + 'static {
+    /// The name under which states of this type are stored.
+    const TYPE: &'static str;
+}
+
+/// Implements [`State`] for each listed type, named after the type.
+#[macro_export]
+macro_rules! states {
+    ($($name:ident),* $(,)?) => {$(
+        impl $crate::State for $name {
+            const TYPE: &'static str = stringify!($name);
+        }
+    )*};
+}
+
+/// Where one state lives: its type and its id within that type.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct StateKey {
+    /// The state's [`State::TYPE`].
+    pub state_type: &'static str,
+    /// The id within the type (empty for a singleton).
+    pub id: String,
+}
+
+impl StateKey {
+    /// The key of the `S` with this id.
+    pub fn of<S: State>(id: impl Into<String>) -> Self {
+        Self {
+            state_type: S::TYPE,
+            id: id.into(),
+        }
+    }
+
+    /// The key of the single `S`.
+    pub fn singleton<S: State>() -> Self {
+        Self::of::<S>(String::new())
+    }
+}
+
+impl fmt::Display for StateKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.state_type, self.id)
+    }
+}
+
+/// A state with its type erased.
+pub trait AnyState: Any + Send + Sync + fmt::Debug {
+    /// The state's [`State::TYPE`].
+    fn type_name(&self) -> &'static str;
+    /// The state as JSON, for durable stores.
+    fn to_json(&self) -> serde_json::Value;
+    /// For downcasting.
+    fn as_any(&self) -> &dyn Any;
+}
+
+impl<S: State> AnyState for S {
+    fn type_name(&self) -> &'static str {
+        S::TYPE
+    }
+    fn to_json(&self) -> serde_json::Value {
+        to_json_value(self)
+    }
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+/// A state as a store holds it: the live value (in memory) or its JSON text
+/// (read back from a durable store).
+#[derive(Debug, Clone)]
+pub enum StateBody {
+    /// The value itself; no serialisation on the way in or out.
+    Live(Arc<dyn AnyState>),
+    /// JSON text, decoded when a handler asks for it.
+    Json(Arc<str>),
+}
+
+impl StateBody {
+    /// Wraps a typed state.
+    pub fn live<S: State>(state: S) -> Self {
+        Self::Live(Arc::new(state))
+    }
+
+    /// The state as an `S`, cloned from the live value or decoded from JSON.
+    pub fn decode<S: State>(&self) -> Result<S, String> {
+        match self {
+            Self::Live(value) => value.as_any().downcast_ref::<S>().cloned().ok_or_else(|| {
+                format!(
+                    "the stored state is a {}, not a {}",
+                    value.type_name(),
+                    S::TYPE
+                )
+            }),
+            Self::Json(text) => serde_json::from_str(text)
+                .map_err(|error| format!("the stored {} does not decode: {error}", S::TYPE)),
+        }
+    }
+
+    /// The state as JSON text, for durable stores.
+    pub fn to_json_text(&self) -> Arc<str> {
+        match self {
+            Self::Live(value) => value.to_json().to_string().into(),
+            Self::Json(text) => text.clone(),
+        }
+    }
+}
+
+/// A stored state with the version that optimistic concurrency checks.
+#[derive(Debug, Clone)]
+pub struct Stored {
+    /// Grows by one with every write; the first write is version 1.
+    pub version: u64,
+    /// The state.
+    pub body: StateBody,
+}
