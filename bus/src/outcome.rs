@@ -22,7 +22,7 @@ pub enum Change<S> {
 ///
 /// ```
 /// # use bus::{Outcome, Change};
-/// # #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)] struct Counter(u32);
+/// # #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)] struct Counter(u32);
 /// # bus::states!(Counter);
 /// # #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)] struct Counted { total: u32 }
 /// # bus::events!(Counted);

@@ -1,6 +1,6 @@
 //! The running bus: lanes, dispatch, commits, timers.
 
-use std::hash::{BuildHasher, Hash, Hasher};
+use std::hash::{BuildHasher, Hash};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -452,9 +452,7 @@ impl Bus {
     }
 
     fn lane_of(&self, key: &(impl Hash + ?Sized)) -> usize {
-        let mut hasher = self.inner.lane_hasher.build_hasher();
-        key.hash(&mut hasher);
-        (hasher.finish() % self.inner.lanes.len() as u64) as usize
+        (self.inner.lane_hasher.hash_one(key) % self.inner.lanes.len() as u64) as usize
     }
 
     fn enqueue(&self, lane: usize, job: Job) {
