@@ -3,5 +3,7 @@
 #![forbid(unsafe_code)]
 
 pub mod alias;
+pub mod board;
 
 pub use alias::{Alias, AliasError};
+pub use board::{Board, Mark, PlacementError, Verdict};
