@@ -75,10 +75,12 @@ mod tests {
     }
 
     #[test]
-    fn never_overflows() {
-        let mut backoff = Backoff::new(u32::MAX, u32::MAX);
-        for _ in 0..100 {
-            assert!(backoff.next_delay_ms(1.0) <= u32::MAX);
-        }
+    fn many_failures_neither_overflow_nor_pass_the_cap() {
+        let mut backoff = Backoff::new(3_000, 10_000);
+        let last = (0..100).map(|_| backoff.next_delay_ms(1.0)).last();
+        assert_eq!(last, Some(10_000));
+        let mut huge = Backoff::new(u32::MAX / 2, u32::MAX);
+        let last = (0..100).map(|_| huge.next_delay_ms(1.0)).last();
+        assert_eq!(last, Some(u32::MAX));
     }
 }
