@@ -127,6 +127,12 @@ impl<S> Outcome<S> {
     pub fn into_parts(self) -> (Change<S>, Vec<Envelope>) {
         (self.change, self.emitted)
     }
+
+    /// Puts an outcome back together from [`Outcome::into_parts`], to
+    /// combine the effects of two outcomes under one change.
+    pub fn from_parts(change: Change<S>, emitted: Vec<Envelope>) -> Self {
+        Self { change, emitted }
+    }
 }
 
 impl Outcome<()> {

@@ -1,9 +1,79 @@
 //! The game's domain: its effects and pure handlers, shared by the server and
 //! the browser (this crate builds for `wasm32-unknown-unknown`).
+//!
+//! One file per rule family: [`users`], [`presence`], [`game`] (with the
+//! invitations, which belong to a game), [`scoring`], [`history`]; the
+//! effects are in [`events`], the board's rules in [`board`], and
+//! [`register`] plugs them all into a bus.
 #![forbid(unsafe_code)]
 
 pub mod alias;
 pub mod board;
+pub mod events;
+pub mod game;
+pub mod history;
+pub mod ids;
+pub mod presence;
+pub mod scoring;
+pub mod users;
+pub mod view;
+
+use bus::{BusBuilder, answer, by_id, key, managed, singleton};
 
 pub use alias::{Alias, AliasError};
 pub use board::{Board, Mark, PlacementError, Verdict};
+pub use events::*;
+pub use game::{Game, Rules};
+pub use ids::{GameId, UserId};
+
+/// Registers every handler of the game on `bus`.
+pub fn register(bus: &mut BusBuilder, rules: Rules) {
+    bus.command(managed(by_id(|c: &CreateUser| c.user_id), users::create))
+        .query(answer(by_id(|q: &GetUser| q.user_id), users::get));
+
+    bus.event(managed(singleton(), presence::connected))
+        .event(managed(singleton(), presence::disconnected))
+        .query(answer(singleton(), presence::online));
+
+    bus.command(managed(by_id(|c: &CreateGame| c.game_id), game::create))
+        .command(managed(
+            by_id(|c: &JoinGame| c.game_id),
+            move |g, c: &JoinGame, ctx| game::join(g, c, ctx, &rules),
+        ))
+        .command(managed(
+            by_id(|c: &PlaceMark| c.game_id),
+            move |g, c: &PlaceMark, ctx| game::place_mark(g, c, ctx, &rules),
+        ))
+        .command(managed(
+            by_id(|c: &InviteUser| c.game_id),
+            move |g, c: &InviteUser, ctx| game::invite(g, c, ctx, &rules),
+        ))
+        .command(managed(
+            by_id(|c: &DeclineInvitation| c.game_id),
+            move |g, c: &DeclineInvitation, ctx| game::decline(g, c, ctx, &rules),
+        ))
+        .event(managed(
+            by_id(|e: &TurnDeadlinePassed| e.game_id),
+            move |g, e: &TurnDeadlinePassed, ctx| game::turn_deadline_passed(g, e, ctx, &rules),
+        ))
+        .event(managed(
+            by_id(|e: &GameStateReadyToBeCleaned| e.game_id),
+            game::clean_up,
+        ))
+        .query(answer(by_id(|q: &GetGame| q.game_id), view::view));
+
+    bus.event(managed(
+        by_id(|e: &UserCreated| e.user_id),
+        scoring::open_account,
+    ))
+    .event(managed(
+        key(|e: &GameEnded| e.winner.map(|w| w.to_string())),
+        scoring::reward_winner,
+    ))
+    .event(managed(singleton(), scoring::rank))
+    .query(answer(singleton(), scoring::top_three));
+
+    bus.event(managed(key(history::player(0)), history::record))
+        .event(managed(key(history::player(1)), history::record))
+        .query(answer(by_id(|q: &GetHistory| q.user_id), history::get));
+}

@@ -1,0 +1,203 @@
+//! Every command, event and query of the game (SPEC section 3), as serde
+//! types: camelCase fields, `{"type", "payload"}` on the wire.
+//!
+//! Commands name their acting user in one field (`playerId`, `inviterId`,
+//! `invitedId`, `userId`); the server fills it from the session and refuses
+//! a payload that names anyone else.
+
+use serde::{Deserialize, Serialize};
+
+use crate::alias::Alias;
+use crate::board::Board;
+use crate::game::Move;
+use crate::ids::{GameId, UserId};
+
+macro_rules! effect_structs {
+    ($($(#[$meta:meta])* $name:ident { $($(#[$field_meta:meta])* $field:ident : $ty:ty),* $(,)? })*) => {$(
+        $(#[$meta])*
+        #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+        #[serde(rename_all = "camelCase", deny_unknown_fields)]
+        pub struct $name { $($(#[$field_meta])* pub $field: $ty),* }
+    )*};
+}
+
+effect_structs! {
+    /// Makes a user (the acting user: `userId`).
+    CreateUser { user_id: UserId, alias: Alias }
+    /// A user was made.
+    UserCreated { user_id: UserId, alias: Alias, created_at: u64 }
+    /// A user command was refused (to that user only).
+    UserErrorOccurred { user_id: UserId, reason: UserError }
+    /// Who is this user?
+    GetUser { user_id: UserId }
+
+    /// A WebSocket of this user opened (published by the server).
+    UserConnected { user_id: UserId, alias: Alias, connection_id: uuid::Uuid }
+    /// A WebSocket of this user closed (published by the server).
+    UserDisconnected { user_id: UserId, connection_id: uuid::Uuid }
+    /// The users online changed (to everyone).
+    UsersOnlineUpdated { users: Vec<OnlineUser> }
+    /// Who is online?
+    GetUsersOnline {}
+
+    /// Creates a game that waits for players (acting user: `playerId`).
+    CreateGame { game_id: GameId, player_id: UserId }
+    /// A game was created.
+    GameCreated { game_id: GameId, creator: UserId, version: u64 }
+    /// Joins a game (acting user: `playerId`).
+    JoinGame { game_id: GameId, player_id: UserId }
+    /// A player joined; the first plays X.
+    PlayerJoinedAGame { game_id: GameId, player_id: UserId, version: u64 }
+    /// The second player joined: X moves first.
+    GameStarted { game_id: GameId, players: Vec<UserId>, version: u64 }
+    /// It is this player's turn until `deadline` (server time, ms since the epoch).
+    WaitingForPlayerPlay { game_id: GameId, player_id: UserId, timeout_ms: u64, deadline: u64, version: u64 }
+    /// Places the acting player's mark at column `x`, row `y` (acting user: `playerId`).
+    PlaceMark { game_id: GameId, player_id: UserId, x: i64, y: i64 }
+    /// A mark was placed.
+    MarkPlaced { game_id: GameId, player_id: UserId, x: u8, y: u8, version: u64 }
+    /// The board after a move, `board[y][x]`.
+    BoardUpdated { game_id: GameId, board: Board, version: u64 }
+    /// The player whose turn it was did not move in time.
+    TurnTimeout { game_id: GameId, player_id: UserId, version: u64 }
+    /// The game is over.
+    GameEnded { game_id: GameId, result: GameResult, winner: Option<UserId>, version: u64 }
+    /// A command on a game was refused (to that player only, no version).
+    GameErrorOccurred { game_id: GameId, player_id: UserId, reason: GameError }
+    /// The game as a player sees it now.
+    GetGame { game_id: GameId }
+
+    /// Invites a user to a waiting game (acting user: `inviterId`).
+    InviteUser { inviter_id: UserId, invited_id: UserId, game_id: GameId }
+    /// Someone invites this user (to the invited user only).
+    UserInvited { inviter_id: UserId, invited_id: UserId, game_id: GameId }
+    /// Declines an invitation (acting user: `invitedId`).
+    DeclineInvitation { game_id: GameId, invited_id: UserId }
+    /// The invited user said no (to the inviter only).
+    InvitationDeclined { game_id: GameId, invited_id: UserId, inviter_id: UserId }
+
+    /// A win changed a score.
+    PlayerScoreChanged { user_id: UserId, alias: Alias, score: u64 }
+    /// The top three changed (to everyone).
+    TopThreeListUpdated { previous: Vec<ScoreEntry>, current: Vec<ScoreEntry> }
+    /// The top three.
+    GetTopThreePlayers {}
+    /// A user's finished games, newest first.
+    GetHistory { user_id: UserId }
+
+    /// Internal: a turn's deadline passed (turn 0: the invitation's).
+    TurnDeadlinePassed { game_id: GameId, turn_number: u32 }
+    /// Internal: an ended game's live state can go.
+    GameStateReadyToBeCleaned { game_id: GameId }
+    /// Internal: a finished game, for the players' histories.
+    GameArchived { game_id: GameId, players: Vec<UserId>, started_at: u64, ended_at: u64, result: GameResult, winner: Option<UserId>, moves: Vec<Move> }
+}
+
+bus::commands!(
+    CreateUser,
+    CreateGame,
+    JoinGame,
+    PlaceMark,
+    InviteUser,
+    DeclineInvitation
+);
+bus::events!(
+    UserCreated,
+    UserErrorOccurred,
+    UserConnected,
+    UserDisconnected,
+    UsersOnlineUpdated,
+    GameCreated,
+    PlayerJoinedAGame,
+    GameStarted,
+    WaitingForPlayerPlay,
+    MarkPlaced,
+    BoardUpdated,
+    TurnTimeout,
+    GameEnded,
+    GameErrorOccurred,
+    UserInvited,
+    InvitationDeclined,
+    PlayerScoreChanged,
+    TopThreeListUpdated,
+    TurnDeadlinePassed,
+    GameStateReadyToBeCleaned,
+    GameArchived,
+);
+bus::queries!(
+    GetUser => Option<crate::users::User>,
+    GetUsersOnline => Vec<OnlineUser>,
+    GetGame => Option<crate::view::GameView>,
+    GetTopThreePlayers => Vec<ScoreEntry>,
+    GetHistory => Vec<GameArchived>,
+);
+
+/// A user in the online list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OnlineUser {
+    /// The user.
+    pub user_id: UserId,
+    /// Their alias.
+    pub alias: Alias,
+}
+
+/// One line of the hall of fame.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ScoreEntry {
+    /// The user.
+    pub user_id: UserId,
+    /// Their alias.
+    pub alias: Alias,
+    /// Their score.
+    pub score: u64,
+}
+
+/// How a game ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum GameResult {
+    /// Someone has three in a row.
+    PlayerWon,
+    /// The board is full.
+    Draw,
+    /// A turn timed out, or nobody came.
+    GameAborted,
+}
+
+/// Why a game command was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum GameError {
+    /// Not this player's turn, the game has not started, or not their game.
+    PlayerCanNotPlay,
+    /// `x` or `y` outside 0..=2.
+    PositionOffLimits,
+    /// The cell holds a mark.
+    PositionAlreadyFilled,
+    /// The game is over.
+    GameAlreadyEnded,
+    /// Two players have joined already.
+    AllPlayersAlreadyJoined,
+    /// This player has joined already (or was invited to their own game).
+    PlayerAlreadyJoined,
+    /// No such game.
+    GameNotFound,
+    /// A game with this id exists.
+    GameAlreadyExists,
+    /// Only the game's creator invites, before it starts.
+    PlayerCanNotInvite,
+    /// The game has started: no more invitations.
+    GameAlreadyStarted,
+    /// There is no invitation for this player to decline.
+    NotInvited,
+}
+
+/// Why a user command was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum UserError {
+    /// A user with this id exists.
+    UserAlreadyExists,
+}

@@ -1,0 +1,526 @@
+//! Games: create, join, play with a turn clock, end, clean up; and the
+//! invitations that bring a second player to a game.
+//!
+//! A game is one managed state whose stage changes: [`Game::Waiting`] for
+//! players, [`Game::Playing`], [`Game::Ended`]. Every public event of a game
+//! carries `version`, one more than the game's previous public event.
+
+use bus::{Ctx, Outcome};
+use serde::{Deserialize, Serialize};
+
+use crate::board::{Board, Mark, PlacementError, Verdict};
+use crate::events::*;
+use crate::ids::{GameId, UserId};
+
+/// Timings of the rules, configurable so tests can run fast.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rules {
+    /// How long a player has for a move (and an invited player to answer).
+    pub turn_timeout_ms: u64,
+    /// How long an ended game stays readable before its state is deleted.
+    pub cleanup_delay_ms: u64,
+}
+
+impl Default for Rules {
+    fn default() -> Self {
+        Self {
+            turn_timeout_ms: 20_000,
+            cleanup_delay_ms: 10_000,
+        }
+    }
+}
+
+/// One move of a game, for the history.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Move {
+    /// Who moved.
+    pub player_id: UserId,
+    /// The column.
+    pub x: u8,
+    /// The row.
+    pub y: u8,
+    /// When, on the server clock.
+    pub at: u64,
+}
+
+/// A game, by stage.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "stage", rename_all = "camelCase")]
+pub enum Game {
+    /// Created; fewer than two players have joined.
+    Waiting(Waiting),
+    /// Two players, taking turns.
+    Playing(Playing),
+    /// Won, drawn or aborted; deleted after the cleanup delay.
+    Ended(Ended),
+}
+
+bus::states!(Game);
+
+/// A game waiting for players.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Waiting {
+    /// The game.
+    pub game_id: GameId,
+    /// Who created it.
+    pub creator: UserId,
+    /// Who joined so far (the first is X).
+    pub players: Vec<UserId>,
+    /// Who was invited, if anyone.
+    pub invited: Option<UserId>,
+    /// The version of the last public event.
+    pub version: u64,
+}
+
+/// A game being played.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Playing {
+    /// The game.
+    pub game_id: GameId,
+    /// X then O.
+    pub players: [UserId; 2],
+    /// The board.
+    pub board: Board,
+    /// Whose mark goes next.
+    pub turn: Mark,
+    /// 1 for the first move, 2 for the second…; a turn timeout names it.
+    pub turn_number: u32,
+    /// When the current turn times out (server clock).
+    pub deadline: u64,
+    /// When the game started.
+    pub started_at: u64,
+    /// The moves so far.
+    pub moves: Vec<Move>,
+    /// The version of the last public event.
+    pub version: u64,
+}
+
+/// A game that is over.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Ended {
+    /// The game.
+    pub game_id: GameId,
+    /// Who played (X first); fewer than two when it never started.
+    pub players: Vec<UserId>,
+    /// The final board.
+    pub board: Board,
+    /// How it ended.
+    pub result: GameResult,
+    /// The winner, for a win.
+    pub winner: Option<UserId>,
+    /// The version of the last public event.
+    pub version: u64,
+}
+
+impl Game {
+    /// The version of the last public event.
+    pub fn version(&self) -> u64 {
+        match self {
+            Self::Waiting(game) => game.version,
+            Self::Playing(game) => game.version,
+            Self::Ended(game) => game.version,
+        }
+    }
+}
+
+impl Playing {
+    /// The player whose turn it is.
+    pub fn current_player(&self) -> UserId {
+        self.player(self.turn)
+    }
+
+    /// The player with this mark.
+    pub fn player(&self, mark: Mark) -> UserId {
+        match mark {
+            Mark::X => self.players[0],
+            Mark::O => self.players[1],
+        }
+    }
+}
+
+/// Numbers the public events of one handler run, from the game's version.
+struct Versions(u64);
+
+impl Versions {
+    fn next(&mut self) -> u64 {
+        self.0 += 1;
+        self.0
+    }
+}
+
+/// The schedule key of a game's timers (turn timeout, invitation, cleanup).
+pub fn timer_key(game_id: GameId) -> String {
+    format!("game:{game_id}")
+}
+
+fn refuse<S>(game_id: GameId, player_id: UserId, reason: GameError) -> Outcome<S> {
+    Outcome::keep().emit(GameErrorOccurred {
+        game_id,
+        player_id,
+        reason,
+    })
+}
+
+/// `CreateGame`: a new game waits for players.
+pub fn create(game: Option<Game>, cmd: &CreateGame, _: &Ctx) -> Outcome<Game> {
+    if game.is_some() {
+        return refuse(cmd.game_id, cmd.player_id, GameError::GameAlreadyExists);
+    }
+    Outcome::set(Game::Waiting(Waiting {
+        game_id: cmd.game_id,
+        creator: cmd.player_id,
+        players: Vec::new(),
+        invited: None,
+        version: 1,
+    }))
+    .emit(GameCreated {
+        game_id: cmd.game_id,
+        creator: cmd.player_id,
+        version: 1,
+    })
+}
+
+/// `JoinGame`: the first joiner plays X; the second starts the game.
+pub fn join(game: Option<Game>, cmd: &JoinGame, ctx: &Ctx, rules: &Rules) -> Outcome<Game> {
+    let (game_id, player_id) = (cmd.game_id, cmd.player_id);
+    let mut waiting = match game {
+        None => return refuse(game_id, player_id, GameError::GameNotFound),
+        Some(Game::Playing(_)) => {
+            return refuse(game_id, player_id, GameError::AllPlayersAlreadyJoined);
+        }
+        Some(Game::Ended(_)) => return refuse(game_id, player_id, GameError::GameAlreadyEnded),
+        Some(Game::Waiting(waiting)) => waiting,
+    };
+    if waiting.players.contains(&player_id) {
+        return refuse(game_id, player_id, GameError::PlayerAlreadyJoined);
+    }
+    let mut versions = Versions(waiting.version);
+    waiting.players.push(player_id);
+    let joined = PlayerJoinedAGame {
+        game_id,
+        player_id,
+        version: versions.next(),
+    };
+    let [x, o] = match waiting.players[..] {
+        [x, o] => [x, o],
+        _ => {
+            waiting.version = versions.0;
+            return Outcome::set(Game::Waiting(waiting)).emit(joined);
+        }
+    };
+    let deadline = ctx.now_ms() + rules.turn_timeout_ms;
+    let started = GameStarted {
+        game_id,
+        players: vec![x, o],
+        version: versions.next(),
+    };
+    let waiting_for = WaitingForPlayerPlay {
+        game_id,
+        player_id: x,
+        timeout_ms: rules.turn_timeout_ms,
+        deadline,
+        version: versions.next(),
+    };
+    let playing = Playing {
+        game_id,
+        players: [x, o],
+        board: Board::default(),
+        turn: Mark::X,
+        turn_number: 1,
+        deadline,
+        started_at: ctx.now_ms(),
+        moves: Vec::new(),
+        version: versions.0,
+    };
+    Outcome::set(Game::Playing(playing))
+        .emit(joined)
+        .emit(started)
+        .emit(waiting_for)
+        // The invitation's timer (if any) gives way to the first turn's.
+        .cancel_schedules(timer_key(game_id))
+        .schedule(
+            TurnDeadlinePassed {
+                game_id,
+                turn_number: 1,
+            },
+            rules.turn_timeout_ms,
+            timer_key(game_id),
+        )
+}
+
+/// `PlaceMark`: the current player marks an empty cell.
+pub fn place_mark(game: Option<Game>, cmd: &PlaceMark, ctx: &Ctx, rules: &Rules) -> Outcome<Game> {
+    let (game_id, player_id) = (cmd.game_id, cmd.player_id);
+    let mut playing = match game {
+        None => return refuse(game_id, player_id, GameError::GameNotFound),
+        Some(Game::Waiting(_)) => return refuse(game_id, player_id, GameError::PlayerCanNotPlay),
+        Some(Game::Ended(_)) => return refuse(game_id, player_id, GameError::GameAlreadyEnded),
+        Some(Game::Playing(playing)) => playing,
+    };
+    if playing.current_player() != player_id {
+        return refuse(game_id, player_id, GameError::PlayerCanNotPlay);
+    }
+    let board = match playing.board.place(cmd.x, cmd.y, playing.turn) {
+        Ok(board) => board,
+        Err(PlacementError::OffLimits) => {
+            return refuse(game_id, player_id, GameError::PositionOffLimits);
+        }
+        Err(PlacementError::AlreadyFilled) => {
+            return refuse(game_id, player_id, GameError::PositionAlreadyFilled);
+        }
+    };
+    // Checked by `place`: both are in 0..=2.
+    let (x, y) = (cmd.x as u8, cmd.y as u8);
+    let mut versions = Versions(playing.version);
+    playing.board = board;
+    playing.moves.push(Move {
+        player_id,
+        x,
+        y,
+        at: ctx.now_ms(),
+    });
+    let outcome = Outcome::keep()
+        .cancel_schedules(timer_key(game_id))
+        .emit(MarkPlaced {
+            game_id,
+            player_id,
+            x,
+            y,
+            version: versions.next(),
+        })
+        .emit(BoardUpdated {
+            game_id,
+            board,
+            version: versions.next(),
+        });
+    match board.verdict() {
+        Verdict::Playing => {
+            playing.turn = playing.turn.other();
+            playing.turn_number += 1;
+            playing.deadline = ctx.now_ms() + rules.turn_timeout_ms;
+            let waiting_for = WaitingForPlayerPlay {
+                game_id,
+                player_id: playing.current_player(),
+                timeout_ms: rules.turn_timeout_ms,
+                deadline: playing.deadline,
+                version: versions.next(),
+            };
+            let turn_number = playing.turn_number;
+            playing.version = versions.0;
+            replace(outcome, Game::Playing(playing))
+                .emit(waiting_for)
+                .schedule(
+                    TurnDeadlinePassed {
+                        game_id,
+                        turn_number,
+                    },
+                    rules.turn_timeout_ms,
+                    timer_key(game_id),
+                )
+        }
+        Verdict::Won(mark) => {
+            let winner = playing.player(mark);
+            end(
+                outcome,
+                playing,
+                GameResult::PlayerWon,
+                Some(winner),
+                versions,
+                ctx,
+                rules,
+            )
+        }
+        Verdict::Draw => end(
+            outcome,
+            playing,
+            GameResult::Draw,
+            None,
+            versions,
+            ctx,
+            rules,
+        ),
+    }
+}
+
+/// The turn's deadline passed: the game is aborted, unless the turn it was
+/// for is already over (a move and the timeout crossed).
+pub fn turn_deadline_passed(
+    game: Option<Game>,
+    due: &TurnDeadlinePassed,
+    ctx: &Ctx,
+    rules: &Rules,
+) -> Outcome<Game> {
+    match game {
+        Some(Game::Playing(playing)) if playing.turn_number == due.turn_number => {
+            let mut versions = Versions(playing.version);
+            let outcome = Outcome::keep().emit(TurnTimeout {
+                game_id: playing.game_id,
+                player_id: playing.current_player(),
+                version: versions.next(),
+            });
+            end(
+                outcome,
+                playing,
+                GameResult::GameAborted,
+                None,
+                versions,
+                ctx,
+                rules,
+            )
+        }
+        // Turn 0 is the invitation's: nobody joined in time.
+        Some(Game::Waiting(waiting)) if due.turn_number == 0 => {
+            let mut versions = Versions(waiting.version);
+            let version = versions.next();
+            let ended = Ended {
+                game_id: waiting.game_id,
+                players: waiting.players,
+                board: Board::default(),
+                result: GameResult::GameAborted,
+                winner: None,
+                version,
+            };
+            ended_game(ended, rules)
+        }
+        _ => Outcome::keep(),
+    }
+}
+
+/// `InviteUser`: the game's creator invites someone to a waiting game.
+pub fn invite(game: Option<Game>, cmd: &InviteUser, _: &Ctx, rules: &Rules) -> Outcome<Game> {
+    let (game_id, inviter_id) = (cmd.game_id, cmd.inviter_id);
+    let mut waiting = match game {
+        None => return refuse(game_id, inviter_id, GameError::GameNotFound),
+        Some(Game::Playing(_)) => {
+            return refuse(game_id, inviter_id, GameError::GameAlreadyStarted);
+        }
+        Some(Game::Ended(_)) => return refuse(game_id, inviter_id, GameError::GameAlreadyEnded),
+        Some(Game::Waiting(waiting)) => waiting,
+    };
+    if waiting.creator != inviter_id {
+        return refuse(game_id, inviter_id, GameError::PlayerCanNotInvite);
+    }
+    if cmd.invited_id == inviter_id || waiting.players.contains(&cmd.invited_id) {
+        return refuse(game_id, inviter_id, GameError::PlayerAlreadyJoined);
+    }
+    waiting.invited = Some(cmd.invited_id);
+    Outcome::set(Game::Waiting(waiting))
+        .emit(UserInvited {
+            inviter_id,
+            invited_id: cmd.invited_id,
+            game_id,
+        })
+        // An invitation nobody answers lapses with the first turn's timeout.
+        .cancel_schedules(timer_key(game_id))
+        .schedule(
+            TurnDeadlinePassed {
+                game_id,
+                turn_number: 0,
+            },
+            rules.turn_timeout_ms,
+            timer_key(game_id),
+        )
+}
+
+/// `DeclineInvitation`: the invited player says no; the inviter is told and
+/// the game, which now has nobody to wait for, is called off.
+pub fn decline(
+    game: Option<Game>,
+    cmd: &DeclineInvitation,
+    _: &Ctx,
+    rules: &Rules,
+) -> Outcome<Game> {
+    let (game_id, invited_id) = (cmd.game_id, cmd.invited_id);
+    let waiting = match game {
+        Some(Game::Waiting(waiting)) if waiting.invited == Some(invited_id) => waiting,
+        _ => return refuse(game_id, invited_id, GameError::NotInvited),
+    };
+    let mut versions = Versions(waiting.version);
+    let ended = Ended {
+        game_id,
+        players: waiting.players.clone(),
+        board: Board::default(),
+        result: GameResult::GameAborted,
+        winner: None,
+        version: versions.next(),
+    };
+    let told = Outcome::keep().emit(InvitationDeclined {
+        game_id,
+        invited_id,
+        inviter_id: waiting.creator,
+    });
+    merge(told, ended_game(ended, rules))
+}
+
+/// Ten seconds (the cleanup delay) after the end, the live state goes.
+pub fn clean_up(game: Option<Game>, _: &GameStateReadyToBeCleaned, _: &Ctx) -> Outcome<Game> {
+    match game {
+        Some(Game::Ended(_)) => Outcome::delete(),
+        _ => Outcome::keep(),
+    }
+}
+
+fn end(
+    outcome: Outcome<Game>,
+    playing: Playing,
+    result: GameResult,
+    winner: Option<UserId>,
+    mut versions: Versions,
+    ctx: &Ctx,
+    rules: &Rules,
+) -> Outcome<Game> {
+    let record = GameArchived {
+        game_id: playing.game_id,
+        players: playing.players.to_vec(),
+        started_at: playing.started_at,
+        ended_at: ctx.now_ms(),
+        result,
+        winner,
+        moves: playing.moves.clone(),
+    };
+    let ended = Ended {
+        game_id: playing.game_id,
+        players: playing.players.to_vec(),
+        board: playing.board,
+        result,
+        winner,
+        version: versions.next(),
+    };
+    merge(outcome, ended_game(ended, rules)).emit(record)
+}
+
+/// The state, `GameEnded` and the cleanup timer of a game that just ended.
+fn ended_game(ended: Ended, rules: &Rules) -> Outcome<Game> {
+    let game_id = ended.game_id;
+    let game_ended = GameEnded {
+        game_id,
+        result: ended.result,
+        winner: ended.winner,
+        version: ended.version,
+    };
+    Outcome::set(Game::Ended(ended))
+        .cancel_schedules(timer_key(game_id))
+        .emit(game_ended)
+        .schedule(
+            GameStateReadyToBeCleaned { game_id },
+            rules.cleanup_delay_ms,
+            timer_key(game_id),
+        )
+}
+
+/// `first`'s effects, then `second`'s, with `second`'s change.
+fn merge(first: Outcome<Game>, second: Outcome<Game>) -> Outcome<Game> {
+    let (_, mut effects) = first.into_parts();
+    let (change, more) = second.into_parts();
+    effects.extend(more);
+    Outcome::from_parts(change, effects)
+}
+
+/// `outcome`'s effects with the state set to `game`.
+fn replace(outcome: Outcome<Game>, game: Game) -> Outcome<Game> {
+    merge(outcome, Outcome::set(game))
+}

@@ -1,0 +1,80 @@
+//! Presence: a user is online while at least one of their sockets is open.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use bus::{Ctx, Outcome};
+use serde::{Deserialize, Serialize};
+
+use crate::alias::Alias;
+use crate::events::{
+    GetUsersOnline, OnlineUser, UserConnected, UserDisconnected, UsersOnlineUpdated,
+};
+use crate::ids::UserId;
+
+/// Who is online, with their open connections (one state for the site).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Lobby {
+    online: BTreeMap<UserId, Online>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Online {
+    alias: Alias,
+    connections: BTreeSet<uuid::Uuid>,
+}
+
+bus::states!(Lobby);
+
+impl Lobby {
+    /// The users online, by id.
+    pub fn users(&self) -> Vec<OnlineUser> {
+        self.online
+            .iter()
+            .map(|(user_id, online)| OnlineUser {
+                user_id: *user_id,
+                alias: online.alias.clone(),
+            })
+            .collect()
+    }
+
+    fn updated(self) -> Outcome<Self> {
+        let users = self.users();
+        Outcome::set(self).emit(UsersOnlineUpdated { users })
+    }
+}
+
+/// A socket opened: the user is online (again, or one more tab).
+pub fn connected(lobby: Option<Lobby>, event: &UserConnected, _: &Ctx) -> Outcome<Lobby> {
+    let mut lobby = lobby.unwrap_or_default();
+    let online = lobby.online.entry(event.user_id).or_insert_with(|| Online {
+        alias: event.alias.clone(),
+        connections: BTreeSet::new(),
+    });
+    let was_online = !online.connections.is_empty();
+    online.connections.insert(event.connection_id);
+    if was_online {
+        Outcome::set(lobby)
+    } else {
+        lobby.updated()
+    }
+}
+
+/// A socket closed: the user goes offline with their last one.
+pub fn disconnected(lobby: Option<Lobby>, event: &UserDisconnected, _: &Ctx) -> Outcome<Lobby> {
+    let mut lobby = lobby.unwrap_or_default();
+    let Some(online) = lobby.online.get_mut(&event.user_id) else {
+        return Outcome::keep();
+    };
+    online.connections.remove(&event.connection_id);
+    if online.connections.is_empty() {
+        lobby.online.remove(&event.user_id);
+        lobby.updated()
+    } else {
+        Outcome::set(lobby)
+    }
+}
+
+/// `GetUsersOnline`.
+pub fn online(lobby: Option<&Lobby>, _: &GetUsersOnline) -> Vec<OnlineUser> {
+    lobby.map(Lobby::users).unwrap_or_default()
+}
