@@ -1,0 +1,253 @@
+//! Users, presence and invitations through the bus test kit.
+
+mod common;
+
+use bus::testkit::{Expect, START_MS};
+use common::*;
+use domain::*;
+use serde_json::json;
+
+#[test]
+fn creating_a_user_records_the_alias_and_the_time() {
+    kit()
+        .when(CreateUser {
+            user_id: id(ALICE),
+            alias: alias("  alice "),
+        })
+        .then_expect([Expect::from(UserCreated {
+            user_id: id(ALICE),
+            alias: alias("alice"),
+            created_at: START_MS,
+        })]);
+}
+
+#[test]
+fn an_existing_user_id_is_refused() {
+    let mut kit = kit();
+    kit.given(CreateUser {
+        user_id: id(ALICE),
+        alias: alias("alice"),
+    })
+    .when(CreateUser {
+        user_id: id(ALICE),
+        alias: alias("mallory"),
+    })
+    .then_expect([Expect::from(UserErrorOccurred {
+        user_id: id(ALICE),
+        reason: UserError::UserAlreadyExists,
+    })]);
+    assert_eq!(
+        kit.query(GetUser { user_id: id(ALICE) }).map(|u| u.alias),
+        Some(alias("alice"))
+    );
+}
+
+#[test]
+fn an_invalid_alias_never_becomes_a_command() {
+    for bad in ["", "   ", "a\u{0}b", &"x".repeat(25)] {
+        let payload = json!({ "userId": id(ALICE), "alias": bad });
+        assert!(
+            serde_json::from_value::<CreateUser>(payload).is_err(),
+            "{bad:?}"
+        );
+    }
+}
+
+fn connect(user: u128, connection: u128, name: &str) -> UserConnected {
+    UserConnected {
+        user_id: id(user),
+        alias: alias(name),
+        connection_id: id(connection),
+    }
+}
+
+fn online(users: &[(u128, &str)]) -> Expect {
+    Expect::from(UsersOnlineUpdated {
+        users: users
+            .iter()
+            .map(|(user, name)| OnlineUser {
+                user_id: id(*user),
+                alias: alias(name),
+            })
+            .collect(),
+    })
+}
+
+#[test]
+fn a_user_is_online_while_any_of_their_tabs_is_open() {
+    let mut kit = users();
+    kit.when(connect(ALICE, 1, "alice"))
+        .then_expect([online(&[(ALICE, "alice")])]);
+    // A second tab changes nothing others can see.
+    kit.when(connect(ALICE, 2, "alice")).then_expect_nothing();
+    kit.when(connect(BOB, 3, "bob"))
+        .then_expect([online(&[(ALICE, "alice"), (BOB, "bob")])]);
+    kit.when(UserDisconnected {
+        user_id: id(ALICE),
+        connection_id: id(1),
+    })
+    .then_expect_nothing();
+    assert_eq!(kit.query(GetUsersOnline {}).len(), 2);
+    kit.when(UserDisconnected {
+        user_id: id(ALICE),
+        connection_id: id(2),
+    })
+    .then_expect([online(&[(BOB, "bob")])]);
+    // A duplicate close is harmless.
+    kit.when(UserDisconnected {
+        user_id: id(ALICE),
+        connection_id: id(2),
+    })
+    .then_expect_nothing();
+    assert_eq!(
+        kit.query(GetUsersOnline {}),
+        vec![OnlineUser {
+            user_id: id(BOB),
+            alias: alias("bob")
+        }]
+    );
+}
+
+/// Alice created the game, joined it as X, and invited Bob.
+fn invited() -> bus::testkit::TestKit {
+    let mut kit = users();
+    kit.given(CreateGame {
+        game_id: id(GAME),
+        player_id: id(ALICE),
+    })
+    .given(JoinGame {
+        game_id: id(GAME),
+        player_id: id(ALICE),
+    })
+    .given(InviteUser {
+        inviter_id: id(ALICE),
+        invited_id: id(BOB),
+        game_id: id(GAME),
+    });
+    kit
+}
+
+#[test]
+fn an_invitation_goes_to_the_invited_user_with_a_deadline() {
+    let mut kit = users();
+    kit.given(CreateGame {
+        game_id: id(GAME),
+        player_id: id(ALICE),
+    })
+    .given(JoinGame {
+        game_id: id(GAME),
+        player_id: id(ALICE),
+    })
+    .when(InviteUser {
+        inviter_id: id(ALICE),
+        invited_id: id(BOB),
+        game_id: id(GAME),
+    })
+    .then_expect([
+        Expect::from(UserInvited {
+            inviter_id: id(ALICE),
+            invited_id: id(BOB),
+            game_id: id(GAME),
+        }),
+        Expect::any_named("CancelScheduledEvents"),
+        Expect::partial_named("ScheduleEvent", json!({ "afterMs": TURN })),
+    ]);
+    assert_eq!(
+        kit.query(GetGame { game_id: id(GAME) })
+            .and_then(|g| g.invited),
+        Some(id(BOB))
+    );
+}
+
+#[test]
+fn accepting_is_joining_and_starts_the_game() {
+    invited()
+        .when(JoinGame {
+            game_id: id(GAME),
+            player_id: id(BOB),
+        })
+        .then_expect_including([
+            Expect::partial::<GameStarted>(json!({ "players": [id(ALICE), id(BOB)] })),
+            Expect::partial::<WaitingForPlayerPlay>(json!({ "playerId": id(ALICE) })),
+        ]);
+}
+
+#[test]
+fn declining_tells_the_inviter_and_calls_the_game_off() {
+    let mut kit = invited();
+    kit.when(DeclineInvitation {
+        game_id: id(GAME),
+        invited_id: id(BOB),
+    })
+    .then_expect_including([
+        Expect::from(InvitationDeclined {
+            game_id: id(GAME),
+            invited_id: id(BOB),
+            inviter_id: id(ALICE),
+        }),
+        Expect::partial::<GameEnded>(json!({ "result": "GAME_ABORTED", "winner": null })),
+    ]);
+    kit.when(JoinGame {
+        game_id: id(GAME),
+        player_id: id(BOB),
+    })
+    .then_expect([Expect::partial::<GameErrorOccurred>(
+        json!({ "reason": "GAME_ALREADY_ENDED" }),
+    )]);
+}
+
+#[test]
+fn only_the_invited_user_can_decline() {
+    invited()
+        .when(DeclineInvitation {
+            game_id: id(GAME),
+            invited_id: id(CAROL),
+        })
+        .then_expect([Expect::from(GameErrorOccurred {
+            game_id: id(GAME),
+            player_id: id(CAROL),
+            reason: GameError::NotInvited,
+        })]);
+}
+
+#[test]
+fn only_the_creator_invites_and_only_before_the_start() {
+    let mut kit = invited();
+    kit.when(InviteUser {
+        inviter_id: id(CAROL),
+        invited_id: id(BOB),
+        game_id: id(GAME),
+    })
+    .then_expect([Expect::partial::<GameErrorOccurred>(
+        json!({ "reason": "PLAYER_CAN_NOT_INVITE" }),
+    )]);
+    kit.given(JoinGame {
+        game_id: id(GAME),
+        player_id: id(BOB),
+    })
+    .when(InviteUser {
+        inviter_id: id(ALICE),
+        invited_id: id(CAROL),
+        game_id: id(GAME),
+    })
+    .then_expect([Expect::partial::<GameErrorOccurred>(
+        json!({ "reason": "GAME_ALREADY_STARTED" }),
+    )]);
+}
+
+#[test]
+fn an_invitation_nobody_answers_lapses_with_the_first_turn_timeout() {
+    let mut kit = invited();
+    kit.advance_ms(TURN - 1).then_expect_nothing();
+    kit.advance_ms(1)
+        .then_expect_including([Expect::partial::<GameEnded>(
+            json!({ "result": "GAME_ABORTED" }),
+        )]);
+    kit.when(JoinGame {
+        game_id: id(GAME),
+        player_id: id(BOB),
+    })
+    .then_expect([Expect::partial::<GameErrorOccurred>(
+        json!({ "reason": "GAME_ALREADY_ENDED" }),
+    )]);
+}

@@ -1,0 +1,147 @@
+//! Scores, the hall of fame and the players' histories.
+
+mod common;
+
+use bus::testkit::Expect;
+use common::*;
+use domain::*;
+use serde_json::json;
+
+fn entry(user: u128, name: &str, score: u64) -> ScoreEntry {
+    ScoreEntry {
+        user_id: id(user),
+        alias: alias(name),
+        score,
+    }
+}
+
+#[test]
+fn a_win_adds_a_hundred_to_the_winner_only() {
+    let mut kit = users();
+    start(&mut kit, GAME, ALICE, BOB);
+    play(&mut kit, GAME, ALICE, BOB, &X_WINS[..4]);
+    kit.when(PlaceMark {
+        game_id: id(GAME),
+        player_id: id(ALICE),
+        x: 2,
+        y: 0,
+    })
+    .then_expect_including([
+        Expect::from(PlayerScoreChanged {
+            user_id: id(ALICE),
+            alias: alias("alice"),
+            score: 100,
+        }),
+        Expect::from(TopThreeListUpdated {
+            previous: vec![],
+            current: vec![entry(ALICE, "alice", 100)],
+        }),
+    ]);
+    kit.then_expect_no(Expect::partial::<PlayerScoreChanged>(
+        json!({ "userId": id(BOB) }),
+    ));
+}
+
+#[test]
+fn draws_and_aborted_games_score_nothing() {
+    let mut kit = users();
+    start(&mut kit, GAME, ALICE, BOB);
+    kit.when(PlaceMark {
+        game_id: id(GAME),
+        player_id: id(ALICE),
+        x: 1,
+        y: 1,
+    });
+    kit.advance_ms(TURN)
+        .then_expect_no(Expect::any::<PlayerScoreChanged>());
+    assert_eq!(kit.query(GetTopThreePlayers {}), vec![]);
+}
+
+#[test]
+fn the_top_three_is_ordered_by_score_then_by_who_got_there_first() {
+    let mut kit = users();
+    kit.given(CreateUser {
+        user_id: id(0xd0),
+        alias: alias("dave"),
+    });
+    // Bob wins first, then Alice: tied at 100, Bob ranks first.
+    start(&mut kit, 1, BOB, CAROL);
+    play(&mut kit, 1, BOB, CAROL, &X_WINS);
+    kit.advance_ms(1_000);
+    start(&mut kit, 2, ALICE, CAROL);
+    play(&mut kit, 2, ALICE, CAROL, &X_WINS);
+    assert_eq!(
+        kit.query(GetTopThreePlayers {}),
+        vec![entry(BOB, "bob", 100), entry(ALICE, "alice", 100)]
+    );
+    // Alice wins again and climbs; Dave enters third; Carol never scored.
+    start(&mut kit, 3, ALICE, BOB);
+    play(&mut kit, 3, ALICE, BOB, &X_WINS);
+    start(&mut kit, 4, 0xd0, CAROL);
+    kit.when(JoinGame {
+        game_id: id(4),
+        player_id: id(0xd0),
+    });
+    play(&mut kit, 4, 0xd0, CAROL, &X_WINS[..4]);
+    kit.when(PlaceMark {
+        game_id: id(4),
+        player_id: id(0xd0),
+        x: 2,
+        y: 0,
+    })
+    .then_expect_including([Expect::from(TopThreeListUpdated {
+        previous: vec![entry(ALICE, "alice", 200), entry(BOB, "bob", 100)],
+        current: vec![
+            entry(ALICE, "alice", 200),
+            entry(BOB, "bob", 100),
+            entry(0xd0, "dave", 100),
+        ],
+    })]);
+}
+
+#[test]
+fn a_change_below_the_top_three_is_not_announced() {
+    let mut kit = users();
+    for (user, name) in [(0xd0, "dave"), (0xe0, "erin")] {
+        kit.given(CreateUser {
+            user_id: id(user),
+            alias: alias(name),
+        });
+    }
+    for (game, winner) in [(1, ALICE), (2, BOB), (3, CAROL)] {
+        start(&mut kit, game, winner, 0xe0);
+        play(&mut kit, game, winner, 0xe0, &X_WINS);
+    }
+    kit.advance_ms(1);
+    start(&mut kit, 4, 0xd0, 0xe0);
+    play(&mut kit, 4, 0xd0, 0xe0, &X_WINS[..4]);
+    kit.when(PlaceMark {
+        game_id: id(4),
+        player_id: id(0xd0),
+        x: 2,
+        y: 0,
+    })
+    .then_expect_including([Expect::partial::<PlayerScoreChanged>(
+        json!({ "score": 100 }),
+    )])
+    .then_expect_no(Expect::any::<TopThreeListUpdated>());
+}
+
+#[test]
+fn history_keeps_each_players_games_newest_first() {
+    let mut kit = users();
+    start(&mut kit, 1, ALICE, BOB);
+    play(&mut kit, 1, ALICE, BOB, &X_WINS);
+    kit.advance_ms(TURN);
+    start(&mut kit, 2, BOB, ALICE);
+    play(&mut kit, 2, BOB, ALICE, &X_WINS);
+    let alice = kit.query(GetHistory { user_id: id(ALICE) });
+    assert_eq!(
+        alice.iter().map(|g| g.game_id).collect::<Vec<_>>(),
+        [id(2), id(1)]
+    );
+    assert_eq!(alice[0].winner, Some(id(BOB)));
+    assert_eq!(alice[1].players, [id(ALICE), id(BOB)]);
+    assert!(alice[0].ended_at > alice[1].ended_at);
+    assert_eq!(kit.query(GetHistory { user_id: id(CAROL) }), vec![]);
+}
