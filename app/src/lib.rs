@@ -3,6 +3,7 @@
 //! `hydrate` into the browser bundle.
 #![forbid(unsafe_code)]
 
+pub mod api;
 pub mod backoff;
 pub mod connection;
 pub mod home;

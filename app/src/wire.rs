@@ -4,6 +4,7 @@
 //! shape as the effects of the bus.
 
 use serde::{Deserialize, Serialize};
+use uuid::Uuid;
 
 /// The path of the event WebSocket.
 pub const SOCKET_PATH: &str = "/api/ws";
@@ -20,6 +21,34 @@ pub enum ServerFrame {
         /// Server time, in milliseconds since the Unix epoch.
         server_time_ms: u64,
     },
+    /// The events of a game the client resumed are no longer all kept:
+    /// reload the game with `GetGame`.
+    #[serde(rename_all = "camelCase")]
+    ReloadGame {
+        /// The game.
+        game_id: Uuid,
+    },
+    /// A frame from the client was not understood (the socket stays open).
+    #[serde(rename_all = "camelCase")]
+    Refused {
+        /// Why, in words.
+        message: String,
+    },
+}
+
+/// A frame from a browser to the server.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", content = "payload")]
+pub enum ClientFrame {
+    /// Follow a game's events, replaying those after `version` (0: from
+    /// the start) when the server still has them.
+    #[serde(rename_all = "camelCase")]
+    Resume {
+        /// The game.
+        game_id: Uuid,
+        /// The last version the client saw.
+        version: u64,
+    },
 }
 
 #[cfg(test)]
@@ -35,5 +64,20 @@ mod tests {
             r#"{"type":"Connected","payload":{"serverTimeMs":42}}"#
         );
         assert_eq!(serde_json::from_str::<ServerFrame>(&json).unwrap(), frame);
+    }
+
+    #[test]
+    fn resume_frame_reads_as_the_spec_writes_it() {
+        let frame: ClientFrame = serde_json::from_str(
+            r#"{"type":"Resume","payload":{"gameId":"00000000-0000-0000-0000-000000000001","version":4}}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            frame,
+            ClientFrame::Resume {
+                game_id: Uuid::from_u128(1),
+                version: 4
+            }
+        );
     }
 }

@@ -17,6 +17,7 @@ pub mod presence;
 pub mod scoring;
 pub mod users;
 pub mod view;
+pub mod wire;
 
 use bus::{BusBuilder, answer, by_id, key, managed, singleton};
 

@@ -29,6 +29,40 @@ pub struct Config {
     /// Seconds to let open requests finish after SIGINT or SIGTERM.
     #[arg(long, env = "SHUTDOWN_GRACE_SECS", default_value_t = 10)]
     pub shutdown_grace_secs: u64,
+
+    /// How long a player has for a move (and an invited player to answer).
+    #[arg(long, env = "TURN_TIMEOUT_MS", default_value_t = 20_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub turn_timeout_ms: u64,
+
+    /// How long an ended game stays readable before its state is deleted.
+    #[arg(long, env = "CLEANUP_DELAY_MS", default_value_t = 10_000)]
+    pub cleanup_delay_ms: u64,
+
+    /// Bearer token that trusted services send to `POST /api/events`; the
+    /// endpoint is off without one.
+    #[arg(long, env = "SERVICE_TOKEN", hide_env_values = true)]
+    pub service_token: Option<String>,
+
+    /// Serve as https: the session cookie gets `Secure`. (Also set per
+    /// request by `X-Forwarded-Proto: https` from a proxy.)
+    #[arg(long, env = "HTTPS")]
+    pub https: bool,
+
+    /// The largest API request body, in bytes.
+    #[arg(long, env = "MAX_BODY_BYTES", default_value_t = 16 * 1024)]
+    pub max_body_bytes: usize,
+
+    /// API requests a second per session (or per address without one).
+    #[arg(long, env = "RATE_LIMIT_PER_SEC", default_value_t = 20.0)]
+    pub rate_limit_per_sec: f64,
+
+    /// API requests a session may make at once before the rate applies.
+    #[arg(long, env = "RATE_LIMIT_BURST", default_value_t = 60)]
+    pub rate_limit_burst: u32,
+
+    /// Frames queued for one socket before it counts as too slow and is cut off.
+    #[arg(long, env = "WS_QUEUE_FRAMES", default_value_t = 256)]
+    pub ws_queue_frames: usize,
 }
 
 impl Config {
@@ -40,6 +74,14 @@ impl Config {
     /// How long shutdown waits for open requests.
     pub fn shutdown_grace(&self) -> Duration {
         Duration::from_secs(self.shutdown_grace_secs)
+    }
+
+    /// The game's timings.
+    pub fn rules(&self) -> domain::Rules {
+        domain::Rules {
+            turn_timeout_ms: self.turn_timeout_ms,
+            cleanup_delay_ms: self.cleanup_delay_ms,
+        }
     }
 }
 

@@ -1,15 +1,21 @@
-//! The tic-tac-toe server: wiring of configuration, routes, the event
-//! WebSocket and shutdown. `main.rs` only parses flags and calls [`serve`].
+//! The tic-tac-toe server: wiring of configuration, the bus, routes, the
+//! event WebSocket and shutdown. `main.rs` only parses flags and calls [`serve`].
 #![forbid(unsafe_code)]
 
 pub mod config;
+pub mod guard;
+pub mod hub;
 pub mod routes;
 pub mod shutdown;
 pub mod socket;
 pub mod state;
 
 use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
 
+use app::api::ssr::{ApiContext, Sessions};
+use bus::{Bus, BusBuilder, Runtime, TracingHook};
 use leptos::config::{Env, LeptosOptions};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -17,15 +23,33 @@ use tokio_util::sync::CancellationToken;
 pub use config::Config;
 pub use state::AppState;
 
+use crate::guard::RateLimiter;
+use crate::hub::Hub;
+
 /// The name cargo-leptos gives the WASM, JS and CSS bundle (`name` in the
 /// workspace's `[[workspace.metadata.leptos]]`).
 pub const BUNDLE_NAME: &str = "tictactoe";
+
+/// Starts the bus with the game's handlers, the hub listening to it.
+pub async fn start_bus(config: &Config, hub: Arc<Hub>) -> io::Result<Bus> {
+    let mut handlers = BusBuilder::new();
+    domain::register(&mut handlers, config.rules());
+    let registry = handlers.build().map_err(io::Error::other)?;
+    Bus::start(
+        registry,
+        Runtime::new().hook(hub).hook(Arc::new(TracingHook)),
+    )
+    .await
+    .map_err(io::Error::other)
+}
 
 /// Builds the shared state for `config`, whose server stops when `shutdown`
 /// is cancelled.
 pub fn state(
     config: &Config,
-    listening_on: std::net::SocketAddr,
+    listening_on: SocketAddr,
+    bus: Bus,
+    hub: Arc<Hub>,
     shutdown: CancellationToken,
 ) -> AppState {
     let env = match std::env::var("LEPTOS_ENV").as_deref() {
@@ -40,9 +64,26 @@ pub fn state(
         .build();
     AppState {
         leptos,
+        api: ApiContext {
+            bus,
+            sessions: Sessions::default(),
+            service_token: config
+                .service_token
+                .as_deref()
+                .filter(|token| !token.is_empty())
+                .map(Arc::from),
+            https: config.https,
+        },
+        hub,
         live: Default::default(),
         shutdown,
         ws_ping_interval: config.ws_ping_interval(),
+        limiter: Arc::new(RateLimiter::new(
+            config.rate_limit_per_sec,
+            config.rate_limit_burst,
+        )),
+        max_body_bytes: config.max_body_bytes,
+        instance: uuid::Uuid::new_v4().as_u64_pair().0,
     }
 }
 
@@ -54,14 +95,16 @@ pub async fn serve(
     shutdown: CancellationToken,
 ) -> io::Result<()> {
     let addr = listener.local_addr()?;
-    let state = state(&config, addr, shutdown.clone());
-    let app = routes::router(state);
+    let hub = Arc::new(Hub::new(config.ws_queue_frames));
+    let bus = start_bus(&config, hub.clone()).await?;
+    let state = state(&config, addr, bus.clone(), hub, shutdown.clone());
+    let app = routes::router(state).into_make_service_with_connect_info::<SocketAddr>();
     tracing::info!("listening on http://{addr}");
 
     let graceful =
         axum::serve(listener, app).with_graceful_shutdown(shutdown.clone().cancelled_owned());
     let grace = config.shutdown_grace();
-    tokio::select! {
+    let served = tokio::select! {
         served = graceful => served,
         () = async {
             shutdown.cancelled().await;
@@ -70,5 +113,7 @@ pub async fn serve(
             tracing::warn!(?grace, "requests still open after the grace period; stopping anyway");
             Ok(())
         }
-    }
+    };
+    bus.shutdown().await;
+    served
 }

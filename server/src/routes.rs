@@ -1,5 +1,5 @@
-//! The HTTP routes: health, the event WebSocket, server functions, pages and
-//! static files.
+//! The HTTP routes: health, the event WebSocket, server functions (the API),
+//! pages and static files.
 
 use app::wire::SOCKET_PATH;
 use app::{App, shell};
@@ -9,14 +9,17 @@ use leptos::prelude::provide_context;
 use leptos_axum::{LeptosRoutes, generate_route_list};
 use tower_http::trace::TraceLayer;
 
-use crate::socket;
 use crate::state::AppState;
+use crate::{guard, socket};
 
 /// Every route of the site.
 pub fn router(state: AppState) -> Router {
     let pages = generate_route_list(App);
-    let live = state.live.clone();
-    let context = move || provide_context(live.clone());
+    let (live, api) = (state.live.clone(), state.api.clone());
+    let context = move || {
+        provide_context(live.clone());
+        provide_context(api.clone());
+    };
     let options = state.leptos.clone();
     let render = move || shell(options.clone());
 
@@ -25,6 +28,10 @@ pub fn router(state: AppState) -> Router {
         .route(SOCKET_PATH, get(socket::upgrade))
         .leptos_routes_with_context(&state, pages, context, render)
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            guard::guard,
+        ))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }

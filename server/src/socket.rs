@@ -1,63 +1,138 @@
 //! The event WebSocket at `/api/ws`.
 //!
-//! Each connection gets a `Connected` frame first, then (from later issues)
-//! the events that concern its user. The server pings a socket after
-//! [`AppState::ws_ping_interval`] of silence, so proxies keep it open, and
-//! drops a peer that has stayed silent for two intervals in a row: a browser
-//! answers pings by itself, so that silence means it is gone.
+//! A socket signs in with the session cookie (anonymous sockets get the
+//! lobby's events), refuses an `Origin` other than the site's own, and gets
+//! a `Connected` frame first, then what the [`Hub`](crate::hub::Hub) routes
+//! to it. A socket of a signed-in user makes that user online.
+//!
+//! The server pings a socket after [`AppState::ws_ping_interval`] of
+//! silence, so proxies keep it open, and drops a peer that stays silent for
+//! two intervals in a row: a browser answers pings by itself, so that
+//! silence means it is gone.
 
+use app::api::ssr::session_user;
 use app::server_status::ssr::now_ms;
-use app::wire::ServerFrame;
+use app::wire::{ClientFrame, ServerFrame};
 use axum::extract::State;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade, close_code};
-use axum::response::Response;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use domain::{GetUser, UserConnected, UserDisconnected, UserId};
 use tokio::time::{Instant, interval_at};
 
+use crate::hub::{ConnectionId, Frame, Resumed, control};
 use crate::state::AppState;
 
 /// Upgrades `GET /api/ws` to a WebSocket.
-pub async fn upgrade(ws: WebSocketUpgrade, State(state): State<AppState>) -> Response {
-    ws.on_upgrade(move |socket| serve(socket, state))
+pub async fn upgrade(
+    ws: WebSocketUpgrade,
+    headers: HeaderMap,
+    State(state): State<AppState>,
+) -> Response {
+    if !same_origin(&headers) {
+        return (StatusCode::FORBIDDEN, "cross-origin WebSocket refused").into_response();
+    }
+    let user = session_user(&state.api.sessions, &headers);
+    ws.on_upgrade(move |socket| serve(socket, state, user))
 }
 
-/// Why a connection ended, for the logs.
+/// A browser always sends `Origin`; it must name this site (the `Host` it
+/// asked for). A client that sends none is not a browser, and is judged by
+/// its cookie alone.
+fn same_origin(headers: &HeaderMap) -> bool {
+    let Some(origin) = headers.get(header::ORIGIN) else {
+        return true;
+    };
+    let host = headers
+        .get(header::HOST)
+        .and_then(|host| host.to_str().ok());
+    let origin_host = origin
+        .to_str()
+        .ok()
+        .and_then(|origin| origin.split_once("://"))
+        .map(|(_, rest)| rest.trim_end_matches('/'));
+    matches!((origin_host, host), (Some(origin), Some(host)) if origin.eq_ignore_ascii_case(host))
+}
+
+/// Why a connection ended, for the logs and the close frame.
 #[derive(Debug)]
 enum End {
     PeerClosed,
     PeerSilent,
     SendFailed,
+    TooSlow,
     ServerShutdown,
 }
 
-async fn serve(mut socket: WebSocket, state: AppState) {
+async fn serve(mut socket: WebSocket, state: AppState, user: Option<UserId>) {
     let _open = state.live.open();
-    let end = run(&mut socket, &state).await;
-    tracing::debug!(?end, "event socket closed");
-    if matches!(end, End::ServerShutdown | End::PeerSilent) {
-        let reason = match end {
-            End::ServerShutdown => "server shutting down",
-            _ => "no answer to pings",
-        };
-        // Best effort: the peer may already be gone.
-        let _ = socket
-            .send(Message::Close(Some(CloseFrame {
-                code: close_code::AWAY,
-                reason: reason.into(),
-            })))
-            .await;
+    let (id, mut frames) = state.hub.connect(user);
+    let presence = announce(&state, user, id).await;
+    let end = run(&mut socket, &state, id, &mut frames).await;
+    state.hub.disconnect(id);
+    if let Some(connection_id) = presence {
+        let _ = state.api.bus.publish(UserDisconnected {
+            user_id: connection_id.0,
+            connection_id: connection_id.1,
+        });
     }
+    tracing::debug!(?end, "event socket closed");
+    let reason = match end {
+        End::ServerShutdown => "server shutting down",
+        End::PeerSilent => "no answer to pings",
+        End::TooSlow => "too slow to keep up",
+        End::PeerClosed | End::SendFailed => return,
+    };
+    // Best effort: the peer may already be gone.
+    let _ = socket
+        .send(Message::Close(Some(CloseFrame {
+            code: if matches!(end, End::TooSlow) {
+                close_code::POLICY
+            } else {
+                close_code::AWAY
+            },
+            reason: reason.into(),
+        })))
+        .await;
 }
 
-async fn run(socket: &mut WebSocket, state: &AppState) -> End {
-    if send(
-        socket,
-        &ServerFrame::Connected {
-            server_time_ms: now_ms(),
-        },
-    )
-    .await
-    .is_err()
-    {
+/// Makes a signed-in user online; the presence entry to withdraw later.
+async fn announce(
+    state: &AppState,
+    user: Option<UserId>,
+    id: ConnectionId,
+) -> Option<(UserId, uuid::Uuid)> {
+    let user_id = user?;
+    let user = state
+        .api
+        .bus
+        .query(GetUser { user_id })
+        .await
+        .ok()
+        .flatten()?;
+    let connection_id = uuid::Uuid::from_u64_pair(state.instance, id);
+    state
+        .api
+        .bus
+        .publish(UserConnected {
+            user_id,
+            alias: user.alias,
+            connection_id,
+        })
+        .ok()?;
+    Some((user_id, connection_id))
+}
+
+async fn run(
+    socket: &mut WebSocket,
+    state: &AppState,
+    id: ConnectionId,
+    frames: &mut tokio::sync::mpsc::Receiver<Frame>,
+) -> End {
+    let hello = control(&ServerFrame::Connected {
+        server_time_ms: now_ms(),
+    });
+    if send(socket, hello).await.is_err() {
         return End::SendFailed;
     }
 
@@ -67,6 +142,14 @@ async fn run(socket: &mut WebSocket, state: &AppState) -> End {
     loop {
         tokio::select! {
             () = state.shutdown.cancelled() => return End::ServerShutdown,
+            frame = frames.recv() => match frame {
+                Some(frame) => {
+                    if send(socket, frame).await.is_err() {
+                        return End::SendFailed;
+                    }
+                }
+                None => return End::TooSlow,
+            },
             _ = ticks.tick() => {
                 if last_heard.elapsed() >= every * 2 {
                     return End::PeerSilent;
@@ -79,14 +162,89 @@ async fn run(socket: &mut WebSocket, state: &AppState) -> End {
             }
             received = socket.recv() => match received {
                 None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return End::PeerClosed,
-                // Any frame, pongs included, proves the peer is there.
-                Some(Ok(_)) => last_heard = Instant::now(),
+                Some(Ok(message)) => {
+                    // Any frame, pongs included, proves the peer is there.
+                    last_heard = Instant::now();
+                    if let Message::Text(text) = message
+                        && answer(socket, state, id, &text).await.is_err()
+                    {
+                        return End::SendFailed;
+                    }
+                }
             },
         }
     }
 }
 
-async fn send(socket: &mut WebSocket, frame: &ServerFrame) -> Result<(), axum::Error> {
-    let text = serde_json::to_string(frame).map_err(axum::Error::new)?;
-    socket.send(Message::Text(text.into())).await
+/// Handles a frame from the client.
+async fn answer(
+    socket: &mut WebSocket,
+    state: &AppState,
+    id: ConnectionId,
+    text: &str,
+) -> Result<(), axum::Error> {
+    let frame = match serde_json::from_str::<ClientFrame>(text) {
+        Ok(frame) => frame,
+        Err(error) => {
+            let refused = ServerFrame::Refused {
+                message: format!("not a client frame: {error}"),
+            };
+            return send(socket, control(&refused)).await;
+        }
+    };
+    match frame {
+        ClientFrame::Resume { game_id, version } => match state.hub.resume(id, game_id, version) {
+            Some(Resumed::Replay(frames)) => {
+                for frame in frames {
+                    send(socket, frame).await?;
+                }
+                Ok(())
+            }
+            Some(Resumed::Reload) => {
+                send(socket, control(&ServerFrame::ReloadGame { game_id })).await
+            }
+            None => {
+                let refused = ServerFrame::Refused {
+                    message: "this socket follows too many games".to_owned(),
+                };
+                send(socket, control(&refused)).await
+            }
+        },
+    }
+}
+
+async fn send(socket: &mut WebSocket, frame: Frame) -> Result<(), axum::Error> {
+    socket.send(Message::Text(frame.as_ref().into())).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(origin: Option<&str>, host: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::HOST, host.parse().unwrap());
+        if let Some(origin) = origin {
+            headers.insert(header::ORIGIN, origin.parse().unwrap());
+        }
+        headers
+    }
+
+    #[test]
+    fn only_the_sites_own_origin_or_none() {
+        assert!(same_origin(&headers(
+            Some("http://127.0.0.1:3000"),
+            "127.0.0.1:3000"
+        )));
+        assert!(same_origin(&headers(
+            Some("https://Play.Example"),
+            "play.example"
+        )));
+        assert!(same_origin(&headers(None, "127.0.0.1:3000")));
+        assert!(!same_origin(&headers(
+            Some("http://evil.example"),
+            "127.0.0.1:3000"
+        )));
+        assert!(!same_origin(&headers(Some("null"), "127.0.0.1:3000")));
+    }
 }

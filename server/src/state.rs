@@ -1,23 +1,38 @@
 //! What every request handler can reach.
 
+use std::sync::Arc;
 use std::time::Duration;
 
+use app::api::ssr::ApiContext;
 use app::server_status::ssr::LiveConnections;
 use axum::extract::FromRef;
 use leptos::prelude::LeptosOptions;
 use tokio_util::sync::CancellationToken;
 
+use crate::guard::RateLimiter;
+use crate::hub::Hub;
+
 /// Shared, cheaply cloned server state.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct AppState {
     /// Where the site's files are and what the bundle is called.
     pub leptos: LeptosOptions,
+    /// The bus, the sessions and the API's settings.
+    pub api: ApiContext,
+    /// Routes events to sockets.
+    pub hub: Arc<Hub>,
     /// Event WebSockets open right now.
     pub live: LiveConnections,
     /// Cancelled when the server shuts down.
     pub shutdown: CancellationToken,
     /// Silence on a socket before the server pings it.
     pub ws_ping_interval: Duration,
+    /// Requests per session.
+    pub limiter: Arc<RateLimiter>,
+    /// The largest API request body.
+    pub max_body_bytes: usize,
+    /// This process, in connection ids (so ids from two nodes never meet).
+    pub instance: u64,
 }
 
 impl FromRef<AppState> for LeptosOptions {

@@ -1,0 +1,46 @@
+//! The public API: three server functions that any HTTP client can call,
+//! the browser included.
+//!
+//! - `POST /api/commands` with `{"command": {"type", "payload"}}`: 200 once
+//!   the command is queued; its outcomes arrive as events on the socket.
+//! - `POST /api/queries` with `{"query": {"type", "payload"}}`: 200 with the
+//!   answer.
+//! - `POST /api/events` with `{"event": {"type", "payload"}}`: for trusted
+//!   services holding the configured token; off without one.
+//!
+//! Errors are `{"error": {"code", "message"}}` with the status of the code.
+
+mod error;
+#[cfg(feature = "ssr")]
+pub mod ssr;
+
+pub use error::{ApiError, ErrorCode};
+
+use leptos::prelude::*;
+use leptos::server_fn::codec::Json;
+use serde::{Deserialize, Serialize};
+
+/// The answer to an accepted command or event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Accepted {
+    /// Always `true`: queued, not yet handled.
+    pub accepted: bool,
+}
+
+/// `POST /api/commands`: queues a command acting as the session's user.
+#[server(prefix = "/api", endpoint = "commands", input = Json)]
+pub async fn commands(command: serde_json::Value) -> Result<Accepted, ApiError> {
+    ssr::send_command(command).await
+}
+
+/// `POST /api/queries`: answers a query from committed state.
+#[server(prefix = "/api", endpoint = "queries", input = Json)]
+pub async fn queries(query: serde_json::Value) -> Result<serde_json::Value, ApiError> {
+    ssr::answer_query(query).await
+}
+
+/// `POST /api/events`: publishes an event from a trusted service.
+#[server(prefix = "/api", endpoint = "events", input = Json)]
+pub async fn events(event: serde_json::Value) -> Result<Accepted, ApiError> {
+    ssr::publish_event(event).await
+}
