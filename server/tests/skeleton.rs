@@ -1,76 +1,13 @@
 //! The walking skeleton over real HTTP and a real WebSocket: a server on an
 //! ephemeral port per test.
 
-use std::net::SocketAddr;
+mod common;
+
 use std::time::Duration;
 
-use clap::Parser;
+use common::{TestServer, next_text};
 use futures::StreamExt;
-use server::{Config, serve};
-use tokio::net::TcpListener;
-use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite::Message;
-use tokio_util::sync::CancellationToken;
-
-struct TestServer {
-    addr: SocketAddr,
-    stop: CancellationToken,
-    task: JoinHandle<std::io::Result<()>>,
-}
-
-impl TestServer {
-    async fn start(extra_flags: &[&str]) -> Self {
-        let mut flags = vec!["server", "--addr", "127.0.0.1:0"];
-        flags.extend_from_slice(extra_flags);
-        let config = Config::try_parse_from(flags).expect("flags parse");
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let addr = listener.local_addr().expect("local addr");
-        let stop = CancellationToken::new();
-        let task = tokio::spawn(serve(listener, config, stop.clone()));
-        Self { addr, stop, task }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.addr)
-    }
-
-    async fn socket(
-        &self,
-    ) -> tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>
-    {
-        let (socket, _) = tokio_tungstenite::connect_async(format!("ws://{}/api/ws", self.addr))
-            .await
-            .expect("websocket upgrade");
-        socket
-    }
-
-    async fn status(&self) -> serde_json::Value {
-        reqwest::Client::new()
-            .post(self.url("/api/status"))
-            .header("content-type", "application/x-www-form-urlencoded")
-            .send()
-            .await
-            .expect("status request")
-            .json()
-            .await
-            .expect("status is JSON")
-    }
-}
-
-async fn next_text(
-    socket: &mut (impl StreamExt<Item = Result<Message, tokio_tungstenite::tungstenite::Error>> + Unpin),
-) -> serde_json::Value {
-    loop {
-        let message = tokio::time::timeout(Duration::from_secs(5), socket.next())
-            .await
-            .expect("a frame within 5 s")
-            .expect("socket open")
-            .expect("frame");
-        if let Message::Text(text) = message {
-            return serde_json::from_str(&text).expect("frame is JSON");
-        }
-    }
-}
 
 #[tokio::test]
 async fn healthz_answers_ok() {

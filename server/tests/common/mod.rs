@@ -1,0 +1,195 @@
+//! A real server on an ephemeral port, and clients that talk to it as a
+//! browser does: HTTP with a cookie jar, and the event WebSocket.
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::Parser;
+use futures::{SinkExt, StreamExt};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use server::{Config, serve};
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_util::sync::CancellationToken;
+
+pub type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// How long a test waits for an event before failing.
+pub const PATIENCE: Duration = Duration::from_secs(5);
+
+pub struct TestServer {
+    pub addr: SocketAddr,
+    pub stop: CancellationToken,
+    pub task: JoinHandle<std::io::Result<()>>,
+}
+
+impl TestServer {
+    pub async fn start(extra_flags: &[&str]) -> Self {
+        let mut flags = vec!["server", "--addr", "127.0.0.1:0"];
+        flags.extend_from_slice(extra_flags);
+        let config = Config::try_parse_from(flags).expect("flags parse");
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("local addr");
+        let stop = CancellationToken::new();
+        let task = tokio::spawn(serve(listener, config, stop.clone()));
+        Self { addr, stop, task }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    pub async fn socket(&self) -> Socket {
+        let (socket, _) = tokio_tungstenite::connect_async(format!("ws://{}/api/ws", self.addr))
+            .await
+            .expect("websocket upgrade");
+        socket
+    }
+
+    pub async fn status(&self) -> Value {
+        reqwest::Client::new()
+            .post(self.url("/api/status"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .send()
+            .await
+            .expect("status request")
+            .json()
+            .await
+            .expect("status is JSON")
+    }
+
+    /// A client with its own cookie jar, not signed in yet.
+    pub fn client(&self) -> Client {
+        let jar = Arc::new(reqwest::cookie::Jar::default());
+        let http = reqwest::Client::builder()
+            .cookie_provider(jar.clone())
+            .build()
+            .expect("http client");
+        Client {
+            base: format!("http://{}", self.addr),
+            http,
+            jar,
+            socket: None,
+            user: uuid::Uuid::new_v4(),
+            seen: Vec::new(),
+        }
+    }
+}
+
+/// The next text frame as JSON.
+pub async fn next_text(
+    socket: &mut (impl StreamExt<Item = Result<Message, tokio_tungstenite::tungstenite::Error>> + Unpin),
+) -> Value {
+    loop {
+        let message = tokio::time::timeout(PATIENCE, socket.next())
+            .await
+            .expect("a frame in time")
+            .expect("socket open")
+            .expect("frame");
+        if let Message::Text(text) = message {
+            return serde_json::from_str(&text).expect("frame is JSON");
+        }
+    }
+}
+
+/// One player: a cookie jar, a socket, a user id.
+pub struct Client {
+    pub base: String,
+    pub http: reqwest::Client,
+    jar: Arc<reqwest::cookie::Jar>,
+    pub socket: Option<Socket>,
+    pub user: uuid::Uuid,
+    /// Every frame received so far.
+    pub seen: Vec<Value>,
+}
+
+impl Client {
+    pub async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        let response = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .json(&body)
+            .send()
+            .await
+            .expect("request");
+        let status = response.status();
+        let body = response.json().await.unwrap_or(Value::Null);
+        (status, body)
+    }
+
+    pub async fn command(&self, effect_type: &str, payload: Value) -> (StatusCode, Value) {
+        self.post(
+            "/api/commands",
+            json!({ "command": { "type": effect_type, "payload": payload } }),
+        )
+        .await
+    }
+
+    pub async fn query(&self, effect_type: &str, payload: Value) -> (StatusCode, Value) {
+        self.post(
+            "/api/queries",
+            json!({ "query": { "type": effect_type, "payload": payload } }),
+        )
+        .await
+    }
+
+    /// Creates this client's user and keeps the session cookie.
+    pub async fn sign_up(&self, alias: &str) {
+        let (status, body) = self
+            .command("CreateUser", json!({ "userId": self.user, "alias": alias }))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+
+    /// Opens the event socket with the session cookie.
+    pub async fn connect(&mut self) {
+        let url = format!("{}/api/ws", self.base.replacen("http", "ws", 1));
+        let mut request = url.as_str().into_client_request().expect("request");
+        let api: reqwest::Url = format!("{}/api/ws", self.base).parse().expect("url");
+        if let Some(cookie) = reqwest::cookie::CookieStore::cookies(self.jar.as_ref(), &api) {
+            request.headers_mut().insert("cookie", cookie);
+        }
+        let (mut socket, _) = tokio_tungstenite::connect_async(request)
+            .await
+            .expect("websocket upgrade");
+        let hello = next_text(&mut socket).await;
+        assert_eq!(hello["type"], "Connected");
+        self.socket = Some(socket);
+    }
+
+    pub async fn send_frame(&mut self, frame: Value) {
+        let socket = self.socket.as_mut().expect("connected");
+        socket
+            .send(Message::Text(frame.to_string().into()))
+            .await
+            .expect("send");
+    }
+
+    /// Waits for the next event of this type (the ones before it are kept in `seen`).
+    pub async fn wait_for(&mut self, effect_type: &str) -> Value {
+        let socket = self.socket.as_mut().expect("connected");
+        loop {
+            let frame = next_text(socket).await;
+            self.seen.push(frame.clone());
+            if frame["type"] == effect_type {
+                return frame["payload"].clone();
+            }
+        }
+    }
+
+    /// Reads whatever arrives within `quiet` and keeps it in `seen`.
+    pub async fn drain(&mut self, quiet: Duration) {
+        let socket = self.socket.as_mut().expect("connected");
+        while let Ok(Some(Ok(message))) = tokio::time::timeout(quiet, socket.next()).await {
+            if let Message::Text(text) = message {
+                self.seen.push(serde_json::from_str(&text).expect("JSON"));
+            }
+        }
+    }
+}

@@ -1,0 +1,305 @@
+//! The public protocol over real HTTP and WebSocket: two players with their
+//! own cookies play whole games; a third sees none of it.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Client, TestServer};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+/// Alice and Bob signed up and connected; Carol too, as an onlooker. Alice
+/// created a game, joined it, and invited Bob, who joined: Alice (X) to play.
+async fn started(server: &TestServer) -> (Client, Client, Client, Uuid) {
+    let (mut alice, mut bob, mut carol) = (server.client(), server.client(), server.client());
+    for (client, alias) in [
+        (&mut alice, "alice"),
+        (&mut bob, "bob"),
+        (&mut carol, "carol"),
+    ] {
+        client.sign_up(alias).await;
+        client.connect().await;
+    }
+    let game = Uuid::new_v4();
+    ok(alice.command("CreateGame", json!({ "gameId": game })).await);
+    ok(alice.command("JoinGame", json!({ "gameId": game })).await);
+    ok(alice
+        .command(
+            "InviteUser",
+            json!({ "invitedId": bob.user, "gameId": game }),
+        )
+        .await);
+    let invited = bob.wait_for("UserInvited").await;
+    assert_eq!(
+        invited,
+        json!({ "inviterId": alice.user, "invitedId": bob.user, "gameId": game })
+    );
+    ok(bob.command("JoinGame", json!({ "gameId": game })).await);
+    for player in [&mut alice, &mut bob] {
+        let started = player.wait_for("GameStarted").await;
+        assert_eq!(
+            started["players"],
+            json!([alice_id(&started), bob_id(&started)])
+        );
+        let waiting = player.wait_for("WaitingForPlayerPlay").await;
+        assert_eq!(waiting["playerId"], started["players"][0]);
+    }
+    (alice, bob, carol, game)
+}
+
+fn alice_id(started: &Value) -> Value {
+    started["players"][0].clone()
+}
+
+fn bob_id(started: &Value) -> Value {
+    started["players"][1].clone()
+}
+
+fn ok((status, body): (StatusCode, Value)) {
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body, json!({ "accepted": true }));
+}
+
+/// Plays `moves` alternately from Alice, each player moving only once it
+/// is told it is its turn, both watching the board change.
+async fn play(alice: &mut Client, bob: &mut Client, game: Uuid, moves: &[(u8, u8)]) {
+    for (i, (x, y)) in moves.iter().enumerate() {
+        let (mover, other) = if i % 2 == 0 {
+            (&mut *alice, &mut *bob)
+        } else {
+            (&mut *bob, &mut *alice)
+        };
+        ok(mover
+            .command("PlaceMark", json!({ "gameId": game, "x": x, "y": y }))
+            .await);
+        let mark = if i % 2 == 0 { "X" } else { "O" };
+        for player in [&mut *mover, &mut *other] {
+            let board = player.wait_for("BoardUpdated").await;
+            assert_eq!(board["board"][*y as usize][*x as usize], mark);
+        }
+        if i + 1 < moves.len() {
+            let next = other.wait_for("WaitingForPlayerPlay").await;
+            assert_eq!(next["playerId"], json!(other.user));
+        }
+    }
+}
+
+fn game_frames(client: &Client, game: Uuid) -> Vec<Value> {
+    let game = json!(game);
+    client
+        .seen
+        .iter()
+        .filter(|frame| frame["payload"]["gameId"] == game)
+        .cloned()
+        .collect()
+}
+
+#[tokio::test]
+async fn two_players_play_to_a_win_and_the_winner_scores() {
+    let server = TestServer::start(&[]).await;
+    let (mut alice, mut bob, mut carol, game) = started(&server).await;
+    play(
+        &mut alice,
+        &mut bob,
+        game,
+        &[(0, 0), (0, 1), (1, 0), (1, 1), (2, 0)],
+    )
+    .await;
+    let winner = json!(alice.user);
+    for player in [&mut alice, &mut bob] {
+        let ended = player.wait_for("GameEnded").await;
+        assert_eq!(ended["result"], "PLAYER_WON");
+        assert_eq!(ended["winner"], winner);
+    }
+    assert_eq!(alice.wait_for("PlayerScoreChanged").await["score"], 100);
+    let top = carol.wait_for("TopThreeListUpdated").await;
+    assert_eq!(
+        top["current"],
+        json!([{ "userId": alice.user, "alias": "alice", "score": 100 }])
+    );
+    let (status, answer) = bob.query("GetTopThreePlayers", json!({})).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(answer, top["current"]);
+
+    // Versions of the game's public events grow by one, with no gap.
+    let versions: Vec<u64> = game_frames(&alice, game)
+        .iter()
+        .filter_map(|f| f["payload"]["version"].as_u64())
+        .collect();
+    assert_eq!(versions, (1..=versions.len() as u64).collect::<Vec<_>>());
+    // The onlooker saw lobby events only, nothing of the game.
+    carol.drain(Duration::from_millis(100)).await;
+    assert_eq!(game_frames(&carol, game), Vec::<Value>::new());
+    assert!(
+        !carol
+            .seen
+            .iter()
+            .any(|f| f["type"] == "UserInvited" || f["type"] == "PlayerScoreChanged")
+    );
+}
+
+#[tokio::test]
+async fn two_players_play_to_a_draw() {
+    let server = TestServer::start(&[]).await;
+    let (mut alice, mut bob, _carol, game) = started(&server).await;
+    play(
+        &mut alice,
+        &mut bob,
+        game,
+        &[
+            (0, 0),
+            (1, 0),
+            (2, 0),
+            (1, 1),
+            (0, 1),
+            (2, 1),
+            (1, 2),
+            (0, 2),
+            (2, 2),
+        ],
+    )
+    .await;
+    let ended = bob.wait_for("GameEnded").await;
+    assert_eq!(ended["result"], "DRAW");
+    assert_eq!(ended["winner"], Value::Null);
+    let (_, view) = alice.query("GetGame", json!({ "gameId": game })).await;
+    assert_eq!(view["stage"], "ENDED");
+    assert_eq!(
+        view["board"],
+        json!([["X", "O", "X"], ["X", "O", "O"], ["O", "X", "X"]])
+    );
+}
+
+#[tokio::test]
+async fn a_player_who_does_not_move_in_time_aborts_the_game() {
+    let server =
+        TestServer::start(&["--turn-timeout-ms", "300", "--cleanup-delay-ms", "200"]).await;
+    let (mut alice, mut bob, _carol, game) = started(&server).await;
+    let timeout = bob.wait_for("TurnTimeout").await;
+    assert_eq!(timeout["playerId"], json!(alice.user));
+    let ended = alice.wait_for("GameEnded").await;
+    assert_eq!(ended["result"], "GAME_ABORTED");
+    // The live game goes after the cleanup delay; the history keeps it.
+    let mut status = StatusCode::OK;
+    for _ in 0..50 {
+        (status, _) = alice.query("GetGame", json!({ "gameId": game })).await;
+        if status == StatusCode::NOT_FOUND {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (_, history) = bob.query("GetHistory", json!({ "userId": bob.user })).await;
+    assert_eq!(history[0]["gameId"], json!(game));
+    assert_eq!(history[0]["result"], "GAME_ABORTED");
+}
+
+#[tokio::test]
+async fn rule_errors_go_to_the_player_who_erred_only() {
+    let server = TestServer::start(&[]).await;
+    let (mut alice, mut bob, _carol, game) = started(&server).await;
+    ok(bob
+        .command("PlaceMark", json!({ "gameId": game, "x": 0, "y": 0 }))
+        .await);
+    let refused = bob.wait_for("GameErrorOccurred").await;
+    assert_eq!(
+        refused,
+        json!({ "gameId": game, "playerId": bob.user, "reason": "PLAYER_CAN_NOT_PLAY" })
+    );
+    ok(alice
+        .command("PlaceMark", json!({ "gameId": game, "x": 5, "y": 0 }))
+        .await);
+    assert_eq!(
+        alice.wait_for("GameErrorOccurred").await["reason"],
+        "POSITION_OFF_LIMITS"
+    );
+    bob.drain(Duration::from_millis(100)).await;
+    assert!(
+        !bob.seen
+            .iter()
+            .any(|f| f["payload"]["reason"] == "POSITION_OFF_LIMITS")
+    );
+}
+
+#[tokio::test]
+async fn a_declined_invitation_is_told_to_the_inviter() {
+    let server = TestServer::start(&[]).await;
+    let (mut alice, mut bob) = (server.client(), server.client());
+    for (client, alias) in [(&mut alice, "alice"), (&mut bob, "bob")] {
+        client.sign_up(alias).await;
+        client.connect().await;
+    }
+    let game = Uuid::new_v4();
+    ok(alice.command("CreateGame", json!({ "gameId": game })).await);
+    ok(alice.command("JoinGame", json!({ "gameId": game })).await);
+    ok(alice
+        .command(
+            "InviteUser",
+            json!({ "invitedId": bob.user, "gameId": game }),
+        )
+        .await);
+    bob.wait_for("UserInvited").await;
+    ok(bob
+        .command("DeclineInvitation", json!({ "gameId": game }))
+        .await);
+    let declined = alice.wait_for("InvitationDeclined").await;
+    assert_eq!(declined["invitedId"], json!(bob.user));
+}
+
+#[tokio::test]
+async fn users_online_are_announced_to_everyone() {
+    let server = TestServer::start(&[]).await;
+    let (mut alice, mut bob) = (server.client(), server.client());
+    alice.sign_up("alice").await;
+    alice.connect().await;
+    assert_eq!(
+        alice.wait_for("UsersOnlineUpdated").await["users"],
+        json!([{ "userId": alice.user, "alias": "alice" }])
+    );
+    bob.sign_up("bob").await;
+    bob.connect().await;
+    let online = alice.wait_for("UsersOnlineUpdated").await;
+    assert_eq!(online["users"].as_array().map(Vec::len), Some(2));
+    bob.socket.take();
+    let online = alice.wait_for("UsersOnlineUpdated").await;
+    assert_eq!(
+        online["users"],
+        json!([{ "userId": alice.user, "alias": "alice" }])
+    );
+    let (_, answer) = alice.query("GetUsersOnline", json!({})).await;
+    assert_eq!(answer, online["users"]);
+}
+
+#[tokio::test]
+async fn a_reconnecting_player_resumes_what_it_missed() {
+    let server = TestServer::start(&[]).await;
+    let (mut alice, mut bob, _carol, game) = started(&server).await;
+    let seen = bob
+        .seen
+        .iter()
+        .filter_map(|f| f["payload"]["version"].as_u64())
+        .max()
+        .unwrap();
+    bob.socket.take();
+    ok(alice
+        .command("PlaceMark", json!({ "gameId": game, "x": 1, "y": 1 }))
+        .await);
+    alice.wait_for("WaitingForPlayerPlay").await;
+    bob.connect().await;
+    bob.send_frame(json!({ "type": "Resume", "payload": { "gameId": game, "version": seen } }))
+        .await;
+    assert_eq!(bob.wait_for("MarkPlaced").await["version"], seen + 1);
+    assert_eq!(bob.wait_for("BoardUpdated").await["version"], seen + 2);
+    assert_eq!(
+        bob.wait_for("WaitingForPlayerPlay").await["playerId"],
+        json!(bob.user)
+    );
+    // Too far back: told to reload.
+    bob.send_frame(
+        json!({ "type": "Resume", "payload": { "gameId": Uuid::new_v4(), "version": 3 } }),
+    )
+    .await;
+    assert!(bob.wait_for("ReloadGame").await["gameId"].is_string());
+}
