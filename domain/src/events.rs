@@ -101,7 +101,21 @@ bus::commands!(
     InviteUser,
     DeclineInvitation
 );
-bus::events!(
+/// Implements the events and lists them once, for [`register_events`].
+macro_rules! domain_events {
+    ($($name:ident),* $(,)?) => {
+        bus::events!($($name),*);
+
+        /// Makes every event of the game known to the bus by name, those
+        /// without subscribers too, so they decode from the wire and from
+        /// a durable store.
+        pub fn register_events(bus: &mut bus::BusBuilder) {
+            $(bus.register::<$name>();)*
+        }
+    };
+}
+
+domain_events!(
     UserCreated,
     UserErrorOccurred,
     UserConnected,

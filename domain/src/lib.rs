@@ -29,6 +29,8 @@ pub use ids::{GameId, UserId};
 
 /// Registers every handler of the game on `bus`.
 pub fn register(bus: &mut BusBuilder, rules: Rules) {
+    events::register_events(bus);
+
     bus.command(managed(by_id(|c: &CreateUser| c.user_id), users::create))
         .query(answer(by_id(|q: &GetUser| q.user_id), users::get));
 
