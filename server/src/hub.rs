@@ -159,7 +159,13 @@ impl Hub {
         if target == Audience::Nobody && game_removed(event).is_none() {
             return;
         }
-        let frame: Frame = event.to_json().to_string().into();
+        let frame: Frame = match serde_json::to_string(event) {
+            Ok(text) => text.into(),
+            Err(error) => {
+                tracing::error!(%error, effect = event.type_name(), "event does not serialise");
+                return;
+            }
+        };
         let mut routes = self.routes();
         if let Some((game, player)) = joins_game(event) {
             routes.games.entry(game).or_default().players.insert(player);
