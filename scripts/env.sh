@@ -4,4 +4,4 @@
 # wasm-opt from npm's binaryen (Debian's binaryen breaks hydration), and
 # ~/.cargo/bin holds cargo-leptos and wasm-bindgen.
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-export PATH="$ROOT/end2end/node_modules/.bin:${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
+export PATH="$ROOT/end2end/node_modules/.bin:${CARGO_HOME:-${HOME:-/root}/.cargo}/bin:$PATH"
