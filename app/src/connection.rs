@@ -1,8 +1,11 @@
 //! The browser's live link to the server: one WebSocket at
-//! [`SOCKET_PATH`](crate::wire::SOCKET_PATH), reopened with backoff whenever it
-//! drops, and its state as a signal every component can read.
+//! [`SOCKET_PATH`](crate::wire::SOCKET_PATH), reopened with backoff whenever
+//! it drops, feeding every frame to the [`Client`](crate::client::Client).
 
 use leptos::prelude::*;
+
+use crate::client::Client;
+use crate::wire::ClientFrame;
 
 /// The state of the event WebSocket, as the page shows it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,19 +43,58 @@ impl Link {
     }
 }
 
-/// Puts the link signal in context and, in the browser, starts the socket.
-pub fn provide_connection() {
-    let link = RwSignal::new(Link::Connecting);
-    provide_context(link);
-    // Effects run only in the browser, after hydration: the server renders
-    // "Connecting…" and never opens a socket to itself.
+/// What components ask of the socket.
+#[derive(Debug, Clone)]
+pub enum Out {
+    /// Send this frame.
+    Frame(ClientFrame),
+    /// Close and open again at once (the session changed).
+    Reconnect,
+}
+
+/// The way to the socket task (nothing on the server, which has no socket).
+#[derive(Debug, Clone)]
+pub struct Outgoing {
     #[cfg(feature = "hydrate")]
-    Effect::new(move |_| leptos::task::spawn_local(client::run(link)));
+    sender: futures::channel::mpsc::UnboundedSender<Out>,
+}
+
+impl Outgoing {
+    /// Queues a frame for the socket.
+    pub fn send(&self, frame: ClientFrame) {
+        self.push(Out::Frame(frame));
+    }
+
+    /// Asks for a fresh socket.
+    pub fn reconnect(&self) {
+        self.push(Out::Reconnect);
+    }
+
+    #[cfg(feature = "hydrate")]
+    fn push(&self, out: Out) {
+        let _ = self.sender.unbounded_send(out);
+    }
+
+    #[cfg(not(feature = "hydrate"))]
+    fn push(&self, _: Out) {}
 }
 
 /// The link state, from context.
 pub fn use_link() -> RwSignal<Link> {
     expect_context::<RwSignal<Link>>()
+}
+
+/// In the browser, after hydration, opens the socket for `client`. Effects
+/// never run on the server, which renders "Connecting…".
+pub fn start(client: Client) {
+    #[cfg(feature = "hydrate")]
+    Effect::new(move |_| {
+        let (sender, receiver) = futures::channel::mpsc::unbounded();
+        client.attach(Outgoing { sender });
+        leptos::task::spawn_local(socket::run(client, receiver));
+    });
+    #[cfg(not(feature = "hydrate"))]
+    let _ = client;
 }
 
 /// A small status line that says whether the live connection is up.
@@ -67,38 +109,75 @@ pub fn ConnectionBanner() -> impl IntoView {
 }
 
 #[cfg(feature = "hydrate")]
-mod client {
-    use futures::StreamExt;
+mod socket {
+    use futures::channel::mpsc::UnboundedReceiver;
+    use futures::{SinkExt, StreamExt, future, stream};
     use gloo_net::websocket::{Message, futures::WebSocket};
     use gloo_timers::future::TimeoutFuture;
     use leptos::prelude::*;
 
-    use super::Link;
+    use super::{Link, Out};
     use crate::backoff::Backoff;
-    use crate::wire::{SOCKET_PATH, ServerFrame};
+    use crate::client::Client;
+    use crate::wire::SOCKET_PATH;
 
     /// First retry after about half a second, then doubling up to ten.
     const FIRST_RETRY_MS: u32 = 500;
     const LONGEST_RETRY_MS: u32 = 10_000;
 
+    enum Input {
+        Text(String),
+        Other,
+        Closed,
+        Out(Out),
+    }
+
     /// Keeps one socket open for the life of the page.
-    pub(super) async fn run(link: RwSignal<Link>) {
+    pub(super) async fn run(client: Client, mut outgoing: UnboundedReceiver<Out>) {
         let mut backoff = Backoff::new(FIRST_RETRY_MS, LONGEST_RETRY_MS);
         loop {
+            let mut again_now = false;
             if let Some(url) = socket_url()
-                && let Ok(mut socket) = WebSocket::open(&url)
+                && let Ok(socket) = WebSocket::open(&url)
             {
-                while let Some(Ok(message)) = socket.next().await {
-                    if let Message::Text(text) = message
-                        && let Ok(ServerFrame::Connected { .. }) = serde_json::from_str(&text)
-                    {
-                        link.set(Link::Connected);
-                        backoff.reset();
+                let (mut sink, frames) = socket.split();
+                let frames = frames
+                    .map(|frame| match frame {
+                        Ok(Message::Text(text)) => Input::Text(text),
+                        Ok(Message::Bytes(_)) => Input::Other,
+                        Err(_) => Input::Closed,
+                    })
+                    .chain(stream::once(future::ready(Input::Closed)));
+                let mut inputs = stream::select(frames, (&mut outgoing).map(Input::Out));
+                while let Some(input) = inputs.next().await {
+                    match input {
+                        Input::Text(text) => {
+                            client.receive(&text, js_sys::Date::now());
+                            if client.link.get_untracked() == Link::Connected {
+                                backoff.reset();
+                            }
+                        }
+                        Input::Other => {}
+                        Input::Closed => break,
+                        Input::Out(Out::Frame(frame)) => {
+                            if let Ok(text) = serde_json::to_string(&frame) {
+                                let _ = sink.send(Message::Text(text)).await;
+                            }
+                        }
+                        Input::Out(Out::Reconnect) => {
+                            again_now = true;
+                            break;
+                        }
                     }
                 }
+                // Dropping both halves closes the socket.
+            }
+            if again_now {
+                client.link.set(Link::Connecting);
+                continue;
             }
             let delay = backoff.next_delay_ms(js_sys::Math::random());
-            link.set(Link::Reconnecting {
+            client.link.set(Link::Reconnecting {
                 attempt: backoff.attempt(),
             });
             TimeoutFuture::new(delay).await;

@@ -3,10 +3,15 @@
 //! `hydrate` into the browser bundle.
 #![forbid(unsafe_code)]
 
+pub mod about;
 pub mod api;
 pub mod backoff;
+pub mod calls;
+pub mod client;
 pub mod connection;
-pub mod home;
+pub mod game_page;
+pub mod invitation;
+pub mod lobby;
 pub mod server_status;
 pub mod shell;
 pub mod wire;

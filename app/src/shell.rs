@@ -2,13 +2,18 @@
 
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
+use leptos_router::hooks::use_navigate;
 use leptos_router::{
-    StaticSegment,
-    components::{Route, Router, Routes},
+    ParamSegment, StaticSegment,
+    components::{A, Route, Router, Routes},
 };
 
-use crate::connection::{ConnectionBanner, provide_connection};
-use crate::home::HomePage;
+use crate::about::AboutPage;
+use crate::client::{provide_client, use_client};
+use crate::connection::ConnectionBanner;
+use crate::game_page::GamePage;
+use crate::invitation::InvitationDialog;
+use crate::lobby::LobbyPage;
 
 /// The whole HTML document the server renders around the app.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -34,21 +39,38 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
-    provide_connection();
+    provide_client();
 
     view! {
         <Stylesheet id="leptos" href="/pkg/tictactoe.css"/>
         <Title text="Tic-tac-toe"/>
-        <header class="top-bar">
-            <a class="brand" href="/">"Tic-tac-toe"</a>
-            <ConnectionBanner/>
-        </header>
         <Router>
+            <header class="top-bar">
+                <A href="/" attr:class="brand">"Tic-tac-toe"</A>
+                <ConnectionBanner/>
+            </header>
             <main>
                 <Routes fallback=|| view! { <p class="not-found">"Page not found."</p> }>
-                    <Route path=StaticSegment("") view=HomePage/>
+                    <Route path=StaticSegment("") view=LobbyPage/>
+                    <Route path=(StaticSegment("game"), ParamSegment("id")) view=GamePage/>
+                    <Route path=StaticSegment("about") view=AboutPage/>
                 </Routes>
             </main>
+            <InvitationDialog/>
+            <FollowStartedGames/>
         </Router>
     }
+}
+
+/// When a game we invited someone to starts, go to it.
+#[component]
+fn FollowStartedGames() -> impl IntoView {
+    let client = use_client();
+    let navigate = use_navigate();
+    Effect::new(move |_| {
+        if let Some(game_id) = client.started.get() {
+            client.started.set(None);
+            navigate(&format!("/game/{game_id}"), Default::default());
+        }
+    });
 }

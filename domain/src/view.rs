@@ -108,3 +108,178 @@ pub fn view(game: Option<&Game>, _: &GetGame) -> Option<GameView> {
     };
     Some(view)
 }
+
+/// What applying an event to a [`GameView`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Applied {
+    /// The view moved to the event's version.
+    Applied,
+    /// The view had the event already (a replay overlapping live events).
+    Stale,
+    /// Events are missing before this one: reload the game.
+    Gap,
+    /// Not an event of this game.
+    OtherGame,
+}
+
+impl GameView {
+    /// The empty view of a game known only by id, at version 0.
+    pub fn empty(game_id: GameId) -> Self {
+        Self {
+            game_id,
+            stage: Stage::Waiting,
+            players: Vec::new(),
+            board: Board::default(),
+            turn: None,
+            deadline: None,
+            result: None,
+            winner: None,
+            invited: None,
+            version: 0,
+        }
+    }
+
+    /// Moves the view forward by one public event of its game, as the
+    /// browser does with what the socket brings.
+    pub fn apply(&mut self, event: &crate::wire::Delivered) -> Applied {
+        use crate::wire::Delivered;
+        let Some((game_id, version)) = event.game_version() else {
+            return Applied::OtherGame;
+        };
+        if game_id != self.game_id {
+            return Applied::OtherGame;
+        }
+        if version <= self.version {
+            return Applied::Stale;
+        }
+        if version > self.version + 1 {
+            return Applied::Gap;
+        }
+        self.version = version;
+        match event {
+            Delivered::PlayerJoinedAGame(e)
+                if !self.players.iter().any(|seat| seat.user_id == e.player_id) =>
+            {
+                let mark = if self.players.is_empty() {
+                    Mark::X
+                } else {
+                    Mark::O
+                };
+                self.players.push(Seat {
+                    user_id: e.player_id,
+                    mark,
+                });
+            }
+            Delivered::GameStarted(e) => {
+                self.stage = Stage::InProgress;
+                self.players = seats(&e.players);
+                self.invited = None;
+            }
+            Delivered::WaitingForPlayerPlay(e) => {
+                self.turn = Some(e.player_id);
+                self.deadline = Some(e.deadline);
+            }
+            Delivered::MarkPlaced(e) => {
+                let mark = self
+                    .players
+                    .iter()
+                    .find(|seat| seat.user_id == e.player_id)
+                    .map(|seat| seat.mark);
+                if let Some(row) = self.board.cells.get_mut(usize::from(e.y))
+                    && let Some(cell) = row.get_mut(usize::from(e.x))
+                {
+                    *cell = mark;
+                }
+                self.turn = None;
+            }
+            Delivered::BoardUpdated(e) => self.board = e.board,
+            Delivered::GameEnded(e) => {
+                self.stage = Stage::Ended;
+                self.result = Some(e.result);
+                self.winner = e.winner;
+                self.turn = None;
+                self.deadline = None;
+            }
+            _ => {}
+        }
+        Applied::Applied
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::Delivered;
+    use crate::{
+        BoardUpdated, GameEnded, GameStarted, MarkPlaced, PlayerJoinedAGame, WaitingForPlayerPlay,
+    };
+
+    fn id(n: u128) -> uuid::Uuid {
+        uuid::Uuid::from_u128(n)
+    }
+
+    #[test]
+    fn a_view_follows_the_events_of_its_game_in_order() {
+        let game_id = id(9);
+        let mut view = GameView::empty(game_id);
+        view.version = 1;
+        let events = [
+            Delivered::PlayerJoinedAGame(PlayerJoinedAGame {
+                game_id,
+                player_id: id(1),
+                version: 2,
+            }),
+            Delivered::PlayerJoinedAGame(PlayerJoinedAGame {
+                game_id,
+                player_id: id(2),
+                version: 3,
+            }),
+            Delivered::GameStarted(GameStarted {
+                game_id,
+                players: vec![id(1), id(2)],
+                version: 4,
+            }),
+            Delivered::WaitingForPlayerPlay(WaitingForPlayerPlay {
+                game_id,
+                player_id: id(1),
+                timeout_ms: 20_000,
+                deadline: 99,
+                version: 5,
+            }),
+            Delivered::MarkPlaced(MarkPlaced {
+                game_id,
+                player_id: id(1),
+                x: 2,
+                y: 0,
+                version: 6,
+            }),
+        ];
+        for event in &events {
+            assert_eq!(view.apply(event), Applied::Applied);
+        }
+        assert_eq!(view.stage, Stage::InProgress);
+        assert_eq!(view.board.at(2, 0), Some(Mark::X));
+        assert_eq!(view.apply(&events[4]), Applied::Stale);
+        let ended = Delivered::GameEnded(GameEnded {
+            game_id,
+            result: crate::GameResult::Draw,
+            winner: None,
+            version: 8,
+        });
+        assert_eq!(view.apply(&ended), Applied::Gap);
+        let board = Delivered::BoardUpdated(BoardUpdated {
+            game_id,
+            board: view.board,
+            version: 7,
+        });
+        assert_eq!(view.apply(&board), Applied::Applied);
+        assert_eq!(view.apply(&ended), Applied::Applied);
+        assert_eq!(view.stage, Stage::Ended);
+        let elsewhere = Delivered::BoardUpdated(BoardUpdated {
+            game_id: id(5),
+            board: Board::default(),
+            version: 9,
+        });
+        assert_eq!(view.apply(&elsewhere), Applied::OtherGame);
+    }
+}

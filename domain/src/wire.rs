@@ -65,6 +65,47 @@ pub fn is_client_query(effect_type: &str) -> bool {
     CLIENT_QUERIES.contains(&effect_type)
 }
 
+/// Every event a client can receive on the socket, for clients to decode
+/// (`{"type", "payload"}`).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "type", content = "payload")]
+#[allow(missing_docs)]
+pub enum Delivered {
+    GameCreated(GameCreated),
+    PlayerJoinedAGame(PlayerJoinedAGame),
+    GameStarted(GameStarted),
+    WaitingForPlayerPlay(WaitingForPlayerPlay),
+    MarkPlaced(MarkPlaced),
+    BoardUpdated(BoardUpdated),
+    TurnTimeout(TurnTimeout),
+    GameEnded(GameEnded),
+    GameErrorOccurred(GameErrorOccurred),
+    UsersOnlineUpdated(UsersOnlineUpdated),
+    TopThreeListUpdated(TopThreeListUpdated),
+    UserInvited(UserInvited),
+    InvitationDeclined(InvitationDeclined),
+    UserCreated(UserCreated),
+    UserErrorOccurred(UserErrorOccurred),
+    PlayerScoreChanged(PlayerScoreChanged),
+}
+
+impl Delivered {
+    /// The game and version of a public game event.
+    pub fn game_version(&self) -> Option<(GameId, u64)> {
+        Some(match self {
+            Self::GameCreated(e) => (e.game_id, e.version),
+            Self::PlayerJoinedAGame(e) => (e.game_id, e.version),
+            Self::GameStarted(e) => (e.game_id, e.version),
+            Self::WaitingForPlayerPlay(e) => (e.game_id, e.version),
+            Self::MarkPlaced(e) => (e.game_id, e.version),
+            Self::BoardUpdated(e) => (e.game_id, e.version),
+            Self::TurnTimeout(e) => (e.game_id, e.version),
+            Self::GameEnded(e) => (e.game_id, e.version),
+            _ => return None,
+        })
+    }
+}
+
 /// Who receives an event on the socket.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Audience {

@@ -18,7 +18,7 @@ test("the live connection indicator shows connected", async ({ page }) => {
 });
 
 test("after hydration the button calls the server function and shows its answer", async ({ page }) => {
-  await page.goto("/");
+  await page.goto("/about");
   await expect(banner(page)).toHaveAttribute("data-state", "connected");
   await page.getByRole("button", { name: "Ask the server" }).click();
   const answer = page.getByTestId("server-answer");

@@ -39,6 +39,12 @@ pub async fn queries(query: serde_json::Value) -> Result<serde_json::Value, ApiE
     ssr::answer_query(query).await
 }
 
+/// `POST /api/me`: the session's user, if the browser has signed in.
+#[server(prefix = "/api", endpoint = "me", input = Json)]
+pub async fn me() -> Result<Option<domain::users::User>, ApiError> {
+    ssr::me().await
+}
+
 /// `POST /api/events`: publishes an event from a trusted service.
 #[server(prefix = "/api", endpoint = "events", input = Json)]
 pub async fn events(event: serde_json::Value) -> Result<Accepted, ApiError> {

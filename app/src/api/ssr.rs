@@ -234,6 +234,16 @@ pub async fn send_command(command: Value) -> Result<Accepted, ApiError> {
     Ok(Accepted { accepted: true })
 }
 
+/// `POST /api/me`.
+pub async fn me() -> Result<Option<domain::users::User>, ApiError> {
+    let api = context()?;
+    let headers = headers().await?;
+    let Some(user_id) = session_user(&api.sessions, &headers) else {
+        return Ok(None);
+    };
+    api.bus.query(GetUser { user_id }).await.map_err(from_bus)
+}
+
 /// `POST /api/queries`.
 pub async fn answer_query(query: Value) -> Result<Value, ApiError> {
     let api = context()?;

@@ -1,12 +1,12 @@
-//! The home page.
+//! The about page (`/about`): the server's version, clock and load.
 
 use leptos::prelude::*;
 
 use crate::server_status::{ServerStatus, clock_time, fetch_server_status};
 
-/// The landing page: proves the round trip to the server.
+/// Proves the round trip to the server.
 #[component]
-pub fn HomePage() -> impl IntoView {
+pub fn AboutPage() -> impl IntoView {
     let ask = Action::new(|_: &()| fetch_server_status());
     let answer = move || {
         ask.value().get().map(|result| match result {
@@ -17,7 +17,7 @@ pub fn HomePage() -> impl IntoView {
 
     view! {
         <section class="card">
-            <h1>"Tic-tac-toe"</h1>
+            <h1>"About this server"</h1>
             <p>"Live games against other players, right in the browser."</p>
             <button
                 class="primary"

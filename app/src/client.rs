@@ -1,0 +1,298 @@
+//! The browser's picture of the world, in signals, fed in one place: every
+//! frame from the socket and every query answer goes through [`Client`].
+
+use std::collections::HashMap;
+
+use domain::users::User;
+use domain::view::{Applied, GameView};
+use domain::wire::Delivered;
+use domain::{Alias, GameError, GameId, OnlineUser, ScoreEntry, UserId, UserInvited};
+use leptos::prelude::*;
+use serde_json::json;
+
+use crate::calls::query;
+use crate::connection::{Link, Outgoing};
+use crate::wire::{ClientFrame, ServerFrame};
+
+/// Everything the pages show, as signals; `Copy`, shared through context.
+#[derive(Debug, Clone, Copy)]
+pub struct Client {
+    /// The signed-in user; `None` until known, or when not signed in.
+    pub me: RwSignal<Option<User>>,
+    /// Whether the server said who we are (or that we are nobody yet).
+    pub me_known: RwSignal<bool>,
+    /// The users online.
+    pub online: RwSignal<Vec<OnlineUser>>,
+    /// The hall of fame.
+    pub fame: RwSignal<Vec<ScoreEntry>>,
+    /// An invitation waiting for an answer.
+    pub invitation: RwSignal<Option<UserInvited>>,
+    /// Something to tell the player (an invitation declined, say).
+    pub notice: RwSignal<Option<String>>,
+    /// The game on screen.
+    pub game: RwSignal<Option<GameView>>,
+    /// The last refusal of one of our moves.
+    pub game_error: RwSignal<Option<GameError>>,
+    /// A game we made and wait for our opponent to join.
+    pub awaiting: RwSignal<Option<(GameId, UserId)>>,
+    /// A game of ours that just started: the page goes there.
+    pub started: RwSignal<Option<GameId>>,
+    /// Aliases seen so far.
+    pub aliases: RwSignal<HashMap<UserId, Alias>>,
+    /// Server clock minus ours, in ms (from the socket's first frame).
+    pub clock_offset_ms: RwSignal<i64>,
+    /// The socket's state.
+    pub link: RwSignal<Link>,
+    outgoing: StoredValue<Option<Outgoing>>,
+}
+
+impl Client {
+    fn new() -> Self {
+        Self {
+            me: RwSignal::new(None),
+            me_known: RwSignal::new(false),
+            online: RwSignal::new(Vec::new()),
+            fame: RwSignal::new(Vec::new()),
+            invitation: RwSignal::new(None),
+            notice: RwSignal::new(None),
+            game: RwSignal::new(None),
+            game_error: RwSignal::new(None),
+            awaiting: RwSignal::new(None),
+            started: RwSignal::new(None),
+            aliases: RwSignal::new(HashMap::new()),
+            clock_offset_ms: RwSignal::new(0),
+            link: RwSignal::new(Link::Connecting),
+            outgoing: StoredValue::new(None),
+        }
+    }
+
+    /// Hands the socket's sender to the client (browser only).
+    pub fn attach(&self, outgoing: Outgoing) {
+        self.outgoing.set_value(Some(outgoing));
+    }
+
+    /// Sends a frame on the socket (dropped when it is down: a reconnect
+    /// resumes the game on screen anyway).
+    pub fn send(&self, frame: ClientFrame) {
+        self.outgoing.with_value(|outgoing| {
+            if let Some(outgoing) = outgoing {
+                outgoing.send(frame);
+            }
+        });
+    }
+
+    /// Reopens the socket (after signing in, so it carries the cookie).
+    pub fn reconnect(&self) {
+        self.outgoing.with_value(|outgoing| {
+            if let Some(outgoing) = outgoing {
+                outgoing.reconnect();
+            }
+        });
+    }
+
+    /// The alias of a user, or a short stand-in until it is known.
+    pub fn alias_of(&self, user: UserId) -> String {
+        self.aliases
+            .with(|aliases| aliases.get(&user).map(ToString::to_string))
+            .unwrap_or_else(|| "a player".to_owned())
+    }
+
+    /// Whether `user` is us.
+    pub fn is_me(&self, user: UserId) -> bool {
+        self.me
+            .with(|me| me.as_ref().is_some_and(|me| me.user_id == user))
+    }
+
+    fn learn(&self, users: impl IntoIterator<Item = (UserId, Alias)>) {
+        self.aliases.update(|aliases| aliases.extend(users));
+    }
+
+    /// Applies one frame from the socket.
+    pub fn receive(&self, text: &str, local_now_ms: f64) {
+        if let Ok(frame) = serde_json::from_str::<ServerFrame>(text) {
+            match frame {
+                ServerFrame::Connected { server_time_ms } => {
+                    self.clock_offset_ms
+                        .set(server_time_ms as i64 - local_now_ms as i64);
+                    self.link.set(Link::Connected);
+                    self.resync();
+                }
+                ServerFrame::ReloadGame { game_id } => self.reload_game(game_id),
+                ServerFrame::Refused { .. } => {}
+            }
+            return;
+        }
+        let Ok(event) = serde_json::from_str::<Delivered>(text) else {
+            return;
+        };
+        self.deliver(&event);
+    }
+
+    fn deliver(&self, event: &Delivered) {
+        match event {
+            Delivered::UsersOnlineUpdated(e) => {
+                self.learn(e.users.iter().map(|u| (u.user_id, u.alias.clone())));
+                self.online.set(e.users.clone());
+            }
+            Delivered::TopThreeListUpdated(e) => {
+                self.learn(e.current.iter().map(|s| (s.user_id, s.alias.clone())));
+                self.fame.set(e.current.clone());
+            }
+            Delivered::UserInvited(e) => self.invitation.set(Some(e.clone())),
+            Delivered::InvitationDeclined(e) => {
+                if self
+                    .awaiting
+                    .get_untracked()
+                    .is_some_and(|(game, _)| game == e.game_id)
+                {
+                    self.awaiting.set(None);
+                }
+                self.notice.set(Some(format!(
+                    "{} declined your invitation.",
+                    self.alias_of(e.invited_id)
+                )));
+            }
+            Delivered::GameErrorOccurred(e) => self.game_error.set(Some(e.reason)),
+            Delivered::GameStarted(e) => {
+                if self
+                    .awaiting
+                    .get_untracked()
+                    .is_some_and(|(game, _)| game == e.game_id)
+                {
+                    self.awaiting.set(None);
+                    self.started.set(Some(e.game_id));
+                }
+                self.apply_to_game(event);
+            }
+            _ => self.apply_to_game(event),
+        }
+    }
+
+    fn apply_to_game(&self, event: &Delivered) {
+        let mut gap = None;
+        self.game.update(|game| {
+            if let Some(view) = game
+                && view.apply(event) == Applied::Gap
+            {
+                gap = Some(view.game_id);
+            }
+        });
+        if let Some(game_id) = gap {
+            self.reload_game(game_id);
+        }
+    }
+
+    /// Shows game `game_id`: loads it, then follows it on the socket.
+    pub fn open_game(&self, game_id: GameId) {
+        if self
+            .game
+            .with_untracked(|game| game.as_ref().map(|g| g.game_id))
+            != Some(game_id)
+        {
+            self.game.set(Some(GameView::empty(game_id)));
+            self.game_error.set(None);
+        }
+        self.reload_game(game_id);
+    }
+
+    /// Asks the server for the game's state, then resumes its events after it.
+    pub fn reload_game(&self, game_id: GameId) {
+        let client = *self;
+        leptos::task::spawn_local(async move {
+            let answer = query::<GameView>("GetGame", json!({ "gameId": game_id })).await;
+            let version = match answer {
+                Ok(view) => {
+                    client.learn_players(&view).await;
+                    let version = view.version;
+                    client.game.update(|game| {
+                        if game
+                            .as_ref()
+                            .is_some_and(|g| g.game_id == game_id && g.version <= version)
+                        {
+                            *game = Some(view);
+                        }
+                    });
+                    version
+                }
+                // Cleaned up: what we show is what there is.
+                Err(_) => client
+                    .game
+                    .with_untracked(|game| game.as_ref().map_or(0, |g| g.version)),
+            };
+            client.send(ClientFrame::Resume { game_id, version });
+        });
+    }
+
+    async fn learn_players(&self, view: &GameView) {
+        for seat in &view.players {
+            let known = self
+                .aliases
+                .with_untracked(|aliases| aliases.contains_key(&seat.user_id));
+            if !known
+                && let Ok(Some(user)) =
+                    query::<Option<User>>("GetUser", json!({ "userId": seat.user_id })).await
+            {
+                self.learn([(user.user_id, user.alias)]);
+            }
+        }
+    }
+
+    /// After (re)connecting: fetch what may have changed while away.
+    pub fn resync(&self) {
+        let client = *self;
+        leptos::task::spawn_local(async move {
+            if let Ok(me) = crate::api::me().await {
+                if let Some(me) = &me {
+                    client.learn([(me.user_id, me.alias.clone())]);
+                }
+                client.me.set(me);
+                client.me_known.set(true);
+            }
+            if let Ok(online) = query::<Vec<OnlineUser>>("GetUsersOnline", json!({})).await {
+                client.learn(online.iter().map(|u| (u.user_id, u.alias.clone())));
+                client.online.set(online);
+            }
+            if let Ok(fame) = query::<Vec<ScoreEntry>>("GetTopThreePlayers", json!({})).await {
+                client.learn(fame.iter().map(|s| (s.user_id, s.alias.clone())));
+                client.fame.set(fame);
+            }
+        });
+        if let Some(game_id) = self
+            .game
+            .with_untracked(|game| game.as_ref().map(|g| g.game_id))
+        {
+            self.reload_game(game_id);
+        }
+    }
+}
+
+/// Puts a [`Client`] in context and, in the browser, opens the socket.
+pub fn provide_client() -> Client {
+    let client = Client::new();
+    provide_context(client);
+    provide_context(client.link);
+    crate::connection::start(client);
+    client
+}
+
+/// The client, from context.
+pub fn use_client() -> Client {
+    expect_context::<Client>()
+}
+
+/// A game refusal in words.
+pub fn describe_error(error: GameError) -> &'static str {
+    match error {
+        GameError::PlayerCanNotPlay => "It's not your turn.",
+        GameError::PositionOffLimits => "That square is off the board.",
+        GameError::PositionAlreadyFilled => "That square is already taken.",
+        GameError::GameAlreadyEnded => "This game is over.",
+        GameError::AllPlayersAlreadyJoined => "This game already has two players.",
+        GameError::PlayerAlreadyJoined => "You are already in this game.",
+        GameError::GameNotFound => "This game does not exist (any more).",
+        GameError::GameAlreadyExists => "A game with this id exists already.",
+        GameError::PlayerCanNotInvite => "Only the game's creator can invite.",
+        GameError::GameAlreadyStarted => "The game has started already.",
+        GameError::NotInvited => "There is no invitation to answer.",
+    }
+}

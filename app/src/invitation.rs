@@ -1,0 +1,48 @@
+//! The invitation dialog, on every page: accept (join the game) or decline.
+
+use leptos::prelude::*;
+use leptos_router::hooks::use_navigate;
+use serde_json::json;
+
+use crate::calls::command;
+use crate::client::use_client;
+
+/// Shows a pending invitation with Accept and Decline.
+#[component]
+pub fn InvitationDialog() -> impl IntoView {
+    let client = use_client();
+    let navigate = use_navigate();
+    move || {
+        let invitation = client.invitation.get()?;
+        let game_id = invitation.game_id;
+        let inviter = client.alias_of(invitation.inviter_id);
+        let navigate = navigate.clone();
+        let accept = move |_| {
+            client.invitation.set(None);
+            let navigate = navigate.clone();
+            leptos::task::spawn_local(async move {
+                match command("JoinGame", json!({ "gameId": game_id })).await {
+                    Ok(()) => navigate(&format!("/game/{game_id}"), Default::default()),
+                    Err(refusal) => client.notice.set(Some(refusal.to_string())),
+                }
+            });
+        };
+        let decline = move |_| {
+            client.invitation.set(None);
+            leptos::task::spawn_local(async move {
+                let _ = command("DeclineInvitation", json!({ "gameId": game_id })).await;
+            });
+        };
+        Some(view! {
+            <div class="dialog-backdrop">
+                <div class="dialog card" role="dialog" aria-modal="true" aria-labelledby="invite-heading">
+                    <h2 id="invite-heading">{format!("{inviter} invites you to play")}</h2>
+                    <div class="actions">
+                        <button class="primary" on:click=accept>"Accept"</button>
+                        <button class="secondary" on:click=decline>"Decline"</button>
+                    </div>
+                </div>
+            </div>
+        })
+    }
+}

@@ -1,0 +1,221 @@
+//! The lobby (`/`): pick an alias, see who is online and the hall of fame,
+//! choose an opponent and press Play!.
+
+use domain::{Alias, UserId};
+use leptos::prelude::*;
+use serde_json::json;
+
+use crate::calls::{command, new_id};
+use crate::client::{Client, use_client};
+
+/// The lobby page.
+#[component]
+pub fn LobbyPage() -> impl IntoView {
+    let client = use_client();
+    view! {
+        <div class="lobby">
+            <SignIn client/>
+            <OnlinePlayers client/>
+            <HallOfFame client/>
+        </div>
+    }
+}
+
+/// Who you are, or a form to pick an alias.
+#[component]
+fn SignIn(client: Client) -> impl IntoView {
+    let alias = RwSignal::new(String::new());
+    let error = RwSignal::new(None::<String>);
+    let busy = RwSignal::new(false);
+    let submit = move |event: leptos::ev::SubmitEvent| {
+        event.prevent_default();
+        let typed = alias.get_untracked();
+        let checked = match Alias::parse(&typed) {
+            Ok(checked) => checked,
+            Err(refusal) => {
+                error.set(Some(format!("That alias won't do: {refusal}.")));
+                return;
+            }
+        };
+        error.set(None);
+        busy.set(true);
+        leptos::task::spawn_local(async move {
+            let user_id = new_id();
+            match command("CreateUser", json!({ "userId": user_id, "alias": checked })).await {
+                Ok(()) => {
+                    client.aliases.update(|aliases| {
+                        aliases.insert(user_id, checked.clone());
+                    });
+                    client.me.set(Some(domain::users::User {
+                        user_id,
+                        alias: checked,
+                        created_at: 0,
+                    }));
+                    // The socket signs in with the new cookie.
+                    client.reconnect();
+                }
+                Err(refusal) => error.set(Some(refusal.to_string())),
+            }
+            busy.set(false);
+        });
+    };
+
+    view! {
+        <section class="card you" aria-labelledby="you-heading">
+            {move || match client.me.get() {
+                Some(me) => view! {
+                    <h1 id="you-heading">"Hello, " {me.alias.to_string()} "!"</h1>
+                    <p class="hint">"Pick someone online and press Play! to invite them."</p>
+                }
+                .into_any(),
+                None => view! {
+                    <h1 id="you-heading">"Tic-tac-toe"</h1>
+                    <form class="alias-form" on:submit=submit>
+                        <label for="alias">"Pick an alias"</label>
+                        <div class="row">
+                            <input
+                                id="alias"
+                                name="alias"
+                                autocomplete="nickname"
+                                maxlength="48"
+                                placeholder="1 to 24 characters"
+                                prop:value=move || alias.get()
+                                on:input=move |event| alias.set(event_target_value(&event))
+                            />
+                            <button type="submit" class="primary" disabled=move || busy.get() || !client.me_known.get()>
+                                "Enter"
+                            </button>
+                        </div>
+                        <p class="error" role="alert">{move || error.get()}</p>
+                    </form>
+                }
+                .into_any(),
+            }}
+        </section>
+    }
+}
+
+/// The players online, to pick an opponent from.
+#[component]
+fn OnlinePlayers(client: Client) -> impl IntoView {
+    let chosen = RwSignal::new(None::<UserId>);
+    let others = move || {
+        let me = client.me.with(|me| me.as_ref().map(|me| me.user_id));
+        client
+            .online
+            .get()
+            .into_iter()
+            .filter(|user| Some(user.user_id) != me)
+            .collect::<Vec<_>>()
+    };
+    let play = move |_| {
+        let Some(opponent) = chosen.get_untracked() else {
+            return;
+        };
+        client.notice.set(None);
+        leptos::task::spawn_local(invite(client, opponent));
+    };
+    let waiting = move || {
+        client
+            .awaiting
+            .get()
+            .map(|(_, opponent)| format!("Waiting for {} to accept…", client.alias_of(opponent)))
+    };
+
+    view! {
+        <section class="card" aria-labelledby="online-heading">
+            <h2 id="online-heading">"Players online"</h2>
+            <Show
+                when=move || !others().is_empty()
+                fallback=|| view! { <p class="hint">"Nobody else is online yet."</p> }
+            >
+                <ul class="players">
+                    <For each=others key=|user| user.user_id let:user>
+                        <li>
+                            <label>
+                                <input
+                                    type="radio"
+                                    name="opponent"
+                                    value=user.user_id.to_string()
+                                    prop:checked=move || chosen.get() == Some(user.user_id)
+                                    on:change=move |_| chosen.set(Some(user.user_id))
+                                />
+                                {user.alias.to_string()}
+                            </label>
+                        </li>
+                    </For>
+                </ul>
+            </Show>
+            <button
+                class="primary play"
+                on:click=play
+                disabled=move || {
+                    client.me.get().is_none() || client.awaiting.get().is_some()
+                        || !chosen.get().is_some_and(|c| others().iter().any(|u| u.user_id == c))
+                }
+            >
+                "Play!"
+            </button>
+            <p class="status" role="status" aria-live="polite">{waiting} {move || client.notice.get()}</p>
+        </section>
+    }
+}
+
+/// Creates a game, sits down as X and invites `opponent`; the page moves to
+/// the game when they join.
+pub async fn invite(client: Client, opponent: UserId) {
+    let game_id = new_id();
+    client.awaiting.set(Some((game_id, opponent)));
+    let steps = [
+        ("CreateGame", json!({ "gameId": game_id })),
+        ("JoinGame", json!({ "gameId": game_id })),
+        (
+            "InviteUser",
+            json!({ "gameId": game_id, "invitedId": opponent }),
+        ),
+    ];
+    for (effect_type, payload) in steps {
+        if let Err(refusal) = command(effect_type, payload).await {
+            client.awaiting.set(None);
+            client
+                .notice
+                .set(Some(format!("Could not start a game: {refusal}")));
+            return;
+        }
+    }
+}
+
+/// The top three, with trophy, medal and chocolate.
+#[component]
+fn HallOfFame(client: Client) -> impl IntoView {
+    const PRIZES: [(&str, &str); 3] = [("🏆", "trophy"), ("🥈", "medal"), ("🍫", "chocolate")];
+    view! {
+        <section class="card" aria-labelledby="fame-heading">
+            <h2 id="fame-heading">"Hall of fame"</h2>
+            <Show
+                when=move || !client.fame.with(Vec::is_empty)
+                fallback=|| view! { <p class="hint">"No winners yet! Be the first!"</p> }
+            >
+                <ol class="fame">
+                    {move || {
+                        client
+                            .fame
+                            .get()
+                            .into_iter()
+                            .zip(PRIZES)
+                            .map(|(entry, (icon, prize))| {
+                                view! {
+                                    <li>
+                                        <span class="prize" role="img" aria-label=prize>{icon}</span>
+                                        <span class="name">{entry.alias.to_string()}</span>
+                                        <span class="score">{entry.score} " points"</span>
+                                    </li>
+                                }
+                            })
+                            .collect_view()
+                    }}
+                </ol>
+            </Show>
+        </section>
+    }
+}
