@@ -13,7 +13,7 @@ function unique(name: string): string {
 }
 
 async function player(browser: Browser, alias: string): Promise<Page> {
-  const context = await browser.newContext({ viewport: { width: 390, height: 800 } });
+  const context = await browser.newContext({ viewport: { width: 375, height: 800 } });
   const page = await context.newPage();
   await page.goto("/");
   await expect(page.locator(".link")).toHaveAttribute("data-state", "connected");
@@ -99,7 +99,10 @@ test("only the player whose turn it is can click, and only empty cells", async (
   }
   await expect(bob.locator(".board")).toHaveAttribute("data-my-turn", "false");
   await bob.locator(".board").click({ force: true });
-  await move(alice, 1, 1);
+  // Keyboard play: Tab reaches the cells, Enter marks one.
+  await expect(cell(alice, 1, 1)).toBeEnabled();
+  await cell(alice, 1, 1).focus();
+  await alice.keyboard.press("Enter");
   await expect(cell(bob, 1, 1)).toHaveAccessibleName("row 2, column 2, X");
   await expect(cell(bob, 1, 1)).toBeDisabled();
   await expect(cell(bob, 0, 0)).toBeEnabled();
