@@ -71,6 +71,9 @@ async function play(x: Page, o: Page, moves: [number, number][]) {
 }
 
 test("two players play to a win; the hall of fame shows the winner", async ({ browser }) => {
+  const first = await (await browser.newContext()).newPage();
+  await first.goto("/");
+  await expect(first.getByText("No winners yet! Be the first!")).toBeVisible();
   const { alice, bob, aliceName, bobName } = await startGame(browser);
   await alice.screenshot({ path: `${shots}/lobby-invite-accepted.png` });
   await expect(alice.locator(".turn")).toContainText("It's your turn");
@@ -155,6 +158,9 @@ test("a declined invitation is told to the inviter, who stays in the lobby", asy
   await expect(alice.getByText(`${bobName} declined your invitation.`)).toBeVisible();
   await expect(alice).toHaveURL(/\/$/);
   await expect(bob.getByRole("dialog")).toHaveCount(0);
+  // The session remembers who you are across reloads.
+  await bob.reload();
+  await expect(bob.getByRole("heading", { name: `Hello, ${bobName}!` })).toBeVisible();
 });
 
 test("reloading mid-game keeps the player in the game with the right board", async ({ browser }) => {

@@ -23,10 +23,21 @@ async fn home_page_is_server_rendered_with_hydration_scripts() {
     let response = reqwest::get(server.url("/")).await.unwrap();
     assert_eq!(response.status(), 200);
     let html = response.text().await.unwrap();
-    assert!(html.contains("Ask the server"), "{html}");
+    assert!(html.contains("Pick an alias"), "{html}");
+    assert!(html.contains("Hall of fame"), "{html}");
     assert!(html.contains("Connecting…"), "{html}");
     assert!(html.contains("/pkg/tictactoe.js"), "{html}");
     assert!(html.contains("/pkg/tictactoe.css"), "{html}");
+}
+
+#[tokio::test]
+async fn game_and_about_pages_are_server_rendered() {
+    let server = TestServer::start(&[]).await;
+    let about = reqwest::get(server.url("/about")).await.unwrap().text().await.unwrap();
+    assert!(about.contains("Ask the server"), "{about}");
+    let game = reqwest::get(server.url("/game/00000000-0000-0000-0000-000000000001")).await.unwrap();
+    assert_eq!(game.status(), 200);
+    assert!(game.text().await.unwrap().contains("Loading the game"));
 }
 
 #[tokio::test]
