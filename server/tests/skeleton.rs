@@ -33,9 +33,16 @@ async fn home_page_is_server_rendered_with_hydration_scripts() {
 #[tokio::test]
 async fn game_and_about_pages_are_server_rendered() {
     let server = TestServer::start(&[]).await;
-    let about = reqwest::get(server.url("/about")).await.unwrap().text().await.unwrap();
+    let about = reqwest::get(server.url("/about"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(about.contains("Ask the server"), "{about}");
-    let game = reqwest::get(server.url("/game/00000000-0000-0000-0000-000000000001")).await.unwrap();
+    let game = reqwest::get(server.url("/game/00000000-0000-0000-0000-000000000001"))
+        .await
+        .unwrap();
     assert_eq!(game.status(), 200);
     assert!(game.text().await.unwrap().contains("Loading the game"));
 }
