@@ -24,5 +24,8 @@ step "lints, server side" cargo clippy --workspace --exclude frontend --all-targ
 step "lints, browser side" cargo clippy --locked --target wasm32-unknown-unknown \
   -p frontend -p app -p domain -p bus -- -D warnings
 step "unit and integration tests" cargo test --workspace --exclude frontend --locked
-# A short turn clock so the aborted-game test waits seconds, not twenty.
-step "end-to-end tests in Chromium" env TURN_TIMEOUT_MS=5000 cargo leptos end-to-end --release
+# A short turn clock so the aborted-game test waits seconds, not twenty, and
+# a fresh embedded database so the suite starts from an empty hall of fame.
+e2e_data=$(mktemp -d)
+trap 'rm -rf "$e2e_data"' EXIT
+step "end-to-end tests in Chromium" env TURN_TIMEOUT_MS=5000 DATA_DIR="$e2e_data" cargo leptos end-to-end --release

@@ -393,3 +393,174 @@ where
         .into_outcome()
         .unwrap_or_else(|error| panic!("the handler failed: {error}"))
 }
+
+/// The contract every [`Store`] keeps, as one test a backend runs on a
+/// fresh, empty store: versions, conflicts, deletion, scans, schedules, and
+/// all-or-nothing commits. Panics on the first broken promise.
+pub async fn store_contract(store: &dyn Store) {
+    use crate::outcome::Change;
+    use crate::runtime::store::{Commit, ScheduleOp, Scheduled, ScheduledEvent, StoreError};
+    use crate::state::StateBody;
+
+    #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+    struct Note(String);
+    crate::states!(Note);
+    #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+    struct Ring(u32);
+    crate::events!(Ring);
+
+    let key = StateKey::of::<Note>("a");
+    let write =
+        |expected: Option<u64>, change: Change<StateBody>, schedules: Vec<ScheduleOp>| Commit {
+            key: Some(key.clone()),
+            expected_version: expected,
+            change,
+            schedules,
+        };
+    let note = |text: &str| Change::Set(StateBody::live(Note(text.to_owned())));
+    let read = || async {
+        store.load(&key).await.expect("load").map(|stored| {
+            (
+                stored.version,
+                stored.body.decode::<Note>().expect("decodes"),
+            )
+        })
+    };
+    let schedule = |id: u128, key: &str, due: u64| {
+        ScheduleOp::Add(Scheduled {
+            id,
+            key: key.to_owned(),
+            due_at_ms: due,
+            updates_every_ms: (id % 2 == 0).then_some(250),
+            event: ScheduledEvent::Live(Envelope::new(Ring(id as u32))),
+        })
+    };
+    let pending = || async {
+        let mut all: Vec<(u128, String, u64, Option<u64>)> = store
+            .pending_schedules()
+            .await
+            .expect("schedules")
+            .into_iter()
+            .map(|s| (s.id, s.key, s.due_at_ms, s.updates_every_ms))
+            .collect();
+        all.sort();
+        all
+    };
+
+    assert!(read().await.is_none(), "a fresh store is empty");
+    store
+        .commit(write(None, note("one"), vec![]))
+        .await
+        .expect("create");
+    assert_eq!(
+        read().await,
+        Some((1, Note("one".into()))),
+        "the first write is version 1"
+    );
+
+    let stale = store
+        .commit(write(None, note("other"), vec![schedule(1, "k", 10)]))
+        .await;
+    assert!(
+        matches!(
+            stale,
+            Err(StoreError::Conflict {
+                expected: None,
+                found: Some(1),
+                ..
+            })
+        ),
+        "{stale:?}"
+    );
+    assert_eq!(
+        read().await,
+        Some((1, Note("one".into()))),
+        "a conflict changes nothing"
+    );
+    assert!(
+        pending().await.is_empty(),
+        "a conflict writes no schedule either"
+    );
+
+    store
+        .commit(write(Some(1), note("two"), vec![]))
+        .await
+        .expect("update");
+    assert_eq!(read().await, Some((2, Note("two".into()))));
+    let kept = store.commit(write(Some(1), Change::Keep, vec![])).await;
+    assert!(
+        matches!(kept, Err(StoreError::Conflict { .. })),
+        "keeping checks the version too"
+    );
+
+    let other = StateKey::of::<Note>("b");
+    store
+        .commit(Commit {
+            key: Some(other.clone()),
+            expected_version: None,
+            change: note("bee"),
+            schedules: vec![],
+        })
+        .await
+        .expect("second state");
+    let mut scanned: Vec<String> = store
+        .scan(Note::TYPE)
+        .await
+        .expect("scan")
+        .into_iter()
+        .map(|(id, _)| id)
+        .collect();
+    scanned.sort();
+    assert_eq!(scanned, ["a", "b"]);
+    assert!(store.scan("Nothing").await.expect("scan").is_empty());
+
+    store
+        .commit(write(
+            Some(2),
+            Change::Keep,
+            vec![
+                schedule(1, "k", 10),
+                schedule(2, "k", 20),
+                schedule(3, "j", 30),
+            ],
+        ))
+        .await
+        .expect("schedules");
+    assert_eq!(
+        pending().await,
+        [
+            (1, "k".into(), 10, None),
+            (2, "k".into(), 20, Some(250)),
+            (3, "j".into(), 30, None)
+        ]
+    );
+    store
+        .commit(write(
+            Some(2),
+            Change::Keep,
+            vec![ScheduleOp::Cancel { key: "k".into() }, schedule(4, "k", 40)],
+        ))
+        .await
+        .expect("cancel then schedule");
+    assert_eq!(
+        pending().await,
+        [(3, "j".into(), 30, None), (4, "k".into(), 40, Some(250))]
+    );
+    store.remove_schedule(3).await.expect("remove");
+    assert_eq!(pending().await, [(4, "k".into(), 40, Some(250))]);
+
+    store
+        .commit(write(Some(2), Change::Delete, vec![]))
+        .await
+        .expect("delete");
+    assert!(read().await.is_none(), "deleted");
+    store
+        .commit(write(None, note("again"), vec![]))
+        .await
+        .expect("recreate");
+    assert_eq!(
+        read().await,
+        Some((1, Note("again".into()))),
+        "a recreated state starts over"
+    );
+}

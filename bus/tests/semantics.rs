@@ -678,3 +678,8 @@ async fn a_conflicting_write_reruns_the_handler_on_fresh_state() {
         .collect();
     assert_eq!(appended, [Appended { list: 1, len: 2 }]);
 }
+
+#[tokio::test]
+async fn the_memory_store_keeps_the_store_contract() {
+    bus::testkit::store_contract(&MemoryStore::new()).await;
+}

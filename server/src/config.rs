@@ -21,6 +21,14 @@ pub struct Config {
     #[arg(long, env = "LEPTOS_SITE_ROOT", default_value = "target/site")]
     pub site_root: PathBuf,
 
+    /// Folder of the embedded database (created on first run).
+    #[arg(long, env = "DATA_DIR", default_value = "data")]
+    pub data_dir: PathBuf,
+
+    /// Keep everything in memory and nothing on disk (a restart forgets all).
+    #[arg(long, env = "IN_MEMORY")]
+    pub in_memory: bool,
+
     /// Seconds of silence on an event WebSocket before the server pings it, so
     /// that proxies do not close idle connections.
     #[arg(long, env = "WS_PING_SECS", default_value_t = 25, value_parser = clap::value_parser!(u64).range(1..=3600))]

@@ -9,6 +9,7 @@ pub mod routes;
 pub mod shutdown;
 pub mod socket;
 pub mod state;
+pub mod storage;
 
 use std::io;
 use std::net::SocketAddr;
@@ -30,17 +31,55 @@ use crate::hub::Hub;
 /// workspace's `[[workspace.metadata.leptos]]`).
 pub const BUNDLE_NAME: &str = "tictactoe";
 
-/// Starts the bus with the game's handlers, the hub listening to it.
-pub async fn start_bus(config: &Config, hub: Arc<Hub>) -> io::Result<Bus> {
+/// Where state lives: the bus's store, and the sessions.
+pub struct Storage {
+    /// The bus's store.
+    pub store: Arc<dyn bus::Store>,
+    /// The sessions, restored.
+    pub sessions: Sessions,
+}
+
+/// Opens the embedded database under `--data-dir` (or memory with `--in-memory`).
+pub async fn open_storage(config: &Config) -> io::Result<Storage> {
+    if config.in_memory {
+        return Ok(Storage {
+            store: Arc::new(bus::MemoryStore::new()),
+            sessions: Sessions::default(),
+        });
+    }
+    let database = Arc::new(
+        storage::SqliteStore::open(&config.data_dir)
+            .await
+            .map_err(io::Error::other)?,
+    );
+    let known = database.sessions().await.map_err(io::Error::other)?;
+    tracing::info!(
+        path = %config.data_dir.join(storage::DATABASE_FILE).display(),
+        sessions = known.len(),
+        "embedded database open"
+    );
+    Ok(Storage {
+        sessions: Sessions::restore(known, database.clone()),
+        store: database,
+    })
+}
+
+/// Starts the bus with the game's handlers on `store`, the hub listening to it.
+pub async fn start_bus(
+    config: &Config,
+    store: Arc<dyn bus::Store>,
+    hub: Arc<Hub>,
+) -> io::Result<Bus> {
     let mut handlers = BusBuilder::new();
     domain::register(&mut handlers, config.rules());
     let registry = handlers.build().map_err(io::Error::other)?;
-    Bus::start(
-        registry,
-        Runtime::new().hook(hub).hook(Arc::new(TracingHook)),
-    )
-    .await
-    .map_err(io::Error::other)
+    let runtime = Runtime::new()
+        .store(store)
+        .hook(hub)
+        .hook(Arc::new(TracingHook));
+    Bus::start(registry, runtime)
+        .await
+        .map_err(io::Error::other)
 }
 
 /// Builds the shared state for `config`, whose server stops when `shutdown`
@@ -49,6 +88,7 @@ pub fn state(
     config: &Config,
     listening_on: SocketAddr,
     bus: Bus,
+    sessions: Sessions,
     hub: Arc<Hub>,
     shutdown: CancellationToken,
 ) -> AppState {
@@ -66,7 +106,7 @@ pub fn state(
         leptos,
         api: ApiContext {
             bus,
-            sessions: Sessions::default(),
+            sessions,
             service_token: config
                 .service_token
                 .as_deref()
@@ -96,8 +136,16 @@ pub async fn serve(
 ) -> io::Result<()> {
     let addr = listener.local_addr()?;
     let hub = Arc::new(Hub::new(config.ws_queue_frames));
-    let bus = start_bus(&config, hub.clone()).await?;
-    let state = state(&config, addr, bus.clone(), hub, shutdown.clone());
+    let storage = open_storage(&config).await?;
+    let bus = start_bus(&config, storage.store, hub.clone()).await?;
+    let state = state(
+        &config,
+        addr,
+        bus.clone(),
+        storage.sessions,
+        hub,
+        shutdown.clone(),
+    );
     let app = routes::router(state).into_make_service_with_connect_info::<SocketAddr>();
     tracing::info!("listening on http://{addr}");
 

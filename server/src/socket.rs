@@ -96,6 +96,10 @@ async fn serve(mut socket: WebSocket, state: AppState, user: Option<UserId>) {
         .await;
 }
 
+/// How long a new socket waits for its user's creation to be committed (a
+/// browser opens its socket right after `CreateUser` is accepted).
+const USER_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
+
 /// Makes a signed-in user online; the presence entry to withdraw later.
 async fn announce(
     state: &AppState,
@@ -103,13 +107,16 @@ async fn announce(
     id: ConnectionId,
 ) -> Option<(UserId, uuid::Uuid)> {
     let user_id = user?;
-    let user = state
-        .api
-        .bus
-        .query(GetUser { user_id })
-        .await
-        .ok()
-        .flatten()?;
+    let give_up = Instant::now() + USER_WAIT;
+    let user = loop {
+        match state.api.bus.query(GetUser { user_id }).await {
+            Ok(Some(user)) => break user,
+            Ok(None) if Instant::now() < give_up => {
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+            _ => return None,
+        }
+    };
     let connection_id = uuid::Uuid::from_u64_pair(state.instance, id);
     state
         .api

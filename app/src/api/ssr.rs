@@ -29,12 +29,26 @@ pub struct ApiContext {
     pub https: bool,
 }
 
+/// Where sessions are kept across restarts.
+pub trait SessionStore: Send + Sync + 'static {
+    /// Records a new session durably.
+    fn save<'a>(
+        &'a self,
+        token: &'a str,
+        user: UserId,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send + 'a>>;
+}
+
 /// Session tokens and the user each signs in as.
 ///
 /// A token is 256 random bits; a user id belongs to the first session that
-/// creates it, so nobody can take over a user by naming its id.
-#[derive(Debug, Clone, Default)]
-pub struct Sessions(Arc<RwLock<SessionTable>>);
+/// creates it, so nobody can take over a user by naming its id. With a
+/// [`SessionStore`], sessions survive restarts.
+#[derive(Clone, Default)]
+pub struct Sessions {
+    table: Arc<RwLock<SessionTable>>,
+    store: Option<Arc<dyn SessionStore>>,
+}
 
 #[derive(Debug, Default)]
 struct SessionTable {
@@ -43,9 +57,25 @@ struct SessionTable {
 }
 
 impl Sessions {
+    /// Sessions read back from `store` (`known`), kept there from now on.
+    pub fn restore(
+        known: impl IntoIterator<Item = (String, UserId)>,
+        store: Arc<dyn SessionStore>,
+    ) -> Self {
+        let mut table = SessionTable::default();
+        for (token, user) in known {
+            table.owners.insert(user, token.clone());
+            table.users.insert(token, user);
+        }
+        Self {
+            table: Arc::new(RwLock::new(table)),
+            store: Some(store),
+        }
+    }
+
     /// The user a session token signs in as.
     pub fn user(&self, token: &str) -> Option<UserId> {
-        self.0
+        self.table
             .read()
             .unwrap_or_else(PoisonError::into_inner)
             .users
@@ -54,19 +84,35 @@ impl Sessions {
     }
 
     /// A session for `user`: the caller's own when it already is `user`'s,
-    /// a new one when nobody owns `user` yet, `None` when someone else does.
-    pub fn open(&self, user: UserId, current: Option<&str>) -> Option<String> {
-        let mut table = self.0.write().unwrap_or_else(PoisonError::into_inner);
-        match table.owners.get(&user) {
-            Some(owner) if Some(owner.as_str()) == current => Some(owner.clone()),
-            Some(_) => None,
-            None => {
-                let token = new_token();
-                table.users.insert(token.clone(), user);
-                table.owners.insert(user, token.clone());
-                Some(token)
+    /// a new one when nobody owns `user` yet, `Ok(None)` when someone else
+    /// does; an error when the new session cannot be stored.
+    pub async fn open(
+        &self,
+        user: UserId,
+        current: Option<&str>,
+    ) -> Result<Option<String>, String> {
+        let token = {
+            let mut table = self.table.write().unwrap_or_else(PoisonError::into_inner);
+            match table.owners.get(&user) {
+                Some(owner) if Some(owner.as_str()) == current => return Ok(Some(owner.clone())),
+                Some(_) => return Ok(None),
+                None => {
+                    let token = new_token();
+                    table.users.insert(token.clone(), user);
+                    table.owners.insert(user, token.clone());
+                    token
+                }
             }
+        };
+        if let Some(store) = &self.store
+            && let Err(error) = store.save(&token, user).await
+        {
+            let mut table = self.table.write().unwrap_or_else(PoisonError::into_inner);
+            table.users.remove(&token);
+            table.owners.remove(&user);
+            return Err(error);
         }
+        Ok(Some(token))
     }
 }
 
@@ -202,6 +248,13 @@ pub async fn send_command(command: Value) -> Result<Accepted, ApiError> {
         let token = api
             .sessions
             .open(user_id, token.as_deref())
+            .await
+            .map_err(|error| {
+                ApiError::new(
+                    ErrorCode::Unavailable,
+                    format!("cannot keep the session: {error}"),
+                )
+            })?
             .ok_or_else(|| ApiError::new(ErrorCode::Conflict, "that user id is taken"))?;
         api.bus.send_envelope(command).map_err(from_bus)?;
         if let Some(response) = use_context::<leptos_axum::ResponseOptions>()
@@ -312,15 +365,18 @@ fn same(a: &[u8], b: &[u8]) -> bool {
 mod tests {
     use super::*;
 
-    #[test]
-    fn a_user_id_belongs_to_its_first_session() {
+    #[tokio::test]
+    async fn a_user_id_belongs_to_its_first_session() {
         let sessions = Sessions::default();
         let user = UserId::from_u128(1);
-        let token = sessions.open(user, None).unwrap();
+        let token = sessions.open(user, None).await.unwrap().unwrap();
         assert_eq!(sessions.user(&token), Some(user));
-        assert_eq!(sessions.open(user, Some(&token)), Some(token.clone()));
-        assert_eq!(sessions.open(user, None), None);
-        assert_eq!(sessions.open(user, Some("guess")), None);
+        assert_eq!(
+            sessions.open(user, Some(&token)).await,
+            Ok(Some(token.clone()))
+        );
+        assert_eq!(sessions.open(user, None).await, Ok(None));
+        assert_eq!(sessions.open(user, Some("guess")).await, Ok(None));
         assert_eq!(token.len(), 64);
     }
 

@@ -23,22 +23,31 @@ pub type Socket =
 /// How long a test waits for an event before failing.
 pub const PATIENCE: Duration = Duration::from_secs(5);
 
+/// A server in this process, on the embedded database in a fresh folder.
 pub struct TestServer {
     pub addr: SocketAddr,
     pub stop: CancellationToken,
     pub task: JoinHandle<std::io::Result<()>>,
+    pub data: tempfile::TempDir,
 }
 
 impl TestServer {
     pub async fn start(extra_flags: &[&str]) -> Self {
-        let mut flags = vec!["server", "--addr", "127.0.0.1:0"];
+        let data = tempfile::tempdir().expect("a temporary data folder");
+        let data_dir = data.path().to_string_lossy().into_owned();
+        let mut flags = vec!["server", "--addr", "127.0.0.1:0", "--data-dir", &data_dir];
         flags.extend_from_slice(extra_flags);
         let config = Config::try_parse_from(flags).expect("flags parse");
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("local addr");
         let stop = CancellationToken::new();
         let task = tokio::spawn(serve(listener, config, stop.clone()));
-        Self { addr, stop, task }
+        Self {
+            addr,
+            stop,
+            task,
+            data,
+        }
     }
 
     pub fn url(&self, path: &str) -> String {

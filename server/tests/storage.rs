@@ -1,0 +1,38 @@
+//! The embedded database keeps the store contract, and the game runs on it.
+
+use std::sync::Arc;
+
+use bus::{Bus, BusBuilder, CaptureHook, Runtime};
+use domain::{Alias, GetUsersOnline, UserConnected};
+use server::storage::SqliteStore;
+
+#[tokio::test]
+async fn sqlite_keeps_the_store_contract() {
+    let data = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(data.path()).await.unwrap();
+    bus::testkit::store_contract(&store).await;
+}
+
+#[tokio::test]
+async fn presence_works_on_sqlite() {
+    let data = tempfile::tempdir().unwrap();
+    let store = Arc::new(SqliteStore::open(data.path()).await.unwrap());
+    let mut handlers = BusBuilder::new();
+    domain::register(&mut handlers, domain::Rules::default());
+    let capture = Arc::new(CaptureHook::new());
+    let bus = Bus::start(
+        handlers.build().unwrap(),
+        Runtime::new().store(store).hook(capture.clone()),
+    )
+    .await
+    .unwrap();
+    let user_id = uuid::Uuid::from_u128(1);
+    bus.publish(UserConnected {
+        user_id,
+        alias: Alias::parse("a").unwrap(),
+        connection_id: user_id,
+    })
+    .unwrap();
+    bus.settle().await;
+    assert_eq!(bus.query(GetUsersOnline {}).await.unwrap().len(), 1);
+}
