@@ -431,7 +431,7 @@ pub async fn store_contract(store: &dyn Store) {
             id,
             key: key.to_owned(),
             due_at_ms: due,
-            updates_every_ms: (id % 2 == 0).then_some(250),
+            updates_every_ms: id.is_multiple_of(2).then_some(250),
             event: ScheduledEvent::Live(Envelope::new(Ring(id as u32))),
         })
     };
