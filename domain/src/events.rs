@@ -66,6 +66,8 @@ effect_structs! {
     GameErrorOccurred { game_id: GameId, player_id: UserId, reason: GameError }
     /// The game as a player sees it now.
     GetGame { game_id: GameId }
+    /// Server-internal: every game with its players, to route events after a restart.
+    GetLiveGames {}
 
     /// Invites a user to a waiting game (acting user: `inviterId`).
     InviteUser { inviter_id: UserId, invited_id: UserId, game_id: GameId }
@@ -142,6 +144,7 @@ bus::queries!(
     GetUser => Option<crate::users::User>,
     GetUsersOnline => Vec<OnlineUser>,
     GetGame => Option<crate::view::GameView>,
+    GetLiveGames => Vec<LiveGame>,
     GetTopThreePlayers => Vec<ScoreEntry>,
     GetHistory => Vec<GameArchived>,
 );
@@ -154,6 +157,16 @@ pub struct OnlineUser {
     pub user_id: UserId,
     /// Their alias.
     pub alias: Alias,
+}
+
+/// A game and its players, for routing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LiveGame {
+    /// The game.
+    pub game_id: GameId,
+    /// Its players so far.
+    pub players: Vec<UserId>,
 }
 
 /// One line of the hall of fame.

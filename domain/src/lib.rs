@@ -19,7 +19,7 @@ pub mod users;
 pub mod view;
 pub mod wire;
 
-use bus::{BusBuilder, answer, by_id, key, managed, singleton};
+use bus::{BusBuilder, answer, answer_all, by_id, key, managed, singleton};
 
 pub use alias::{Alias, AliasError};
 pub use board::{Board, Mark, PlacementError, Verdict};
@@ -63,7 +63,8 @@ pub fn register(bus: &mut BusBuilder, rules: Rules) {
             by_id(|e: &GameStateReadyToBeCleaned| e.game_id),
             game::clean_up,
         ))
-        .query(answer(by_id(|q: &GetGame| q.game_id), view::view));
+        .query(answer(by_id(|q: &GetGame| q.game_id), view::view))
+        .query(answer_all(view::live_games));
 
     bus.event(managed(
         by_id(|e: &UserCreated| e.user_id),

@@ -66,6 +66,19 @@ fn seats(players: &[UserId]) -> Vec<Seat> {
         .collect()
 }
 
+/// `GetLiveGames`: every game's players.
+pub fn live_games(games: &[Game], _: &crate::events::GetLiveGames) -> Vec<crate::events::LiveGame> {
+    games
+        .iter()
+        .map(|game| match game {
+            Game::Waiting(game) => (game.game_id, game.players.clone()),
+            Game::Playing(game) => (game.game_id, game.players.to_vec()),
+            Game::Ended(game) => (game.game_id, game.players.clone()),
+        })
+        .map(|(game_id, players)| crate::events::LiveGame { game_id, players })
+        .collect()
+}
+
 /// `GetGame`: `None` once the game is cleaned up (or never was).
 pub fn view(game: Option<&Game>, _: &GetGame) -> Option<GameView> {
     let view = match game? {

@@ -105,6 +105,20 @@ impl Hub {
         (id, receiver)
     }
 
+    /// Learns who plays which game (at start-up, from the store: the events
+    /// that made them players came before this process).
+    pub fn seed(&self, games: impl IntoIterator<Item = (GameId, Vec<UserId>)>) {
+        let mut routes = self.routes();
+        for (game, players) in games {
+            routes
+                .games
+                .entry(game)
+                .or_default()
+                .players
+                .extend(players);
+        }
+    }
+
     /// Forgets a socket.
     pub fn disconnect(&self, id: ConnectionId) {
         self.routes().remove(id);

@@ -138,6 +138,11 @@ pub async fn serve(
     let hub = Arc::new(Hub::new(config.ws_queue_frames));
     let storage = open_storage(&config).await?;
     let bus = start_bus(&config, storage.store, hub.clone()).await?;
+    let games = bus
+        .query(domain::GetLiveGames {})
+        .await
+        .map_err(io::Error::other)?;
+    hub.seed(games.into_iter().map(|game| (game.game_id, game.players)));
     let state = state(
         &config,
         addr,

@@ -75,13 +75,23 @@ impl TestServer {
 
     /// A client with its own cookie jar, not signed in yet.
     pub fn client(&self) -> Client {
+        TestServerAddr(self.addr.to_string()).client()
+    }
+}
+
+/// A server known by its address only (another process, say).
+pub struct TestServerAddr(pub String);
+
+impl TestServerAddr {
+    /// A client with its own cookie jar, not signed in yet.
+    pub fn client(&self) -> Client {
         let jar = Arc::new(reqwest::cookie::Jar::default());
         let http = reqwest::Client::builder()
             .cookie_provider(jar.clone())
             .build()
             .expect("http client");
         Client {
-            base: format!("http://{}", self.addr),
+            base: format!("http://{}", self.0),
             http,
             jar,
             socket: None,

@@ -1,0 +1,169 @@
+//! Durability: the real server binary, killed with SIGKILL mid-game and
+//! started again on the same data folder, has lost nothing.
+
+mod common;
+
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use common::Client;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+/// The server binary as a child process.
+struct Process {
+    child: Child,
+    port: u16,
+}
+
+impl Process {
+    async fn start(data: &std::path::Path, turn_timeout_ms: u64) -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new(env!("CARGO_BIN_EXE_server"))
+            .args(["--addr", &format!("127.0.0.1:{port}")])
+            .args(["--data-dir", &data.to_string_lossy()])
+            .args(["--turn-timeout-ms", &turn_timeout_ms.to_string()])
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("the server starts");
+        let health = format!("http://127.0.0.1:{port}/healthz");
+        for _ in 0..200 {
+            if reqwest::get(&health)
+                .await
+                .is_ok_and(|r| r.status().is_success())
+            {
+                return Self { child, port };
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        panic!("the server did not come up");
+    }
+
+    fn kill_9(mut self) {
+        self.child.kill().expect("SIGKILL");
+        self.child.wait().expect("reaped");
+    }
+
+    /// Points a client at this process (cookies are kept: same host).
+    fn adopt(&self, client: &mut Client) {
+        client.base = format!("http://127.0.0.1:{}", self.port);
+        client.socket = None;
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn client(process: &Process) -> Client {
+    let server = common::TestServerAddr(format!("127.0.0.1:{}", process.port));
+    server.client()
+}
+
+fn ok((status, body): (StatusCode, Value)) {
+    assert_eq!(status, StatusCode::OK, "{body}");
+}
+
+async fn start_game(alice: &mut Client, bob: &mut Client) -> Uuid {
+    let game = Uuid::new_v4();
+    ok(alice.command("CreateGame", json!({ "gameId": game })).await);
+    ok(alice.command("JoinGame", json!({ "gameId": game })).await);
+    alice.wait_for("PlayerJoinedAGame").await;
+    ok(bob.command("JoinGame", json!({ "gameId": game })).await);
+    bob.wait_for("WaitingForPlayerPlay").await;
+    game
+}
+
+/// A move, seen committed by both players (its `BoardUpdated` reached them).
+async fn mark(mover: &mut Client, other: &mut Client, game: Uuid, x: u8, y: u8) {
+    ok(mover
+        .command("PlaceMark", json!({ "gameId": game, "x": x, "y": y }))
+        .await);
+    for player in [mover, other] {
+        let board = player.wait_for("BoardUpdated").await;
+        assert!(!board["board"][usize::from(y)][usize::from(x)].is_null());
+    }
+}
+
+#[tokio::test]
+async fn a_kill_9_mid_game_loses_nothing_and_the_game_finishes() {
+    let data = tempfile::tempdir().unwrap();
+    let first = Process::start(data.path(), 60_000).await;
+    let (mut alice, mut bob) = (client(&first), client(&first));
+    for (player, alias) in [(&mut alice, "alice"), (&mut bob, "bob")] {
+        player.sign_up(alias).await;
+        player.connect().await;
+    }
+    let game = start_game(&mut alice, &mut bob).await;
+    mark(&mut alice, &mut bob, game, 0, 0).await;
+    mark(&mut bob, &mut alice, game, 0, 1).await;
+    let (_, before) = alice.query("GetGame", json!({ "gameId": game })).await;
+    first.kill_9();
+
+    let second = Process::start(data.path(), 60_000).await;
+    for player in [&mut alice, &mut bob] {
+        second.adopt(player);
+    }
+    // Users, sessions, the board and the running turn's deadline are all there.
+    let (status, me) = alice.post("/api/me", json!({})).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(me["alias"], "alice", "the session survived");
+    let (_, after) = bob.query("GetGame", json!({ "gameId": game })).await;
+    assert_eq!(after, before);
+    assert_eq!(
+        after["deadline"], before["deadline"],
+        "the turn clock was not restarted"
+    );
+
+    for player in [&mut alice, &mut bob] {
+        player.connect().await;
+    }
+    mark(&mut alice, &mut bob, game, 1, 0).await;
+    mark(&mut bob, &mut alice, game, 1, 1).await;
+    ok(alice
+        .command("PlaceMark", json!({ "gameId": game, "x": 2, "y": 0 }))
+        .await);
+    assert_eq!(bob.wait_for("GameEnded").await["winner"], json!(alice.user));
+    alice.wait_for("PlayerScoreChanged").await;
+    let (_, top) = bob.query("GetTopThreePlayers", json!({})).await;
+    assert_eq!(
+        top,
+        json!([{ "userId": alice.user, "alias": "alice", "score": 100 }])
+    );
+}
+
+#[tokio::test]
+async fn a_turn_timer_pending_at_the_kill_fires_after_the_restart() {
+    let data = tempfile::tempdir().unwrap();
+    let first = Process::start(data.path(), 1_500).await;
+    let (mut alice, mut bob) = (client(&first), client(&first));
+    for (player, alias) in [(&mut alice, "alice"), (&mut bob, "bob")] {
+        player.sign_up(alias).await;
+        player.connect().await;
+    }
+    let game = start_game(&mut alice, &mut bob).await;
+    first.kill_9();
+
+    let second = Process::start(data.path(), 1_500).await;
+    second.adopt(&mut alice);
+    let mut stage = Value::Null;
+    for _ in 0..100 {
+        let (_, view) = alice.query("GetGame", json!({ "gameId": game })).await;
+        stage = view["stage"].clone();
+        if stage == "ENDED" {
+            assert_eq!(view["result"], "GAME_ABORTED");
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(stage, "ENDED", "the timeout fired after the restart");
+}
