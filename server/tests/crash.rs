@@ -32,13 +32,15 @@ impl Process {
             .stdout(Stdio::null())
             .spawn()
             .expect("the server starts");
+        // Owned from here: dropped (killed and reaped) if it never comes up.
+        let process = Self { child, port };
         let health = format!("http://127.0.0.1:{port}/healthz");
         for _ in 0..200 {
             if reqwest::get(&health)
                 .await
                 .is_ok_and(|r| r.status().is_success())
             {
-                return Self { child, port };
+                return process;
             }
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
