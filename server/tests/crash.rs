@@ -135,7 +135,8 @@ async fn a_kill_9_mid_game_loses_nothing_and_the_game_finishes() {
         .command("PlaceMark", json!({ "gameId": game, "x": 2, "y": 0 }))
         .await);
     assert_eq!(bob.wait_for("GameEnded").await["winner"], json!(alice.user));
-    alice.wait_for("PlayerScoreChanged").await;
+    assert_eq!(alice.wait_for("PlayerScoreChanged").await["score"], 100);
+    bob.wait_for("TopThreeListUpdated").await;
     let (_, top) = bob.query("GetTopThreePlayers", json!({})).await;
     assert_eq!(
         top,
