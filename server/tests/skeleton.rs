@@ -125,8 +125,9 @@ async fn shutdown_closes_sockets_with_going_away_and_stops_serving() {
 #[tokio::test(start_paused = true)]
 async fn idle_socket_is_pinged_and_an_answering_peer_stays() {
     // Paused time: intervals pass without waiting for them. tungstenite
-    // answers each ping with a pong as it reads.
-    let server = TestServer::start(&["--ws-ping-secs", "1"]).await;
+    // answers each ping with a pong as it reads. (In memory: the database's
+    // own timeouts would fire early on a paused clock.)
+    let server = TestServer::start(&["--ws-ping-secs", "1", "--in-memory"]).await;
     let mut socket = server.socket().await;
     let _ = next_text(&mut socket).await;
     for _ in 0..3 {
@@ -141,7 +142,7 @@ async fn idle_socket_is_pinged_and_an_answering_peer_stays() {
 async fn silent_peer_is_dropped_after_two_intervals() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-    let server = TestServer::start(&["--ws-ping-secs", "1"]).await;
+    let server = TestServer::start(&["--ws-ping-secs", "1", "--in-memory"]).await;
     // A raw client that completes the handshake and then never answers.
     let mut tcp = tokio::net::TcpStream::connect(server.addr).await.unwrap();
     let handshake = format!(
