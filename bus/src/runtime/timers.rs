@@ -22,6 +22,19 @@ pub struct Timer {
     pub event: Envelope,
 }
 
+impl Timer {
+    /// The timer of a pending schedule, with its event decoded.
+    pub fn of(scheduled: crate::runtime::store::Scheduled, event: Envelope) -> Self {
+        Self {
+            id: scheduled.id,
+            key: scheduled.key,
+            due_at_ms: scheduled.due_at_ms,
+            updates_every_ms: scheduled.updates_every_ms,
+            event,
+        }
+    }
+}
+
 /// What became due.
 #[derive(Debug)]
 pub enum Fired {
