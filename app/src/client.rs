@@ -97,6 +97,13 @@ impl Client {
             .unwrap_or_else(|| "a player".to_owned())
     }
 
+    /// "Waiting for … to accept…", while an invitation of ours is out.
+    pub fn awaiting_text(&self) -> Option<String> {
+        self.awaiting
+            .get()
+            .map(|(_, opponent)| format!("Waiting for {} to accept…", self.alias_of(opponent)))
+    }
+
     /// Whether `user` is us.
     pub fn is_me(&self, user: UserId) -> bool {
         self.me

@@ -200,12 +200,7 @@ fn EndScreen(client: Client, view: GameView, my_mark: Option<Mark>) -> impl Into
             leptos::task::spawn_local(invite(client, opponent));
         }
     };
-    let waiting = move || {
-        client
-            .awaiting
-            .get()
-            .map(|(_, opponent)| format!("Waiting for {} to accept…", client.alias_of(opponent)))
-    };
+    let waiting = move || client.awaiting_text();
     view! {
         <div class="end" role="region" aria-labelledby="end-heading">
             <h2 id="end-heading">{title}</h2>

@@ -115,12 +115,7 @@ fn OnlinePlayers(client: Client) -> impl IntoView {
         client.notice.set(None);
         leptos::task::spawn_local(invite(client, opponent));
     };
-    let waiting = move || {
-        client
-            .awaiting
-            .get()
-            .map(|(_, opponent)| format!("Waiting for {} to accept…", client.alias_of(opponent)))
-    };
+    let waiting = move || client.awaiting_text();
 
     view! {
         <section class="card" aria-labelledby="online-heading">

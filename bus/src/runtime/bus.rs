@@ -176,30 +176,21 @@ impl Bus {
         let mut timers = TimerIndex::new();
         let now = runtime.clock.now_ms();
         for scheduled in pending {
-            let event = match scheduled.event {
-                ScheduledEvent::Live(event) => event,
+            let event = match &scheduled.event {
+                ScheduledEvent::Live(event) => event.clone(),
                 ScheduledEvent::Json {
                     event_type,
                     payload,
                 } => {
                     let payload =
-                        serde_json::from_str(&payload).map_err(|error| DecodeError::Payload {
+                        serde_json::from_str(payload).map_err(|error| DecodeError::Payload {
                             effect_type: event_type.clone(),
                             reason: error.to_string(),
                         })?;
-                    registry.decode(&event_type, payload)?
+                    registry.decode(event_type, payload)?
                 }
             };
-            timers.add(
-                Timer {
-                    id: scheduled.id,
-                    key: scheduled.key,
-                    due_at_ms: scheduled.due_at_ms,
-                    updates_every_ms: scheduled.updates_every_ms,
-                    event,
-                },
-                now,
-            );
+            timers.add(Timer::of(scheduled, event), now);
         }
 
         let mut senders = Vec::with_capacity(runtime.lanes);
@@ -615,17 +606,10 @@ impl Bus {
                         timers.cancel(&key);
                     }
                     ScheduleOp::Add(scheduled) => {
-                        if let ScheduledEvent::Live(event) = scheduled.event {
-                            timers.add(
-                                Timer {
-                                    id: scheduled.id,
-                                    key: scheduled.key,
-                                    due_at_ms: scheduled.due_at_ms,
-                                    updates_every_ms: scheduled.updates_every_ms,
-                                    event,
-                                },
-                                now,
-                            );
+                        // Made by this process: always live.
+                        if let ScheduledEvent::Live(event) = &scheduled.event {
+                            let event = event.clone();
+                            timers.add(Timer::of(scheduled, event), now);
                         }
                     }
                 }
