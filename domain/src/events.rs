@@ -35,6 +35,9 @@ effect_structs! {
     UserConnected { user_id: UserId, alias: Alias, connection_id: uuid::Uuid }
     /// A WebSocket of this user closed (published by the server).
     UserDisconnected { user_id: UserId, connection_id: uuid::Uuid }
+    /// Server-internal: the server (re)started, so no socket is open yet;
+    /// presence from before is void.
+    PresenceReset {}
     /// The users online changed (to everyone).
     UsersOnlineUpdated { users: Vec<OnlineUser> }
     /// Who is online?
@@ -123,6 +126,7 @@ domain_events!(
     UserConnected,
     UserDisconnected,
     UsersOnlineUpdated,
+    PresenceReset,
     GameCreated,
     PlayerJoinedAGame,
     GameStarted,

@@ -36,6 +36,7 @@ pub fn register(bus: &mut BusBuilder, rules: Rules) {
 
     bus.event(managed(singleton(), presence::connected))
         .event(managed(singleton(), presence::disconnected))
+        .event(managed(singleton(), presence::reset))
         .query(answer(singleton(), presence::online));
 
     bus.command(managed(by_id(|c: &CreateGame| c.game_id), game::create))

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::alias::Alias;
 use crate::events::{
-    GetUsersOnline, OnlineUser, UserConnected, UserDisconnected, UsersOnlineUpdated,
+    GetUsersOnline, OnlineUser, PresenceReset, UserConnected, UserDisconnected, UsersOnlineUpdated,
 };
 use crate::ids::UserId;
 
@@ -71,6 +71,14 @@ pub fn disconnected(lobby: Option<Lobby>, event: &UserDisconnected, _: &Ctx) -> 
         lobby.updated()
     } else {
         Outcome::set(lobby)
+    }
+}
+
+/// The server started: nobody is connected yet, whatever was stored.
+pub fn reset(lobby: Option<Lobby>, _: &PresenceReset, _: &Ctx) -> Outcome<Lobby> {
+    match lobby {
+        Some(lobby) if !lobby.online.is_empty() => Lobby::default().updated(),
+        _ => Outcome::keep(),
     }
 }
 

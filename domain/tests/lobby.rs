@@ -251,3 +251,13 @@ fn an_invitation_nobody_answers_lapses_with_the_first_turn_timeout() {
         json!({ "reason": "GAME_ALREADY_ENDED" }),
     )]);
 }
+
+#[test]
+fn a_server_start_voids_the_presence_stored_before() {
+    let mut kit = users();
+    kit.given(connect(ALICE, 1, "alice"))
+        .given(connect(BOB, 2, "bob"));
+    kit.when(PresenceReset {}).then_expect([online(&[])]);
+    assert_eq!(kit.query(GetUsersOnline {}), vec![]);
+    kit.when(PresenceReset {}).then_expect_nothing();
+}

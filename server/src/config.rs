@@ -68,6 +68,11 @@ pub struct Config {
     #[arg(long, env = "RATE_LIMIT_BURST", default_value_t = 60)]
     pub rate_limit_burst: u32,
 
+    /// How long a user stays online after their last socket closes, so a
+    /// reconnecting browser never shows as offline to others.
+    #[arg(long, env = "PRESENCE_GRACE_MS", default_value_t = 5_000)]
+    pub presence_grace_ms: u64,
+
     /// Frames queued for one socket before it counts as too slow and is cut off.
     #[arg(long, env = "WS_QUEUE_FRAMES", default_value_t = 256)]
     pub ws_queue_frames: usize,

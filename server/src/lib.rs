@@ -118,6 +118,7 @@ pub fn state(
         live: Default::default(),
         shutdown,
         ws_ping_interval: config.ws_ping_interval(),
+        presence_grace: std::time::Duration::from_millis(config.presence_grace_ms),
         limiter: Arc::new(RateLimiter::new(
             config.rate_limit_per_sec,
             config.rate_limit_burst,
@@ -138,6 +139,10 @@ pub async fn serve(
     let hub = Arc::new(Hub::new(config.ws_queue_frames));
     let storage = open_storage(&config).await?;
     let bus = start_bus(&config, storage.store, hub.clone()).await?;
+    // No socket is open yet: whoever the store remembers as online is not.
+    bus.publish(domain::PresenceReset {})
+        .map_err(io::Error::other)?;
+    bus.settle().await;
     let games = bus
         .query(domain::GetLiveGames {})
         .await

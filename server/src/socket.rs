@@ -70,10 +70,17 @@ async fn serve(mut socket: WebSocket, state: AppState, user: Option<UserId>) {
     let presence = announce(&state, user, id).await;
     let end = run(&mut socket, &state, id, &mut frames).await;
     state.hub.disconnect(id);
-    if let Some(connection_id) = presence {
-        let _ = state.api.bus.publish(UserDisconnected {
-            user_id: connection_id.0,
-            connection_id: connection_id.1,
+    if let Some((user_id, connection_id)) = presence {
+        // Withdrawn after the grace period: a browser that reconnects
+        // meanwhile has opened its next socket first, so the user never
+        // shows as offline.
+        let (bus, grace) = (state.api.bus.clone(), state.presence_grace);
+        tokio::spawn(async move {
+            tokio::time::sleep(grace).await;
+            let _ = bus.publish(UserDisconnected {
+                user_id,
+                connection_id,
+            });
         });
     }
     tracing::debug!(?end, "event socket closed");

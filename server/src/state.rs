@@ -27,6 +27,8 @@ pub struct AppState {
     pub shutdown: CancellationToken,
     /// Silence on a socket before the server pings it.
     pub ws_ping_interval: Duration,
+    /// How long a user stays online after their last socket closes.
+    pub presence_grace: Duration,
     /// Requests per session.
     pub limiter: Arc<RateLimiter>,
     /// The largest API request body.

@@ -119,6 +119,8 @@ async fn a_kill_9_mid_game_loses_nothing_and_the_game_finishes() {
     let (status, me) = alice.post("/api/me", json!({})).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(me["alias"], "alice", "the session survived");
+    let (_, online) = bob.query("GetUsersOnline", json!({})).await;
+    assert_eq!(online, json!([]), "nobody is online before a socket opens");
     let (_, after) = bob.query("GetGame", json!({ "gameId": game })).await;
     assert_eq!(after, before);
     assert_eq!(

@@ -250,7 +250,7 @@ async fn a_declined_invitation_is_told_to_the_inviter() {
 
 #[tokio::test]
 async fn users_online_are_announced_to_everyone() {
-    let server = TestServer::start(&[]).await;
+    let server = TestServer::start(&["--presence-grace-ms", "50"]).await;
     let (mut alice, mut bob) = (server.client(), server.client());
     alice.sign_up("alice").await;
     alice.connect().await;
@@ -302,4 +302,39 @@ async fn a_reconnecting_player_resumes_what_it_missed() {
     )
     .await;
     assert!(bob.wait_for("ReloadGame").await["gameId"].is_string());
+}
+
+#[tokio::test]
+async fn a_player_who_reconnects_within_the_grace_period_never_looks_offline() {
+    let server = TestServer::start(&["--presence-grace-ms", "1000"]).await;
+    let (mut alice, mut bob) = (server.client(), server.client());
+    for (client, alias) in [(&mut alice, "alice"), (&mut bob, "bob")] {
+        client.sign_up(alias).await;
+        client.connect().await;
+    }
+    while alice.wait_for("UsersOnlineUpdated").await["users"]
+        .as_array()
+        .map(Vec::len)
+        != Some(2)
+    {}
+    // Bob's page reloads: the old socket closes, a new one opens.
+    let before = alice.seen.len();
+    bob.socket.take();
+    bob.connect().await;
+    alice.drain(Duration::from_millis(1_500)).await;
+    assert!(
+        !alice.seen[before..]
+            .iter()
+            .any(|f| f["type"] == "UsersOnlineUpdated"
+                && f["payload"]["users"].as_array().map(Vec::len) == Some(1))
+    );
+    let (_, online) = alice.query("GetUsersOnline", json!({})).await;
+    assert_eq!(online.as_array().map(Vec::len), Some(2));
+    // Gone for good: offline once the grace period is over.
+    bob.socket.take();
+    let online = alice.wait_for("UsersOnlineUpdated").await;
+    assert_eq!(
+        online["users"],
+        json!([{ "userId": alice.user, "alias": "alice" }])
+    );
 }
