@@ -1,5 +1,6 @@
-import { expect, test, type Browser, type Page } from "@playwright/test";
+import { expect, test } from "@playwright/test";
 import * as fs from "node:fs";
+import { accept, cell, invite, move, play, player, startGame, unique } from "./helpers";
 
 // Two browser contexts are two players, each with its own session cookie.
 // The suite's server runs with a 5 s turn timeout (scripts/test.sh).
@@ -7,68 +8,6 @@ test.describe.configure({ mode: "serial" });
 
 const shots = "screenshots";
 fs.mkdirSync(shots, { recursive: true });
-
-function unique(name: string): string {
-  return `${name}-${Math.random().toString(36).slice(2, 7)}`;
-}
-
-async function player(browser: Browser, alias: string): Promise<Page> {
-  const context = await browser.newContext({ viewport: { width: 375, height: 800 } });
-  const page = await context.newPage();
-  await page.goto("/");
-  await expect(page.locator(".link")).toHaveAttribute("data-state", "connected");
-  await page.getByLabel("Pick an alias").fill(alias);
-  await page.getByRole("button", { name: "Enter" }).click();
-  await expect(page.getByRole("heading", { name: `Hello, ${alias}!` })).toBeVisible();
-  await expect(page.locator(".link")).toHaveAttribute("data-state", "connected");
-  return page;
-}
-
-async function invite(inviter: Page, invited: string) {
-  await inviter.getByRole("radio", { name: invited }).check();
-  await inviter.getByRole("button", { name: "Play!" }).click();
-}
-
-async function accept(page: Page, inviter: string) {
-  const dialog = page.getByRole("dialog");
-  await expect(dialog).toContainText(`${inviter} invites you to play`);
-  await dialog.getByRole("button", { name: "Accept" }).click();
-}
-
-function cell(page: Page, x: number, y: number) {
-  return page.getByRole("button", { name: new RegExp(`^row ${y + 1}, column ${x + 1}, `) });
-}
-
-async function move(page: Page, x: number, y: number) {
-  await expect(cell(page, x, y)).toBeEnabled();
-  await cell(page, x, y).click();
-  await expect(cell(page, x, y)).toHaveAccessibleName(/, (X|O)$/);
-}
-
-/// Alice invites Bob, Bob accepts: both on the game page, Alice (X) to play.
-async function startGame(browser: Browser) {
-  const aliceName = unique("alice");
-  const bobName = unique("bob");
-  const alice = await player(browser, aliceName);
-  const bob = await player(browser, bobName);
-  await expect(alice.getByRole("radio", { name: bobName })).toBeVisible();
-  await expect(bob.getByRole("radio", { name: aliceName })).toBeVisible();
-  await invite(alice, bobName);
-  await expect(alice.getByRole("status").filter({ hasText: "Waiting for" })).toContainText(`Waiting for ${bobName} to accept`);
-  await accept(bob, aliceName);
-  for (const page of [alice, bob]) {
-    await expect(page).toHaveURL(/\/game\/[0-9a-f-]{36}$/);
-    await expect(page.locator(".turn")).toContainText(/turn/);
-  }
-  return { alice, bob, aliceName, bobName };
-}
-
-/// Plays moves alternately from X.
-async function play(x: Page, o: Page, moves: [number, number][]) {
-  for (const [i, [mx, my]] of moves.entries()) {
-    await move(i % 2 === 0 ? x : o, mx, my);
-  }
-}
 
 test("two players play to a win; the hall of fame shows the winner", async ({ browser }) => {
   const first = await (await browser.newContext()).newPage();

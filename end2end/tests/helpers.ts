@@ -1,0 +1,65 @@
+// Playing as a person would: two browser contexts are two players.
+import { expect, type Browser, type Page } from "@playwright/test";
+
+export function unique(name: string): string {
+  return `${name}-${Math.random().toString(36).slice(2, 7)}`;
+}
+
+export async function player(browser: Browser, alias: string, base = ""): Promise<Page> {
+  const context = await browser.newContext({ viewport: { width: 375, height: 800 } });
+  const page = await context.newPage();
+  await page.goto(`${base}/`);
+  await expect(page.locator(".link")).toHaveAttribute("data-state", "connected");
+  await page.getByLabel("Pick an alias").fill(alias);
+  await page.getByRole("button", { name: "Enter" }).click();
+  await expect(page.getByRole("heading", { name: `Hello, ${alias}!` })).toBeVisible();
+  await expect(page.locator(".link")).toHaveAttribute("data-state", "connected");
+  return page;
+}
+
+export async function invite(inviter: Page, invited: string) {
+  await inviter.getByRole("radio", { name: invited }).check();
+  await inviter.getByRole("button", { name: "Play!" }).click();
+}
+
+export async function accept(page: Page, inviter: string) {
+  const dialog = page.getByRole("dialog");
+  await expect(dialog).toContainText(`${inviter} invites you to play`);
+  await dialog.getByRole("button", { name: "Accept" }).click();
+}
+
+export function cell(page: Page, x: number, y: number) {
+  return page.getByRole("button", { name: new RegExp(`^row ${y + 1}, column ${x + 1}, `) });
+}
+
+export async function move(page: Page, x: number, y: number) {
+  await expect(cell(page, x, y)).toBeEnabled();
+  await cell(page, x, y).click();
+  await expect(cell(page, x, y)).toHaveAccessibleName(/, (X|O)$/);
+}
+
+/// Alice invites Bob, Bob accepts: both on the game page, Alice (X) to play.
+export async function startGame(browser: Browser, base = "") {
+  const aliceName = unique("alice");
+  const bobName = unique("bob");
+  const alice = await player(browser, aliceName, base);
+  const bob = await player(browser, bobName, base);
+  await expect(alice.getByRole("radio", { name: bobName })).toBeVisible();
+  await expect(bob.getByRole("radio", { name: aliceName })).toBeVisible();
+  await invite(alice, bobName);
+  await expect(alice.getByRole("status").filter({ hasText: "Waiting for" })).toContainText(`Waiting for ${bobName} to accept`);
+  await accept(bob, aliceName);
+  for (const page of [alice, bob]) {
+    await expect(page).toHaveURL(/\/game\/[0-9a-f-]{36}$/);
+    await expect(page.locator(".turn")).toContainText(/turn/);
+  }
+  return { alice, bob, aliceName, bobName };
+}
+
+/// Plays moves alternately from X.
+export async function play(x: Page, o: Page, moves: [number, number][]) {
+  for (const [i, [mx, my]] of moves.entries()) {
+    await move(i % 2 === 0 ? x : o, mx, my);
+  }
+}
+
