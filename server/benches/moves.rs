@@ -1,0 +1,84 @@
+//! Cost of a move on each store: `cargo bench -p server --bench moves`.
+//! Plays whole games through the bus (create, two joins, five moves to a
+//! win) with the real handlers, and counts moves per second.
+
+use std::sync::Arc;
+
+use bus::{Bus, BusBuilder, MemoryStore, Runtime, Store};
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use domain::{CreateGame, JoinGame, PlaceMark, Rules};
+use server::storage::SqliteStore;
+use uuid::Uuid;
+
+/// Games per batch; each has five moves.
+const GAMES: u64 = 200;
+const WIN: [(i64, i64); 5] = [(0, 0), (0, 1), (1, 0), (1, 1), (2, 0)];
+
+fn bus(rt: &tokio::runtime::Runtime, store: Arc<dyn Store>) -> Bus {
+    let mut handlers = BusBuilder::new();
+    domain::register(&mut handlers, Rules::default());
+    rt.block_on(Bus::start(
+        handlers.build().expect("build"),
+        Runtime::new().store(store),
+    ))
+    .expect("start")
+}
+
+fn play_batch(rt: &tokio::runtime::Runtime, bus: &Bus) {
+    rt.block_on(async {
+        let (x, o) = (Uuid::new_v4(), Uuid::new_v4());
+        for _ in 0..GAMES {
+            let game_id = Uuid::new_v4();
+            bus.send(CreateGame {
+                game_id,
+                player_id: x,
+            })
+            .expect("send");
+            bus.send(JoinGame {
+                game_id,
+                player_id: x,
+            })
+            .expect("send");
+            bus.send(JoinGame {
+                game_id,
+                player_id: o,
+            })
+            .expect("send");
+            for (i, (mx, my)) in WIN.into_iter().enumerate() {
+                let player_id = if i % 2 == 0 { x } else { o };
+                bus.send(PlaceMark {
+                    game_id,
+                    player_id,
+                    x: mx,
+                    y: my,
+                })
+                .expect("send");
+            }
+        }
+        bus.settle().await;
+    });
+}
+
+fn moves(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let data = tempfile::tempdir().expect("temporary folder");
+    let sqlite: Arc<dyn Store> =
+        Arc::new(rt.block_on(SqliteStore::open(data.path())).expect("sqlite"));
+    let memory: Arc<dyn Store> = Arc::new(MemoryStore::new());
+
+    let mut group = c.benchmark_group("moves");
+    group.throughput(Throughput::Elements(GAMES * WIN.len() as u64));
+    group.sample_size(10);
+    for (name, store) in [("memory", memory), ("sqlite", sqlite)] {
+        let bus = bus(&rt, store);
+        group.bench_function(name, |b| b.iter(|| play_batch(&rt, &bus)));
+    }
+    group.finish();
+}
+
+criterion_group!(benches, moves);
+criterion_main!(benches);
