@@ -207,6 +207,8 @@ impl Client {
         let client = *self;
         leptos::task::spawn_local(async move {
             let answer = query::<GameView>("GetGame", json!({ "gameId": game_id })).await;
+            // Resume only a game that exists: asking again about one that is
+            // gone would be told "reload" again, forever.
             let version = match answer {
                 Ok(view) => {
                     client.learn_players(&view).await;
@@ -222,9 +224,7 @@ impl Client {
                     version
                 }
                 // Cleaned up: what we show is what there is.
-                Err(_) => client
-                    .game
-                    .with_untracked(|game| game.as_ref().map_or(0, |g| g.version)),
+                Err(_) => return,
             };
             client.send(ClientFrame::Resume { game_id, version });
         });

@@ -162,9 +162,10 @@ impl Hub {
                     .map(|(_, frame)| frame.clone())
                     .collect(),
             ),
-            // Nothing kept yet: the game has had no public event here.
-            None if version == 0 => Resumed::Replay(Vec::new()),
-            _ => Resumed::Reload,
+            // Nothing kept (no event since this process started): the
+            // client's state, loaded before resuming, is the latest there is.
+            None => Resumed::Replay(Vec::new()),
+            Some(_) => Resumed::Reload,
         })
     }
 
@@ -385,6 +386,16 @@ mod tests {
         assert!(frames.try_recv().unwrap().contains(r#""version":11"#));
         assert_eq!(hub.resume(me, id(9), 3), Some(Resumed::Reload));
         assert_eq!(hub.resume(me, id(8), 0), Some(Resumed::Reload));
+    }
+
+    #[test]
+    fn after_a_restart_a_resume_follows_from_now_without_a_reload_loop() {
+        let hub = Hub::new(4);
+        hub.seed([(id(9), vec![id(1), id(2)])]);
+        let (me, _frames) = hub.connect(Some(id(1)));
+        // The client loaded the game (version 12) before resuming: nothing
+        // kept here is newer, so there is nothing to replay and no reload.
+        assert_eq!(hub.resume(me, id(9), 12), Some(Resumed::Replay(vec![])));
     }
 
     #[test]
