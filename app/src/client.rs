@@ -104,12 +104,6 @@ impl Client {
             .map(|(_, opponent)| format!("Waiting for {} to accept…", self.alias_of(opponent)))
     }
 
-    /// Whether `user` is us.
-    pub fn is_me(&self, user: UserId) -> bool {
-        self.me
-            .with(|me| me.as_ref().is_some_and(|me| me.user_id == user))
-    }
-
     fn learn(&self, users: impl IntoIterator<Item = (UserId, Alias)>) {
         self.aliases.update(|aliases| aliases.extend(users));
     }

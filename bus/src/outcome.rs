@@ -68,14 +68,6 @@ impl<S> Outcome<S> {
         self
     }
 
-    /// Adds every effect of `effects`, in order.
-    pub fn emit_all<E: Effect>(mut self, effects: impl IntoIterator<Item = E>) -> Self {
-        for effect in effects {
-            self = self.emit(effect);
-        }
-        self
-    }
-
     /// Schedules `event` for `after_ms` from now under `key`.
     pub fn schedule<E: Event>(self, event: E, after_ms: u64, key: impl Into<String>) -> Self {
         self.schedule_with(ScheduleEvent::new(event, after_ms, key))

@@ -116,15 +116,6 @@ impl Board {
             None => Verdict::Playing,
         }
     }
-
-    /// Whose turn it is on this board if X started and nobody skipped.
-    pub fn next_mark(&self) -> Mark {
-        if self.marks().is_multiple_of(2) {
-            Mark::X
-        } else {
-            Mark::O
-        }
-    }
 }
 
 #[cfg(test)]
