@@ -10,18 +10,19 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-/// Alice and Bob signed up and connected; Carol too, as an onlooker. Alice
-/// created a game, joined it, and invited Bob, who joined: Alice (X) to play.
-async fn started(server: &TestServer) -> (Client, Client, Client, Uuid) {
-    let (mut alice, mut bob, mut carol) = (server.client(), server.client(), server.client());
-    for (client, alias) in [
-        (&mut alice, "alice"),
-        (&mut bob, "bob"),
-        (&mut carol, "carol"),
-    ] {
-        client.sign_up(alias).await;
-        client.connect().await;
-    }
+/// Signs up and connects a player.
+async fn connected(server: &TestServer, alias: &str) -> Client {
+    let mut client = server.client();
+    client.sign_up(alias).await;
+    client.connect().await;
+    client
+}
+
+/// Alice and Bob signed up and connected; Alice created a game, sat down as
+/// X and invited Bob, who got the invitation.
+async fn invited(server: &TestServer) -> (Client, Client, Uuid) {
+    let alice = connected(server, "alice").await;
+    let mut bob = connected(server, "bob").await;
     let game = Uuid::new_v4();
     ok(alice.command("CreateGame", json!({ "gameId": game })).await);
     ok(alice.command("JoinGame", json!({ "gameId": game })).await);
@@ -36,25 +37,23 @@ async fn started(server: &TestServer) -> (Client, Client, Client, Uuid) {
         invited,
         json!({ "inviterId": alice.user, "invitedId": bob.user, "gameId": game })
     );
+    (alice, bob, game)
+}
+
+/// Carol is online as an onlooker; Alice invited Bob, who joined: Alice
+/// (X) to play.
+async fn started(server: &TestServer) -> (Client, Client, Client, Uuid) {
+    let carol = connected(server, "carol").await;
+    let (mut alice, mut bob, game) = invited(server).await;
     ok(bob.command("JoinGame", json!({ "gameId": game })).await);
+    let players = json!([alice.user, bob.user]);
     for player in [&mut alice, &mut bob] {
         let started = player.wait_for("GameStarted").await;
-        assert_eq!(
-            started["players"],
-            json!([alice_id(&started), bob_id(&started)])
-        );
+        assert_eq!(started["players"], players, "Alice joined first: X");
         let waiting = player.wait_for("WaitingForPlayerPlay").await;
-        assert_eq!(waiting["playerId"], started["players"][0]);
+        assert_eq!(waiting["playerId"], players[0]);
     }
     (alice, bob, carol, game)
-}
-
-fn alice_id(started: &Value) -> Value {
-    started["players"][0].clone()
-}
-
-fn bob_id(started: &Value) -> Value {
-    started["players"][1].clone()
 }
 
 fn ok((status, body): (StatusCode, Value)) {
@@ -226,21 +225,7 @@ async fn rule_errors_go_to_the_player_who_erred_only() {
 #[tokio::test]
 async fn a_declined_invitation_is_told_to_the_inviter() {
     let server = TestServer::start(&[]).await;
-    let (mut alice, mut bob) = (server.client(), server.client());
-    for (client, alias) in [(&mut alice, "alice"), (&mut bob, "bob")] {
-        client.sign_up(alias).await;
-        client.connect().await;
-    }
-    let game = Uuid::new_v4();
-    ok(alice.command("CreateGame", json!({ "gameId": game })).await);
-    ok(alice.command("JoinGame", json!({ "gameId": game })).await);
-    ok(alice
-        .command(
-            "InviteUser",
-            json!({ "invitedId": bob.user, "gameId": game }),
-        )
-        .await);
-    bob.wait_for("UserInvited").await;
+    let (mut alice, bob, game) = invited(&server).await;
     ok(bob
         .command("DeclineInvitation", json!({ "gameId": game }))
         .await);
