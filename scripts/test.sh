@@ -23,6 +23,10 @@ step "formatting" cargo fmt --all --check
 step "lints, server side" cargo clippy --workspace --exclude frontend --all-targets --locked -- -D warnings
 step "lints, browser side" cargo clippy --locked --target wasm32-unknown-unknown \
   -p frontend -p app -p domain -p bus -- -D warnings
+# The PostgreSQL backend is tested on the local cluster: each test makes
+# its own throwaway database with this role.
+TEST_DATABASE_URL=$("$ROOT/scripts/postgres.sh")
+export TEST_DATABASE_URL
 step "unit and integration tests" cargo test --workspace --exclude frontend --locked
 # A short turn clock so the aborted-game test waits seconds, not twenty, and
 # a fresh embedded database so the suite starts from an empty hall of fame.

@@ -3,7 +3,7 @@
 use std::hint::black_box;
 use std::sync::Arc;
 
-use bus::runtime::store::{Commit, ScheduleOp, Scheduled, ScheduledEvent};
+use bus::runtime::store::{Commit, ScheduleOp, Scheduled, StoredEffect};
 use bus::runtime::timers::{Timer, TimerIndex};
 use bus::{
     Bus, BusBuilder, Change, Ctx, Envelope, MemoryStore, Outcome, Runtime, Store, by_id, managed,
@@ -142,10 +142,8 @@ fn scheduling(c: &mut Criterion) {
     let store = MemoryStore::new();
     let rt = tokio();
     let commit = |schedules| Commit {
-        key: None,
-        expected_version: None,
-        change: Change::Keep,
         schedules,
+        ..Commit::state(None, None, Change::Keep)
     };
     rt.block_on(async {
         for i in 0..PENDING {
@@ -154,7 +152,7 @@ fn scheduling(c: &mut Criterion) {
                 key: format!("game-{i}"),
                 due_at_ms: 1_000 + i,
                 updates_every_ms: None,
-                event: ScheduledEvent::Live(Envelope::new(Added { id: 0, total: 0 })),
+                event: StoredEffect::Live(Envelope::new(Added { id: 0, total: 0 })),
             });
             store.commit(commit(vec![add])).await.expect("commit");
         }
@@ -172,7 +170,7 @@ fn scheduling(c: &mut Criterion) {
                     key: key.clone(),
                     due_at_ms: 10_000,
                     updates_every_ms: None,
-                    event: ScheduledEvent::Live(Envelope::new(Added { id: 0, total: 0 })),
+                    event: StoredEffect::Live(Envelope::new(Added { id: 0, total: 0 })),
                 });
                 let store = store.clone();
                 futures_lite_block_on(async move {

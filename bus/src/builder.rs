@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::effect::{Command, Effect, Envelope, Event};
-use crate::framework::{BusHandlerFailed, ScheduledEventUpdate};
+use crate::framework::{BusHandlerFailed, DeleteState, ScheduledEventUpdate};
 use crate::handler::{Handler, IntoHandler, IntoQueryHandler, QueryHandler};
 
 type Decoder = fn(serde_json::Value) -> Result<Envelope, serde_json::Error>;
@@ -145,7 +145,14 @@ impl BusBuilder {
         if let Some(error) = self.errors.into_iter().next() {
             return Err(error);
         }
+        let state_types = self
+            .commands
+            .values()
+            .chain(self.events.values().flatten())
+            .filter_map(|handler| handler.state_type())
+            .collect();
         Ok(Registry {
+            state_types,
             commands: self.commands,
             events: self.events,
             queries: self.queries,
@@ -160,6 +167,8 @@ impl BusBuilder {
 
 /// The checked handler table a bus runs on.
 pub struct Registry {
+    /// The states handlers manage, for decoding [`DeleteState`].
+    state_types: std::collections::HashSet<&'static str>,
     commands: HashMap<&'static str, Arc<dyn Handler>>,
     events: HashMap<&'static str, Vec<Arc<dyn Handler>>>,
     queries: HashMap<&'static str, Arc<dyn QueryHandler>>,
@@ -188,6 +197,9 @@ impl Registry {
         effect_type: &str,
         payload: serde_json::Value,
     ) -> Result<Envelope, DecodeError> {
+        if effect_type == DELETE_STATE {
+            return self.decode_delete(payload);
+        }
         let decode = self
             .decoders
             .get(effect_type)
@@ -196,6 +208,35 @@ impl Registry {
             effect_type: effect_type.to_owned(),
             reason: error.to_string(),
         })
+    }
+}
+
+const DELETE_STATE: &str = "DeleteState";
+
+impl Registry {
+    /// A stored [`DeleteState`]: its state type must be one a handler manages.
+    fn decode_delete(&self, payload: serde_json::Value) -> Result<Envelope, DecodeError> {
+        #[derive(serde::Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Stored {
+            state_type: String,
+            id: String,
+        }
+        let failed = |reason: String| DecodeError::Payload {
+            effect_type: DELETE_STATE.to_owned(),
+            reason,
+        };
+        let stored: Stored =
+            serde_json::from_value(payload).map_err(|error| failed(error.to_string()))?;
+        let state_type = self
+            .state_types
+            .get(stored.state_type.as_str())
+            .ok_or_else(|| failed(format!("no handler manages {:?}", stored.state_type)))?;
+        Ok(DeleteState {
+            state_type,
+            id: stored.id,
+        }
+        .into())
     }
 }
 

@@ -99,6 +99,10 @@ pub struct ErasedOutcome {
 pub trait Handler: Send + Sync + 'static {
     /// The handler's name (its function's path), for logs and failures.
     fn name(&self) -> &'static str;
+    /// The type of state it manages, if any.
+    fn state_type(&self) -> Option<&'static str> {
+        None
+    }
     /// Where its state is for this effect.
     fn route(&self, effect: &Envelope) -> Route;
     /// Runs it. Pure: no I/O, no clock but `ctx`.
@@ -249,6 +253,10 @@ where
         std::any::type_name::<F>()
     }
 
+    fn state_type(&self) -> Option<&'static str> {
+        Some(S::TYPE)
+    }
+
     fn route(&self, effect: &Envelope) -> Route {
         let Some(effect) = effect.downcast_ref::<E>() else {
             return Route::Skip;
@@ -388,6 +396,10 @@ where
 {
     fn name(&self) -> &'static str {
         std::any::type_name::<F>()
+    }
+
+    fn state_type(&self) -> Option<&'static str> {
+        Some(S::TYPE)
     }
 
     fn route(&self, effect: &Envelope) -> Route {

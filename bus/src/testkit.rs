@@ -395,11 +395,14 @@ where
 }
 
 /// The contract every [`Store`] keeps, as one test a backend runs on a
-/// fresh, empty store: versions, conflicts, deletion, scans, schedules, and
-/// all-or-nothing commits. Panics on the first broken promise.
+/// fresh, empty store: versions, conflicts, deletion, scans, schedules, the
+/// outbox and its deliveries, and all-or-nothing commits. Panics on the
+/// first broken promise.
 pub async fn store_contract(store: &dyn Store) {
     use crate::outcome::Change;
-    use crate::runtime::store::{Commit, ScheduleOp, Scheduled, ScheduledEvent, StoreError};
+    use crate::runtime::store::{
+        Commit, Delivery, Finished, OutboxEntry, ScheduleOp, Scheduled, StoreError, StoredEffect,
+    };
     use crate::state::StateBody;
 
     #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -412,10 +415,8 @@ pub async fn store_contract(store: &dyn Store) {
     let key = StateKey::of::<Note>("a");
     let write =
         |expected: Option<u64>, change: Change<StateBody>, schedules: Vec<ScheduleOp>| Commit {
-            key: Some(key.clone()),
-            expected_version: expected,
-            change,
             schedules,
+            ..Commit::state(Some(key.clone()), expected, change)
         };
     let note = |text: &str| Change::Set(StateBody::live(Note(text.to_owned())));
     let read = || async {
@@ -432,7 +433,7 @@ pub async fn store_contract(store: &dyn Store) {
             key: key.to_owned(),
             due_at_ms: due,
             updates_every_ms: id.is_multiple_of(2).then_some(250),
-            event: ScheduledEvent::Live(Envelope::new(Ring(id as u32))),
+            event: StoredEffect::Live(Envelope::new(Ring(id as u32))),
         })
     };
     let pending = || async {
@@ -495,12 +496,7 @@ pub async fn store_contract(store: &dyn Store) {
 
     let other = StateKey::of::<Note>("b");
     store
-        .commit(Commit {
-            key: Some(other.clone()),
-            expected_version: None,
-            change: note("bee"),
-            schedules: vec![],
-        })
+        .commit(Commit::state(Some(other.clone()), None, note("bee")))
         .await
         .expect("second state");
     let mut scanned: Vec<String> = store
@@ -546,7 +542,10 @@ pub async fn store_contract(store: &dyn Store) {
         pending().await,
         [(3, "j".into(), 30, None), (4, "k".into(), 40, Some(250))]
     );
-    store.remove_schedule(3).await.expect("remove");
+    store
+        .finish(vec![Finished::Schedule(3)])
+        .await
+        .expect("forget a fired schedule");
     assert_eq!(pending().await, [(4, "k".into(), 40, Some(250))]);
 
     store
@@ -563,4 +562,88 @@ pub async fn store_contract(store: &dyn Store) {
         Some((1, Note("again".into()))),
         "a recreated state starts over"
     );
+
+    // The outbox: entries in commit order, with the deliveries made.
+    let outbox = || async {
+        store
+            .pending_outbox()
+            .await
+            .expect("outbox")
+            .into_iter()
+            .map(|entry| {
+                let effects: Vec<(String, serde_json::Value)> = entry
+                    .effects
+                    .iter()
+                    .map(|effect| {
+                        let (name, payload) = effect.to_json_text();
+                        (
+                            name,
+                            serde_json::from_str(&payload).expect("payload is JSON"),
+                        )
+                    })
+                    .collect();
+                let mut handled = entry.handled;
+                handled.sort();
+                (entry.id, effects, handled)
+            })
+            .collect::<Vec<_>>()
+    };
+    let ring = |n: u32| ("Ring".to_owned(), serde_json::json!(n));
+    assert!(outbox().await.is_empty(), "no entry yet");
+    let emit = |id: u128, rings: &[u32]| OutboxEntry {
+        id,
+        effects: rings.iter().map(|n| Envelope::new(Ring(*n))).collect(),
+    };
+    store
+        .commit(Commit {
+            outbox: Some(emit(7, &[1, 2])),
+            ..Commit::state(Some(key.clone()), Some(1), note("rung"))
+        })
+        .await
+        .expect("state and outbox");
+    let lost = store
+        .commit(Commit {
+            outbox: Some(emit(8, &[3])),
+            delivery: Some(Delivery {
+                entry: 7,
+                position: 0,
+                handler: 0,
+            }),
+            ..Commit::state(Some(key.clone()), Some(1), Change::Keep)
+        })
+        .await;
+    assert!(matches!(lost, Err(StoreError::Conflict { .. })), "{lost:?}");
+    assert_eq!(
+        outbox().await,
+        [(7, vec![ring(1), ring(2)], vec![])],
+        "a conflict writes no entry and no delivery"
+    );
+    for (handler, entry) in [(1, 9), (0, 10)] {
+        store
+            .commit(Commit {
+                outbox: Some(emit(entry, &[entry as u32])),
+                delivery: Some(Delivery {
+                    entry: 7,
+                    position: 1,
+                    handler,
+                }),
+                ..Commit::state(None, None, Change::Keep)
+            })
+            .await
+            .expect("a delivery and the effects it emitted");
+    }
+    assert_eq!(
+        outbox().await,
+        [
+            (7, vec![ring(1), ring(2)], vec![(1, 0), (1, 1)]),
+            (9, vec![ring(9)], vec![]),
+            (10, vec![ring(10)], vec![]),
+        ],
+        "entries in commit order, with the deliveries made"
+    );
+    store
+        .finish(vec![Finished::Entry(7), Finished::Entry(10)])
+        .await
+        .expect("finish");
+    assert_eq!(outbox().await, [(9, vec![ring(9)], vec![])]);
 }

@@ -632,14 +632,11 @@ impl bus::Store for Contended {
     ) -> bus::runtime::store::StoreFuture<'_, ()> {
         Box::pin(async move {
             if !self.slipped.swap(true, Ordering::SeqCst) {
-                let other = bus::runtime::store::Commit {
-                    key: commit.key.clone(),
-                    expected_version: None,
-                    change: bus::Change::Set(bus::state::StateBody::live(List {
-                        items: vec![100],
-                    })),
-                    schedules: Vec::new(),
-                };
+                let other = bus::runtime::store::Commit::state(
+                    commit.key.clone(),
+                    None,
+                    bus::Change::Set(bus::state::StateBody::live(List { items: vec![100] })),
+                );
                 self.inner.commit(other).await?;
             }
             self.inner.commit(commit).await
@@ -650,11 +647,16 @@ impl bus::Store for Contended {
     ) -> bus::runtime::store::StoreFuture<'_, Vec<bus::runtime::store::Scheduled>> {
         self.inner.pending_schedules()
     }
-    fn remove_schedule(
+    fn pending_outbox(
         &self,
-        id: bus::runtime::store::ScheduleId,
+    ) -> bus::runtime::store::StoreFuture<'_, Vec<bus::runtime::store::PendingEntry>> {
+        self.inner.pending_outbox()
+    }
+    fn finish(
+        &self,
+        finished: Vec<bus::runtime::store::Finished>,
     ) -> bus::runtime::store::StoreFuture<'_, ()> {
-        self.inner.remove_schedule(id)
+        self.inner.finish(finished)
     }
 }
 

@@ -25,6 +25,11 @@ pub struct Config {
     #[arg(long, env = "DATA_DIR", default_value = "data")]
     pub data_dir: PathBuf,
 
+    /// Keep state in PostgreSQL instead of the embedded database
+    /// (`postgres://user:password@host/database`).
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true, value_parser = postgres_url)]
+    pub database_url: Option<String>,
+
     /// Keep everything in memory and nothing on disk (a restart forgets all).
     #[arg(long, env = "IN_MEMORY")]
     pub in_memory: bool,
@@ -73,9 +78,22 @@ pub struct Config {
     #[arg(long, env = "PRESENCE_GRACE_MS", default_value_t = 5_000)]
     pub presence_grace_ms: u64,
 
+    /// Fault injection for tests: abort right after committing a handler
+    /// result that emitted this effect, before publishing it.
+    #[arg(long, hide = true)]
+    pub abort_after_commit_of: Option<String>,
+
     /// Frames queued for one socket before it counts as too slow and is cut off.
     #[arg(long, env = "WS_QUEUE_FRAMES", default_value_t = 256)]
     pub ws_queue_frames: usize,
+}
+
+fn postgres_url(url: &str) -> Result<String, String> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(url.to_owned())
+    } else {
+        Err("a PostgreSQL URL starts with postgres:// (the embedded database needs no URL: see --data-dir)".to_owned())
+    }
 }
 
 impl Config {
@@ -122,6 +140,20 @@ mod tests {
     #[test]
     fn zero_ping_interval_is_refused() {
         assert!(Config::try_parse_from(["server", "--ws-ping-secs", "0"]).is_err());
+    }
+
+    #[test]
+    fn only_postgres_urls_are_taken() {
+        let config =
+            Config::try_parse_from(["server", "--database-url", "postgres://u@localhost/db"])
+                .unwrap();
+        assert_eq!(
+            config.database_url.as_deref(),
+            Some("postgres://u@localhost/db")
+        );
+        assert!(
+            Config::try_parse_from(["server", "--database-url", "mysql://localhost/db"]).is_err()
+        );
     }
 
     #[test]

@@ -39,12 +39,27 @@ pub struct Storage {
     pub sessions: Sessions,
 }
 
-/// Opens the embedded database under `--data-dir` (or memory with `--in-memory`).
+/// Opens the store the configuration names: memory with `--in-memory`,
+/// PostgreSQL with `--database-url`, else the embedded database under
+/// `--data-dir`.
 pub async fn open_storage(config: &Config) -> io::Result<Storage> {
     if config.in_memory {
         return Ok(Storage {
             store: Arc::new(bus::MemoryStore::new()),
             sessions: Sessions::default(),
+        });
+    }
+    if let Some(url) = &config.database_url {
+        let database = Arc::new(
+            storage::PostgresStore::open(url)
+                .await
+                .map_err(io::Error::other)?,
+        );
+        let known = database.sessions().await.map_err(io::Error::other)?;
+        tracing::info!(sessions = known.len(), "PostgreSQL database open");
+        return Ok(Storage {
+            sessions: Sessions::restore(known, database.clone()),
+            store: database,
         });
     }
     let database = Arc::new(
@@ -137,7 +152,17 @@ pub async fn serve(
 ) -> io::Result<()> {
     let addr = listener.local_addr()?;
     let hub = Arc::new(Hub::new(config.ws_queue_frames));
-    let storage = open_storage(&config).await?;
+    let mut storage = open_storage(&config).await?;
+    if let Some(effect_type) = &config.abort_after_commit_of {
+        tracing::warn!(
+            effect_type,
+            "fault injection: the process aborts after this commit"
+        );
+        storage.store = Arc::new(storage::fault::AbortAfterCommit::new(
+            storage.store,
+            effect_type.clone(),
+        ));
+    }
     let bus = start_bus(&config, storage.store, hub.clone()).await?;
     // No socket is open yet: whoever the store remembers as online is not.
     bus.publish(domain::PresenceReset {})

@@ -1,10 +1,14 @@
-//! The embedded database keeps the store contract, and the game runs on it.
+//! The embedded database and PostgreSQL keep the store contract, and the
+//! game runs on them.
+
+mod common;
 
 use std::sync::Arc;
 
 use bus::{Bus, BusBuilder, CaptureHook, Runtime};
 use domain::{Alias, GetUsersOnline, UserConnected};
-use server::storage::SqliteStore;
+use common::TestDatabase;
+use server::storage::{PostgresStore, SqliteStore};
 
 #[tokio::test]
 async fn sqlite_keeps_the_store_contract() {
@@ -14,9 +18,27 @@ async fn sqlite_keeps_the_store_contract() {
 }
 
 #[tokio::test]
+async fn postgres_keeps_the_store_contract() {
+    let database = TestDatabase::create().await;
+    let store = PostgresStore::open(&database.url).await.unwrap();
+    bus::testkit::store_contract(&store).await;
+    database.drop_it().await;
+}
+
+#[tokio::test]
 async fn presence_works_on_sqlite() {
     let data = tempfile::tempdir().unwrap();
-    let store = Arc::new(SqliteStore::open(data.path()).await.unwrap());
+    presence_works_on(Arc::new(SqliteStore::open(data.path()).await.unwrap())).await;
+}
+
+#[tokio::test]
+async fn presence_works_on_postgres() {
+    let database = TestDatabase::create().await;
+    presence_works_on(Arc::new(PostgresStore::open(&database.url).await.unwrap())).await;
+    database.drop_it().await;
+}
+
+async fn presence_works_on(store: Arc<dyn bus::Store>) {
     let mut handlers = BusBuilder::new();
     domain::register(&mut handlers, domain::Rules::default());
     let capture = Arc::new(CaptureHook::new());

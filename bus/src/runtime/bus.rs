@@ -20,7 +20,8 @@ use crate::outcome::{Change, Ctx};
 use crate::runtime::clock::{Clock, SystemClock};
 use crate::runtime::hooks::{HandlerReport, HandlerRun, Hook};
 use crate::runtime::store::{
-    Commit, MemoryStore, ScheduleOp, Scheduled, ScheduledEvent, Store, StoreError,
+    Commit, Delivery, Finished, MemoryStore, OutboxEntry, ScheduleOp, Scheduled, Store, StoreError,
+    StoredEffect,
 };
 use crate::runtime::timers::{Fired, Timer, TimerIndex};
 use crate::state::{StateKey, Stored};
@@ -123,11 +124,51 @@ enum Job {
         handler: Arc<dyn Handler>,
         route: Route,
         effect: Envelope,
+        tracked: Option<Tracked>,
     },
     Delete {
         key: StateKey,
         request: Envelope,
+        tracked: Option<Tracked>,
     },
+}
+
+/// Effects whose handler runs are counted: when the last has run, the store
+/// forgets the outbox entry (or the fired schedule) they came from.
+struct Batch {
+    finished: Finished,
+    /// Runs not done yet, plus one while the batch is being dispatched.
+    remaining: AtomicUsize,
+}
+
+/// One run of a batch: which effect, which of its handlers.
+struct Tracked {
+    batch: Arc<Batch>,
+    position: u32,
+    handler: u32,
+}
+
+impl Tracked {
+    /// The delivery to record with the run's commit (outbox entries only:
+    /// a fired schedule is delivered at least once).
+    fn delivery(&self) -> Option<Delivery> {
+        match self.batch.finished {
+            Finished::Entry(entry) => Some(Delivery {
+                entry,
+                position: self.position,
+                handler: self.handler,
+            }),
+            Finished::Schedule(_) => None,
+        }
+    }
+}
+
+/// Where a dispatched effect sits in its batch, and which of its handlers
+/// already ran (before a restart).
+struct Source<'a> {
+    batch: &'a Arc<Batch>,
+    position: u32,
+    handled: &'a [(u32, u32)],
 }
 
 struct Inner {
@@ -143,6 +184,8 @@ struct Inner {
     settled: Notify,
     timers: Mutex<TimerIndex>,
     timers_changed: Notify,
+    /// Finished batches, for the store to forget (in groups).
+    finished: mpsc::UnboundedSender<Finished>,
     closed: AtomicBool,
     stop: CancellationToken,
 }
@@ -176,21 +219,19 @@ impl Bus {
         let mut timers = TimerIndex::new();
         let now = runtime.clock.now_ms();
         for scheduled in pending {
-            let event = match &scheduled.event {
-                ScheduledEvent::Live(event) => event.clone(),
-                ScheduledEvent::Json {
-                    event_type,
-                    payload,
-                } => {
-                    let payload =
-                        serde_json::from_str(payload).map_err(|error| DecodeError::Payload {
-                            effect_type: event_type.clone(),
-                            reason: error.to_string(),
-                        })?;
-                    registry.decode(event_type, payload)?
-                }
-            };
+            let event = decode_stored(&registry, &scheduled.event)?;
             timers.add(Timer::of(scheduled, event), now);
+        }
+
+        let outbox = runtime.store.pending_outbox().await?;
+        let mut replay = Vec::with_capacity(outbox.len());
+        for entry in outbox {
+            let effects = entry
+                .effects
+                .iter()
+                .map(|effect| decode_stored(&registry, effect))
+                .collect::<Result<Vec<_>, _>>()?;
+            replay.push((entry.id, effects, entry.handled));
         }
 
         let mut senders = Vec::with_capacity(runtime.lanes);
@@ -200,6 +241,7 @@ impl Bus {
             senders.push(sender);
             receivers.push(receiver);
         }
+        let (finished_sender, finished) = mpsc::unbounded_channel();
         let bus = Self {
             inner: Arc::new(Inner {
                 registry,
@@ -213,12 +255,23 @@ impl Bus {
                 settled: Notify::new(),
                 timers: Mutex::new(timers),
                 timers_changed: Notify::new(),
+                finished: finished_sender,
                 closed: AtomicBool::new(false),
                 stop: CancellationToken::new(),
             }),
         };
         for receiver in receivers {
             tokio::spawn(bus.clone().lane(receiver));
+        }
+        tokio::spawn(bus.clone().forget_finished(finished));
+        if !replay.is_empty() {
+            tracing::info!(
+                entries = replay.len(),
+                "republishing effects committed before a stop"
+            );
+        }
+        for (id, effects, handled) in replay {
+            bus.dispatch_batch(Finished::Entry(id), effects, &handled);
         }
         if runtime.drive_timers {
             tokio::spawn(bus.clone().drive_timers());
@@ -338,11 +391,9 @@ impl Bus {
                     }))
                 }
                 Fired::Due(timer) => {
-                    self.dispatch(timer.event);
-                    // At least once: a crash before this line fires it again.
-                    if let Err(error) = self.inner.store.remove_schedule(timer.id).await {
-                        tracing::error!(%error, key = timer.key, "cannot forget a fired schedule");
-                    }
+                    // At least once: the store forgets the schedule when its
+                    // handlers have run; a crash before that fires it again.
+                    self.dispatch_batch(Finished::Schedule(timer.id), [timer.event], &[]);
                 }
             }
         }
@@ -386,14 +437,51 @@ impl Bus {
             .unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// Dispatches an effect nobody committed (sent, published, a failure
+    /// report, a schedule update).
     fn dispatch(&self, effect: Envelope) {
+        self.dispatch_from(effect, None);
+    }
+
+    /// Dispatches committed effects as one batch; the store forgets
+    /// `finished` once every handler they reach has run. `handled` lists
+    /// the (position, handler) runs done before a restart, skipped now.
+    fn dispatch_batch(
+        &self,
+        finished: Finished,
+        effects: impl IntoIterator<Item = Envelope>,
+        handled: &[(u32, u32)],
+    ) {
+        let batch = Arc::new(Batch {
+            finished,
+            remaining: AtomicUsize::new(1),
+        });
+        let mut position = 0;
+        for effect in effects {
+            if is_schedule_change(&effect) {
+                // Committed with the schedules, not in the outbox: for hooks.
+                self.dispatch(effect);
+                continue;
+            }
+            let source = Source {
+                batch: &batch,
+                position,
+                handled,
+            };
+            self.dispatch_from(effect, Some(source));
+            position += 1;
+        }
+        self.run_done(&batch);
+    }
+
+    fn dispatch_from(&self, effect: Envelope, source: Option<Source<'_>>) {
         for hook in &self.inner.hooks {
             hook.dispatched(&effect);
         }
         let registry = &self.inner.registry;
         match effect.kind() {
             Kind::Command => match registry.command_handler(effect.type_name()) {
-                Some(handler) => self.route(handler.clone(), effect),
+                Some(handler) => self.route(handler.clone(), effect, source.as_ref(), 0),
                 None => self.fail(
                     "bus",
                     &effect,
@@ -401,21 +489,33 @@ impl Bus {
                 ),
             },
             Kind::Event => {
-                for handler in registry.event_handlers(effect.type_name()) {
-                    self.route(handler.clone(), effect.clone());
+                for (index, handler) in registry
+                    .event_handlers(effect.type_name())
+                    .iter()
+                    .enumerate()
+                {
+                    self.route(
+                        handler.clone(),
+                        effect.clone(),
+                        source.as_ref(),
+                        index as u32,
+                    );
                 }
             }
             Kind::Framework => {
                 if let Some(delete) = effect.downcast_ref::<DeleteState>() {
                     let key = delete.key();
-                    let lane = self.lane_of(&key);
-                    self.enqueue(
-                        lane,
-                        Job::Delete {
-                            key,
-                            request: effect,
-                        },
-                    );
+                    if let Some(tracked) = track(source.as_ref(), 0) {
+                        let lane = self.lane_of(&key);
+                        self.enqueue(
+                            lane,
+                            Job::Delete {
+                                key,
+                                request: effect,
+                                tracked,
+                            },
+                        );
+                    }
                 }
                 // Schedules and cancellations are applied with the commit of
                 // the handler that emitted them; hooks have seen them above.
@@ -424,7 +524,13 @@ impl Bus {
         }
     }
 
-    fn route(&self, handler: Arc<dyn Handler>, effect: Envelope) {
+    fn route(
+        &self,
+        handler: Arc<dyn Handler>,
+        effect: Envelope,
+        source: Option<&Source<'_>>,
+        index: u32,
+    ) {
         let route = handler.route(&effect);
         let lane = match &route {
             Route::Skip => return,
@@ -432,14 +538,49 @@ impl Bus {
             Route::Stateless => self.lane_of(handler.name()),
             Route::All(state_type) => self.lane_of(state_type),
         };
+        let Some(tracked) = track(source, index) else {
+            return;
+        };
         self.enqueue(
             lane,
             Job::Run {
                 handler,
                 route,
                 effect,
+                tracked,
             },
         );
+    }
+
+    /// One run of `batch` is done (or its dispatch is): when none is left,
+    /// the store may forget it.
+    fn run_done(&self, batch: &Batch) {
+        if batch.remaining.fetch_sub(1, Ordering::SeqCst) == 1 {
+            self.inner.in_flight.fetch_add(1, Ordering::SeqCst);
+            if self.inner.finished.send(batch.finished).is_err() {
+                self.finished_one();
+            }
+        }
+    }
+
+    /// Tells the store what is finished, a group at a time.
+    async fn forget_finished(self, mut finished: mpsc::UnboundedReceiver<Finished>) {
+        let mut group = Vec::new();
+        loop {
+            tokio::select! {
+                () = self.inner.stop.cancelled() => return,
+                count = finished.recv_many(&mut group, 256) => if count == 0 { return },
+            }
+            let count = group.len();
+            if let Err(error) = self.inner.store.finish(std::mem::take(&mut group)).await {
+                // Kept in the store: replayed at the next start, where every
+                // delivery already handled is skipped.
+                tracing::error!(%error, "cannot forget finished outbox entries");
+            }
+            for _ in 0..count {
+                self.finished_one();
+            }
+        }
     }
 
     fn lane_of(&self, key: &(impl Hash + ?Sized)) -> usize {
@@ -474,8 +615,25 @@ impl Bus {
                     handler,
                     route,
                     effect,
-                } => self.run(handler.as_ref(), route, effect).await,
-                Job::Delete { key, request } => self.delete(key, &request).await,
+                    tracked,
+                } => {
+                    let delivery = tracked.as_ref().and_then(Tracked::delivery);
+                    self.run(handler.as_ref(), route, effect, delivery).await;
+                    if let Some(tracked) = tracked {
+                        self.run_done(&tracked.batch);
+                    }
+                }
+                Job::Delete {
+                    key,
+                    request,
+                    tracked,
+                } => {
+                    let delivery = tracked.as_ref().and_then(Tracked::delivery);
+                    self.delete(key, &request, delivery).await;
+                    if let Some(tracked) = tracked {
+                        self.run_done(&tracked.batch);
+                    }
+                }
             }
             self.finished_one();
         }
@@ -513,7 +671,13 @@ impl Bus {
         })
     }
 
-    async fn run(&self, handler: &dyn Handler, route: Route, effect: Envelope) {
+    async fn run(
+        &self,
+        handler: &dyn Handler,
+        route: Route,
+        effect: Envelope,
+        delivery: Option<Delivery>,
+    ) {
         let key = match &route {
             Route::Key(key) => Some(key.clone()),
             _ => None,
@@ -541,9 +705,10 @@ impl Bus {
                     Err(reason) => return self.fail(handler.name(), &effect, reason),
                 };
                 let (commit, schedules, emitted) =
-                    prepare(key.clone(), expected_version, outcome, now);
+                    prepare(key.clone(), expected_version, outcome, delivery, now);
+                let entry = commit.outbox.as_ref().map(|entry| entry.id);
                 match self.inner.store.commit(commit).await {
-                    Ok(()) => return self.after_commit(schedules, emitted, now),
+                    Ok(()) => return self.after_commit(schedules, entry, emitted, now),
                     Err(StoreError::Conflict { .. }) if attempt < self.inner.conflict_retries => {
                         tracing::debug!(
                             attempt,
@@ -597,7 +762,13 @@ impl Bus {
         result
     }
 
-    fn after_commit(&self, schedules: Vec<ScheduleOp>, emitted: Vec<Envelope>, now: u64) {
+    fn after_commit(
+        &self,
+        schedules: Vec<ScheduleOp>,
+        entry: Option<crate::runtime::store::OutboxId>,
+        emitted: Vec<Envelope>,
+        now: u64,
+    ) {
         if !schedules.is_empty() {
             let mut timers = self.timers();
             for op in schedules {
@@ -607,7 +778,7 @@ impl Bus {
                     }
                     ScheduleOp::Add(scheduled) => {
                         // Made by this process: always live.
-                        if let ScheduledEvent::Live(event) = &scheduled.event {
+                        if let StoredEffect::Live(event) = &scheduled.event {
                             let event = event.clone();
                             timers.add(Timer::of(scheduled, event), now);
                         }
@@ -617,24 +788,28 @@ impl Bus {
             drop(timers);
             self.inner.timers_changed.notify_one();
         }
-        for effect in emitted {
-            self.dispatch(effect);
+        match entry {
+            Some(entry) => self.dispatch_batch(Finished::Entry(entry), emitted, &[]),
+            // Only schedule changes: for hooks.
+            None => emitted.into_iter().for_each(|effect| self.dispatch(effect)),
         }
     }
 
-    async fn delete(&self, key: StateKey, request: &Envelope) {
+    async fn delete(&self, key: StateKey, request: &Envelope, delivery: Option<Delivery>) {
         for _ in 0..=self.inner.conflict_retries {
             let found = match self.inner.store.load(&key).await {
                 Ok(found) => found,
                 Err(error) => return self.fail("bus", request, error.to_string()),
             };
-            let Some(stored) = found else { return };
-            let commit = Commit {
-                key: Some(key.clone()),
-                expected_version: Some(stored.version),
-                change: Change::Delete,
-                schedules: Vec::new(),
+            let mut commit = match found {
+                Some(stored) => {
+                    Commit::state(Some(key.clone()), Some(stored.version), Change::Delete)
+                }
+                // Already gone: only the delivery is left to record.
+                None if delivery.is_some() => Commit::state(None, None, Change::Keep),
+                None => return,
             };
+            commit.delivery = delivery;
             match self.inner.store.commit(commit).await {
                 Ok(()) => return,
                 Err(StoreError::Conflict { .. }) => continue,
@@ -657,15 +832,17 @@ impl Bus {
     }
 }
 
-/// Splits an outcome into the commit, the schedule changes for the timer
-/// index, and the effects to dispatch.
+/// Splits an outcome into the commit (with the outbox entry of the effects
+/// to dispatch) and the schedule changes for the timer index.
 fn prepare(
     key: Option<StateKey>,
     expected_version: Option<u64>,
     outcome: crate::handler::ErasedOutcome,
+    delivery: Option<Delivery>,
     now: u64,
 ) -> (Commit, Vec<ScheduleOp>, Vec<Envelope>) {
     let mut schedules = Vec::new();
+    let mut effects = Vec::new();
     for effect in &outcome.emitted {
         if let Some(schedule) = effect.downcast_ref::<ScheduleEvent>() {
             let scheduled = Scheduled {
@@ -673,13 +850,15 @@ fn prepare(
                 key: schedule.key.clone(),
                 due_at_ms: now.saturating_add(schedule.after_ms),
                 updates_every_ms: schedule.updates_every_ms,
-                event: ScheduledEvent::Live(schedule.event.clone()),
+                event: StoredEffect::Live(schedule.event.clone()),
             };
             schedules.push(ScheduleOp::Add(scheduled));
         } else if let Some(cancel) = effect.downcast_ref::<CancelScheduledEvents>() {
             schedules.push(ScheduleOp::Cancel {
                 key: cancel.key.clone(),
             });
+        } else {
+            effects.push(effect.clone());
         }
     }
     let commit = Commit {
@@ -687,8 +866,53 @@ fn prepare(
         expected_version,
         change: outcome.change,
         schedules: schedules.clone(),
+        outbox: (!effects.is_empty()).then(|| OutboxEntry {
+            id: uuid::Uuid::new_v4().as_u128(),
+            effects,
+        }),
+        delivery,
     };
     (commit, schedules, outcome.emitted)
+}
+
+/// Schedules and cancellations are committed as schedule changes, not as
+/// outbox effects.
+fn is_schedule_change(effect: &Envelope) -> bool {
+    effect.is::<ScheduleEvent>() || effect.is::<CancelScheduledEvents>()
+}
+
+/// A run of `source`'s effect by handler `index`: `None` when it ran before
+/// a restart, `Some(None)` when the effect is not part of a batch.
+fn track(source: Option<&Source<'_>>, index: u32) -> Option<Option<Tracked>> {
+    let Some(source) = source else {
+        return Some(None);
+    };
+    if source.handled.contains(&(source.position, index)) {
+        return None;
+    }
+    source.batch.remaining.fetch_add(1, Ordering::SeqCst);
+    Some(Some(Tracked {
+        batch: source.batch.clone(),
+        position: source.position,
+        handler: index,
+    }))
+}
+
+/// An effect as a store keeps it, decoded.
+fn decode_stored(registry: &Registry, effect: &StoredEffect) -> Result<Envelope, DecodeError> {
+    match effect {
+        StoredEffect::Live(effect) => Ok(effect.clone()),
+        StoredEffect::Json {
+            event_type,
+            payload,
+        } => {
+            let payload = serde_json::from_str(payload).map_err(|error| DecodeError::Payload {
+                effect_type: event_type.clone(),
+                reason: error.to_string(),
+            })?;
+            registry.decode(event_type, payload)
+        }
+    }
 }
 
 fn expect_kind(effect: &Envelope, expected: Kind) -> Result<(), BusError> {

@@ -1,10 +1,14 @@
-//! Where managed state and pending schedules live.
+//! Where managed state, pending schedules and the outbox live.
 //!
 //! A [`Store`] keeps states by [`StateKey`] with a version for optimistic
-//! concurrency, and the pending schedules. Every handler's result is written
-//! with one [`Store::commit`]: the state change and the schedule changes it
-//! emitted, together. [`MemoryStore`] keeps live values and never serialises;
-//! durable stores keep JSON (see [`StateBody`]).
+//! concurrency, the pending schedules, and the outbox. Every handler's result
+//! is written with one [`Store::commit`]: the state change, the schedule
+//! changes and the effects it emitted (an [`OutboxEntry`]), together. An
+//! entry stays until every handler its effects reach has run; each of those
+//! runs records its [`Delivery`] in its own commit, so after a crash the bus
+//! republishes what was left and skips what was handled. [`MemoryStore`]
+//! keeps live values and never serialises; durable stores keep JSON (see
+//! [`StateBody`]).
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -41,18 +45,37 @@ pub enum StoreError {
 /// An identifier of one pending schedule.
 pub type ScheduleId = u128;
 
-/// The event of a pending schedule, as a store holds it.
+/// An identifier of one outbox entry.
+pub type OutboxId = u128;
+
+/// An effect as a store holds it (a schedule's event, an outbox effect).
 #[derive(Debug, Clone)]
-pub enum ScheduledEvent {
-    /// The event itself (memory).
+pub enum StoredEffect {
+    /// The effect itself (memory).
     Live(Envelope),
     /// Its wire form, decoded by the bus's registry (durable stores).
     Json {
-        /// The event's wire name.
+        /// The effect's wire name.
         event_type: String,
         /// Its payload as JSON text.
         payload: String,
     },
+}
+
+impl StoredEffect {
+    /// The wire name and JSON payload, for a durable store to write.
+    pub fn to_json_text(&self) -> (String, String) {
+        match self {
+            Self::Live(effect) => (
+                effect.type_name().to_owned(),
+                effect.payload_json().to_string(),
+            ),
+            Self::Json {
+                event_type,
+                payload,
+            } => (event_type.clone(), payload.clone()),
+        }
+    }
 }
 
 /// A pending schedule.
@@ -67,7 +90,7 @@ pub struct Scheduled {
     /// Period of update events until due, if asked for.
     pub updates_every_ms: Option<u64>,
     /// What to deliver.
-    pub event: ScheduledEvent,
+    pub event: StoredEffect,
 }
 
 /// A change to the pending schedules, in the order the handler emitted it.
@@ -80,6 +103,47 @@ pub enum ScheduleOp {
     },
     /// Add this schedule.
     Add(Scheduled),
+}
+
+/// The effects one handler run emitted (schedules aside), committed with its
+/// result and kept until every handler they reach has run.
+#[derive(Debug, Clone)]
+pub struct OutboxEntry {
+    /// Unique among entries.
+    pub id: OutboxId,
+    /// The effects, in the order they were emitted.
+    pub effects: Vec<Envelope>,
+}
+
+/// One effect of an outbox entry, handled by one of the handlers it reaches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Delivery {
+    /// The entry.
+    pub entry: OutboxId,
+    /// The effect's position in the entry.
+    pub position: u32,
+    /// The handler's position among those of the effect (0 for a command).
+    pub handler: u32,
+}
+
+/// An outbox entry not finished yet, as found at start-up.
+#[derive(Debug, Clone)]
+pub struct PendingEntry {
+    /// The entry.
+    pub id: OutboxId,
+    /// Its effects, in order.
+    pub effects: Vec<StoredEffect>,
+    /// The (position, handler) pairs already handled.
+    pub handled: Vec<(u32, u32)>,
+}
+
+/// Work the bus is done with, for the store to forget.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Finished {
+    /// Every handler the entry's effects reach has run.
+    Entry(OutboxId),
+    /// The schedule fired and its handlers have run.
+    Schedule(ScheduleId),
 }
 
 /// Everything one handler run writes, applied all or nothing.
@@ -95,6 +159,29 @@ pub struct Commit {
     pub change: Change<StateBody>,
     /// Schedule changes, in order.
     pub schedules: Vec<ScheduleOp>,
+    /// The effects to publish once committed, if any.
+    pub outbox: Option<OutboxEntry>,
+    /// The outbox delivery this run handled, if it handled one.
+    pub delivery: Option<Delivery>,
+}
+
+impl Commit {
+    /// A commit that changes the state at `key` (or nothing, with `None`)
+    /// and nothing else.
+    pub fn state(
+        key: Option<StateKey>,
+        expected_version: Option<u64>,
+        change: Change<StateBody>,
+    ) -> Self {
+        Self {
+            key,
+            expected_version,
+            change,
+            schedules: Vec::new(),
+            outbox: None,
+            delivery: None,
+        }
+    }
 }
 
 /// A place for managed state and pending schedules.
@@ -108,8 +195,11 @@ pub trait Store: Send + Sync + 'static {
     fn commit(&self, commit: Commit) -> StoreFuture<'_, ()>;
     /// Every pending schedule (read at start-up).
     fn pending_schedules(&self) -> StoreFuture<'_, Vec<Scheduled>>;
-    /// Forgets a schedule that has fired.
-    fn remove_schedule(&self, id: ScheduleId) -> StoreFuture<'_, ()>;
+    /// Every outbox entry not finished, in the order they were committed
+    /// (read at start-up).
+    fn pending_outbox(&self) -> StoreFuture<'_, Vec<PendingEntry>>;
+    /// Forgets finished entries (with their deliveries) and fired schedules.
+    fn finish(&self, finished: Vec<Finished>) -> StoreFuture<'_, ()>;
 }
 
 /// Shards keep writers on different keys off each other's lock.
@@ -120,7 +210,38 @@ const SHARDS: usize = 16;
 pub struct MemoryStore {
     shards: Vec<Mutex<HashMap<StateKey, Stored>>>,
     schedules: Mutex<Schedules>,
+    outbox: Mutex<Outbox>,
     hasher: std::collections::hash_map::RandomState,
+}
+
+#[derive(Debug, Default)]
+struct Outbox {
+    next: u64,
+    /// By commit order.
+    entries: std::collections::BTreeMap<u64, (OutboxEntry, Vec<(u32, u32)>)>,
+    order: HashMap<OutboxId, u64>,
+}
+
+impl Outbox {
+    fn add(&mut self, entry: OutboxEntry) {
+        self.next += 1;
+        self.order.insert(entry.id, self.next);
+        self.entries.insert(self.next, (entry, Vec::new()));
+    }
+
+    fn handled(&mut self, delivery: Delivery) {
+        if let Some(order) = self.order.get(&delivery.entry)
+            && let Some((_, handled)) = self.entries.get_mut(order)
+        {
+            handled.push((delivery.position, delivery.handler));
+        }
+    }
+
+    fn remove(&mut self, id: OutboxId) {
+        if let Some(order) = self.order.remove(&id) {
+            self.entries.remove(&order);
+        }
+    }
 }
 
 #[derive(Debug, Default)]
@@ -164,6 +285,7 @@ impl Default for MemoryStore {
         Self {
             shards: (0..SHARDS).map(|_| Mutex::default()).collect(),
             schedules: Mutex::default(),
+            outbox: Mutex::default(),
             hasher: Default::default(),
         }
     }
@@ -213,6 +335,15 @@ impl MemoryStore {
                 schedules.apply(op);
             }
         }
+        if commit.outbox.is_some() || commit.delivery.is_some() {
+            let mut outbox = lock(&self.outbox);
+            if let Some(delivery) = commit.delivery {
+                outbox.handled(delivery);
+            }
+            if let Some(entry) = commit.outbox {
+                outbox.add(entry);
+            }
+        }
         Ok(())
     }
 }
@@ -245,8 +376,31 @@ impl Store for MemoryStore {
         Box::pin(std::future::ready(Ok(all)))
     }
 
-    fn remove_schedule(&self, id: ScheduleId) -> StoreFuture<'_, ()> {
-        lock(&self.schedules).remove(id);
+    fn pending_outbox(&self) -> StoreFuture<'_, Vec<PendingEntry>> {
+        let pending = lock(&self.outbox)
+            .entries
+            .values()
+            .map(|(entry, handled)| PendingEntry {
+                id: entry.id,
+                effects: entry
+                    .effects
+                    .iter()
+                    .cloned()
+                    .map(StoredEffect::Live)
+                    .collect(),
+                handled: handled.clone(),
+            })
+            .collect();
+        Box::pin(std::future::ready(Ok(pending)))
+    }
+
+    fn finish(&self, finished: Vec<Finished>) -> StoreFuture<'_, ()> {
+        for done in finished {
+            match done {
+                Finished::Entry(id) => lock(&self.outbox).remove(id),
+                Finished::Schedule(id) => lock(&self.schedules).remove(id),
+            }
+        }
         Box::pin(std::future::ready(Ok(())))
     }
 }

@@ -212,3 +212,48 @@ impl Client {
         }
     }
 }
+
+/// A throwaway PostgreSQL database on the cluster `TEST_DATABASE_URL`
+/// names (`./scripts/test.sh` starts it and sets the variable).
+pub struct TestDatabase {
+    pub url: String,
+    admin: String,
+    name: String,
+}
+
+impl TestDatabase {
+    pub async fn create() -> Self {
+        use sqlx::Connection;
+        let admin = std::env::var("TEST_DATABASE_URL").expect(
+            "TEST_DATABASE_URL names a PostgreSQL role that may create databases; \
+             ./scripts/test.sh starts the local cluster and sets it",
+        );
+        let name = format!("tictactoe_test_{}", uuid::Uuid::new_v4().simple());
+        let mut connection = sqlx::PgConnection::connect(&admin)
+            .await
+            .expect("PostgreSQL at TEST_DATABASE_URL answers");
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&mut connection)
+            .await
+            .expect("create a throwaway database");
+        let (server, _) = admin
+            .rsplit_once('/')
+            .expect("TEST_DATABASE_URL ends with /database");
+        Self {
+            url: format!("{server}/{name}"),
+            admin,
+            name,
+        }
+    }
+
+    /// Drops the database (a run cut short leaves it for
+    /// `scripts/postgres.sh` to drop).
+    pub async fn drop_it(self) {
+        use sqlx::Connection;
+        if let Ok(mut connection) = sqlx::PgConnection::connect(&self.admin).await {
+            let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name))
+                .execute(&mut connection)
+                .await;
+        }
+    }
+}
