@@ -203,6 +203,14 @@ impl Hub {
             }
             Audience::Game { game_id, version } => {
                 let route = routes.games.entry(game_id).or_default();
+                if route
+                    .recent
+                    .back()
+                    .is_some_and(|(last, _)| *last >= version)
+                {
+                    // Sent already (republished after a restart): once is enough.
+                    return;
+                }
                 route.recent.push_back((version, frame.clone()));
                 if route.recent.len() > RECENT {
                     route.recent.pop_front();
@@ -316,6 +324,19 @@ mod tests {
         assert!(alice.try_recv().is_ok());
         assert!(bob.try_recv().unwrap().contains("PlayerJoinedAGame"));
         assert!(carol.try_recv().is_err());
+    }
+
+    #[test]
+    fn a_game_event_dispatched_twice_goes_out_once() {
+        let hub = Hub::new(16);
+        hub.seed([(id(9), vec![id(1)])]);
+        let (_, mut alice) = hub.connect(Some(id(1)));
+        for version in [5, 5, 6, 5] {
+            hub.dispatched(&moved(version));
+        }
+        assert!(alice.try_recv().unwrap().contains(r#""version":5"#));
+        assert!(alice.try_recv().unwrap().contains(r#""version":6"#));
+        assert!(alice.try_recv().is_err(), "no duplicate");
     }
 
     #[test]

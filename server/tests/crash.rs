@@ -1,15 +1,45 @@
-//! Durability: the real server binary, killed with SIGKILL mid-game and
-//! started again on the same data folder, has lost nothing.
+//! Durability: the real server binary, killed with SIGKILL mid-game (or
+//! aborted between a commit and its publication) and started again on the
+//! same data, has lost nothing, on the embedded database and on PostgreSQL.
 
 mod common;
 
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use common::Client;
+use common::{Client, TestDatabase};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use uuid::Uuid;
+
+/// Where a server keeps its state.
+enum Data {
+    Embedded(tempfile::TempDir),
+    Postgres(TestDatabase),
+}
+
+impl Data {
+    async fn embedded() -> Self {
+        Self::Embedded(tempfile::tempdir().unwrap())
+    }
+
+    async fn postgres() -> Self {
+        Self::Postgres(TestDatabase::create().await)
+    }
+
+    fn flags(&self) -> [String; 2] {
+        match self {
+            Self::Embedded(folder) => ["--data-dir".into(), folder.path().display().to_string()],
+            Self::Postgres(database) => ["--database-url".into(), database.url.clone()],
+        }
+    }
+
+    async fn forget(self) {
+        if let Self::Postgres(database) = self {
+            database.drop_it().await;
+        }
+    }
+}
 
 /// The server binary as a child process.
 struct Process {
@@ -18,7 +48,11 @@ struct Process {
 }
 
 impl Process {
-    async fn start(data: &std::path::Path, turn_timeout_ms: u64) -> Self {
+    async fn start(data: &Data, turn_timeout_ms: u64) -> Self {
+        Self::start_with(data, turn_timeout_ms, &[]).await
+    }
+
+    async fn start_with(data: &Data, turn_timeout_ms: u64, extra: &[&str]) -> Self {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -26,8 +60,9 @@ impl Process {
             .port();
         let child = Command::new(env!("CARGO_BIN_EXE_server"))
             .args(["--addr", &format!("127.0.0.1:{port}")])
-            .args(["--data-dir", &data.to_string_lossy()])
+            .args(data.flags())
             .args(["--turn-timeout-ms", &turn_timeout_ms.to_string()])
+            .args(extra)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
             .spawn()
@@ -98,8 +133,16 @@ async fn mark(mover: &mut Client, other: &mut Client, game: Uuid, x: u8, y: u8) 
 
 #[tokio::test]
 async fn a_kill_9_mid_game_loses_nothing_and_the_game_finishes() {
-    let data = tempfile::tempdir().unwrap();
-    let first = Process::start(data.path(), 60_000).await;
+    kill_9_mid_game(Data::embedded().await).await;
+}
+
+#[tokio::test]
+async fn a_kill_9_mid_game_loses_nothing_on_postgres_either() {
+    kill_9_mid_game(Data::postgres().await).await;
+}
+
+async fn kill_9_mid_game(data: Data) {
+    let first = Process::start(&data, 60_000).await;
     let (mut alice, mut bob) = (client(&first), client(&first));
     for (player, alias) in [(&mut alice, "alice"), (&mut bob, "bob")] {
         player.sign_up(alias).await;
@@ -111,7 +154,7 @@ async fn a_kill_9_mid_game_loses_nothing_and_the_game_finishes() {
     let (_, before) = alice.query("GetGame", json!({ "gameId": game })).await;
     first.kill_9();
 
-    let second = Process::start(data.path(), 60_000).await;
+    let second = Process::start(&data, 60_000).await;
     for player in [&mut alice, &mut bob] {
         second.adopt(player);
     }
@@ -144,12 +187,14 @@ async fn a_kill_9_mid_game_loses_nothing_and_the_game_finishes() {
         top,
         json!([{ "userId": alice.user, "alias": "alice", "score": 100 }])
     );
+    drop(second);
+    data.forget().await;
 }
 
 #[tokio::test]
 async fn a_turn_timer_pending_at_the_kill_fires_after_the_restart() {
-    let data = tempfile::tempdir().unwrap();
-    let first = Process::start(data.path(), 1_500).await;
+    let data = Data::embedded().await;
+    let first = Process::start(&data, 1_500).await;
     let (mut alice, mut bob) = (client(&first), client(&first));
     for (player, alias) in [(&mut alice, "alice"), (&mut bob, "bob")] {
         player.sign_up(alias).await;
@@ -158,7 +203,7 @@ async fn a_turn_timer_pending_at_the_kill_fires_after_the_restart() {
     let game = start_game(&mut alice, &mut bob).await;
     first.kill_9();
 
-    let second = Process::start(data.path(), 1_500).await;
+    let second = Process::start(&data, 1_500).await;
     second.adopt(&mut alice);
     let mut stage = Value::Null;
     for _ in 0..100 {
@@ -171,4 +216,72 @@ async fn a_turn_timer_pending_at_the_kill_fires_after_the_restart() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert_eq!(stage, "ENDED", "the timeout fired after the restart");
+}
+
+#[tokio::test]
+async fn a_crash_between_commit_and_publish_loses_no_event_and_shows_none_twice() {
+    let data = Data::embedded().await;
+    // Aborts right after committing the winning move, before publishing it.
+    let first = Process::start_with(&data, 60_000, &["--abort-after-commit-of", "GameEnded"]).await;
+    let (mut alice, mut bob) = (client(&first), client(&first));
+    for (player, alias) in [(&mut alice, "alice"), (&mut bob, "bob")] {
+        player.sign_up(alias).await;
+        player.connect().await;
+    }
+    let game = start_game(&mut alice, &mut bob).await;
+    mark(&mut alice, &mut bob, game, 0, 0).await;
+    mark(&mut bob, &mut alice, game, 0, 1).await;
+    mark(&mut alice, &mut bob, game, 1, 0).await;
+    mark(&mut bob, &mut alice, game, 1, 1).await;
+    let seen = bob.wait_for("WaitingForPlayerPlay").await["version"]
+        .as_u64()
+        .expect("a version");
+    ok(alice
+        .command("PlaceMark", json!({ "gameId": game, "x": 2, "y": 0 }))
+        .await);
+    let mut first = first;
+    let status = first.child.wait().expect("the server ends");
+    assert!(!status.success(), "it aborted: {status}");
+
+    let second = Process::start(&data, 60_000).await;
+    for player in [&mut alice, &mut bob] {
+        second.adopt(player);
+        player.connect().await;
+        player
+            .send_frame(json!({ "type": "Resume", "payload": { "gameId": game, "version": seen } }))
+            .await;
+    }
+    let winner = json!(alice.user);
+    for player in [&mut alice, &mut bob] {
+        assert_eq!(player.wait_for("GameEnded").await["winner"], winner);
+        player.drain(Duration::from_millis(300)).await;
+        let game_events: Vec<u64> = player
+            .seen
+            .iter()
+            .filter(|frame| frame["payload"]["gameId"] == json!(game))
+            .filter_map(|frame| frame["payload"]["version"].as_u64())
+            .filter(|version| *version > seen)
+            .collect();
+        let mut once = game_events.clone();
+        once.dedup();
+        assert_eq!(game_events, once, "no event twice");
+        assert_eq!(
+            game_events,
+            (seen + 1..=seen + game_events.len() as u64).collect::<Vec<_>>(),
+            "every missed event, in order"
+        );
+    }
+    // The score handler saw the republished `GameEnded` exactly once.
+    let mut score = Value::Null;
+    for _ in 0..100 {
+        let (_, top) = bob.query("GetTopThreePlayers", json!({})).await;
+        score = top[0]["score"].clone();
+        if !score.is_null() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(score, 100);
+    drop(second);
+    data.forget().await;
 }

@@ -6,8 +6,8 @@ mod common;
 use std::sync::Arc;
 
 use bus::{Bus, BusBuilder, CaptureHook, Runtime};
-use domain::{Alias, GetUsersOnline, UserConnected};
 use common::TestDatabase;
+use domain::{Alias, GetUsersOnline, UserConnected};
 use server::storage::{PostgresStore, SqliteStore};
 
 #[tokio::test]

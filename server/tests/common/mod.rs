@@ -251,9 +251,12 @@ impl TestDatabase {
     pub async fn drop_it(self) {
         use sqlx::Connection;
         if let Ok(mut connection) = sqlx::PgConnection::connect(&self.admin).await {
-            let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name))
-                .execute(&mut connection)
-                .await;
+            let _ = sqlx::query(&format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                self.name
+            ))
+            .execute(&mut connection)
+            .await;
         }
     }
 }
