@@ -1,0 +1,144 @@
+//! One game between two players, played as two browsers would: invite,
+//! accept, then each moves only once told it is its turn.
+
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::Failure;
+use crate::player::{Kind, Player};
+
+/// How a game goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Pattern {
+    /// X wins along the top row in five moves.
+    Win,
+    /// Nine moves, nobody wins.
+    Draw,
+    /// Win and draw, one game each in turn.
+    Mixed,
+}
+
+/// (x, y) cells in the order they are played, X first.
+const WIN: &[(u8, u8)] = &[(0, 0), (0, 1), (1, 0), (1, 1), (2, 0)];
+const DRAW: &[(u8, u8)] = &[
+    (0, 0),
+    (1, 0),
+    (2, 0),
+    (1, 1),
+    (0, 1),
+    (2, 1),
+    (1, 2),
+    (0, 2),
+    (2, 2),
+];
+
+impl Pattern {
+    /// The moves of game number `n` of a player pair.
+    pub fn moves(self, n: u64) -> &'static [(u8, u8)] {
+        match self {
+            Self::Win => WIN,
+            Self::Draw => DRAW,
+            Self::Mixed if n.is_multiple_of(2) => WIN,
+            Self::Mixed => DRAW,
+        }
+    }
+}
+
+/// What one finished game measured.
+#[derive(Debug, Default)]
+pub struct Played {
+    /// From sending each move to the opponent receiving its `BoardUpdated`.
+    pub latencies: Vec<Duration>,
+}
+
+/// Sets a game up: `host` creates it and invites `guest`, who accepts by
+/// joining; done when the host (X) is told to play.
+pub async fn start(
+    host: &mut Player,
+    guest: &mut Player,
+    patience: Duration,
+) -> Result<Uuid, Failure> {
+    let game = Uuid::new_v4();
+    host.command("CreateGame", json!({ "gameId": game }))
+        .await?;
+    host.command("JoinGame", json!({ "gameId": game })).await?;
+    host.command(
+        "InviteUser",
+        json!({ "gameId": game, "invitedId": guest.id }),
+    )
+    .await?;
+    guest.wait(Kind::UserInvited, game, patience).await?;
+    guest.command("JoinGame", json!({ "gameId": game })).await?;
+    // The host joined first: it is X and is told first.
+    host.wait_turn(game, patience).await?;
+    Ok(game)
+}
+
+/// Sets a game up and plays `moves` to the end.
+pub async fn play(
+    host: &mut Player,
+    guest: &mut Player,
+    moves: &[(u8, u8)],
+    patience: Duration,
+) -> Result<Played, Failure> {
+    let game = start(host, guest, patience).await?;
+    let (mut mover, mut other) = (host, guest);
+    let mut played = Played::default();
+    for (n, (x, y)) in moves.iter().enumerate() {
+        let sent = Instant::now();
+        mover
+            .command("PlaceMark", json!({ "gameId": game, "x": x, "y": y }))
+            .await?;
+        let board = other.wait(Kind::BoardUpdated, game, patience).await?;
+        played
+            .latencies
+            .push(board.at.saturating_duration_since(sent));
+        if n + 1 == moves.len() {
+            break;
+        }
+        other.wait_turn(game, patience).await?;
+        std::mem::swap(&mut mover, &mut other);
+    }
+    for player in [mover, other] {
+        player.wait(Kind::GameEnded, game, patience).await?;
+    }
+    Ok(played)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The patterns end as they say, and only on their last move.
+    #[test]
+    fn patterns_win_and_draw_on_their_last_move() {
+        fn line(board: &[[u8; 3]; 3]) -> bool {
+            let lines = [
+                [(0, 0), (1, 0), (2, 0)],
+                [(0, 1), (1, 1), (2, 1)],
+                [(0, 2), (1, 2), (2, 2)],
+                [(0, 0), (0, 1), (0, 2)],
+                [(1, 0), (1, 1), (1, 2)],
+                [(2, 0), (2, 1), (2, 2)],
+                [(0, 0), (1, 1), (2, 2)],
+                [(2, 0), (1, 1), (0, 2)],
+            ];
+            lines.iter().any(|cells| {
+                let [a, b, c] = cells.map(|(x, y): (usize, usize)| board[y][x]);
+                a != 0 && a == b && b == c
+            })
+        }
+        for (moves, wins) in [(WIN, true), (DRAW, false)] {
+            let mut board = [[0u8; 3]; 3];
+            for (n, (x, y)) in moves.iter().enumerate() {
+                assert_eq!(board[*y as usize][*x as usize], 0, "a free cell");
+                board[*y as usize][*x as usize] = if n % 2 == 0 { 1 } else { 2 };
+                let last = n + 1 == moves.len();
+                assert_eq!(line(&board), wins && last, "move {n}");
+            }
+        }
+    }
+}

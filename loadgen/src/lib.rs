@@ -1,0 +1,255 @@
+//! A load generator that plays real games over the public protocol, as
+//! browsers do: per game two players, each with its own session cookie and
+//! WebSocket; create users, invite, accept, join, then alternate moves, each
+//! player moving only after it receives its `WaitingForPlayerPlay`.
+#![forbid(unsafe_code)]
+
+pub mod game;
+pub mod player;
+pub mod process;
+pub mod summary;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+
+pub use game::Pattern;
+pub use summary::Summary;
+
+use crate::player::{Kind, Player};
+use crate::summary::Tally;
+
+/// Plays tic-tac-toe against a server and reports how it held up.
+#[derive(Debug, Clone, Parser)]
+#[command(version, about, long_about = None)]
+pub struct Args {
+    /// The server to play against (the only address this talks to).
+    #[arg(long, default_value = "http://127.0.0.1:3000")]
+    pub url: String,
+
+    /// Games played at the same time (two players and two sockets each).
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
+    pub games: u64,
+
+    /// Stop after this many games in all (default: run for --duration-secs).
+    #[arg(long)]
+    pub total: Option<u64>,
+
+    /// Stop starting games after this long.
+    #[arg(long, default_value_t = 10.0)]
+    pub duration_secs: f64,
+
+    /// How the games go.
+    #[arg(long, value_enum, default_value_t = Pattern::Mixed)]
+    pub pattern: Pattern,
+
+    /// Stop everything after this long, finished or not (a failed run).
+    #[arg(long, default_value_t = 300.0)]
+    pub time_limit_secs: f64,
+
+    /// How long to wait for any one event before counting a timeout.
+    #[arg(long, default_value_t = 10.0)]
+    pub patience_secs: f64,
+
+    /// Instead of playing: set the games up, wait for the first move that
+    /// never comes, hold the sockets this long and report the memory they
+    /// cost the server.
+    #[arg(long)]
+    pub idle_secs: Option<f64>,
+
+    /// Sign-ups and socket openings at once while setting up.
+    #[arg(long, default_value_t = 64)]
+    pub connect_concurrency: usize,
+
+    /// The server's process id, for its CPU and memory (default: whoever
+    /// listens on the URL's port on this machine).
+    #[arg(long)]
+    pub server_pid: Option<u32>,
+
+    /// Print the summary as one line of JSON.
+    #[arg(long)]
+    pub json: bool,
+
+    /// No progress lines on stderr.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+/// Why one step failed, counted by kind in the summary.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum Failure {
+    #[error("http: {0}")]
+    Http(String),
+    #[error("status {0}")]
+    Status(u16),
+    #[error("no session cookie")]
+    NoSession,
+    #[error("socket: {0}")]
+    Socket(String),
+    #[error("socket closed")]
+    Disconnected,
+    #[error("timeout waiting for {0:?}")]
+    Timeout(Kind),
+    #[error("rule error {0}")]
+    Rule(String),
+    #[error("{0}")]
+    Unexpected(&'static str),
+}
+
+impl Failure {
+    /// The failure's kind, for counting (without the details that vary).
+    pub fn kind(&self) -> String {
+        match self {
+            Self::Http(_) => "http".into(),
+            Self::Socket(_) => "socket".into(),
+            other => other.to_string(),
+        }
+    }
+}
+
+/// Plays (or idles) as `args` says and sums it up.
+pub async fn run(args: &Args) -> Summary {
+    let started = Instant::now();
+    let base = args.url.trim_end_matches('/').to_owned();
+    let server_pid = args
+        .server_pid
+        .or_else(|| port_of(&base).and_then(process::listening_on));
+    let empty_server = server_pid.and_then(process::sample);
+    let tally = Arc::new(Tally::default());
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(usize::MAX)
+        .build()
+        .unwrap_or_default();
+
+    let pairs = connect_pairs(args, &http, &base, &tally).await;
+    let connected = Instant::now();
+    let before = server_pid.and_then(process::sample);
+    let progress = (!args.quiet).then(|| tokio::spawn(summary::progress(tally.clone())));
+    let limit = Duration::from_secs_f64(args.time_limit_secs).saturating_sub(started.elapsed());
+    let finished = match args.idle_secs {
+        Some(hold) => tokio::time::timeout(limit, idle(args, pairs, hold, &tally)).await,
+        None => tokio::time::timeout(limit, play(args, pairs, &tally)).await,
+    };
+    if let Some(progress) = progress {
+        progress.abort();
+    }
+    let after = server_pid.and_then(process::sample);
+    tally.summary(summary::Context {
+        args,
+        elapsed: connected.elapsed(),
+        setup: connected.duration_since(started),
+        time_limit_hit: finished.is_err(),
+        server_pid,
+        empty_server,
+        before,
+        after,
+    })
+}
+
+fn port_of(base: &str) -> Option<u16> {
+    let authority = base.split("://").nth(1)?.split('/').next()?;
+    match authority.rsplit_once(':') {
+        Some((_, port)) => port.parse().ok(),
+        None if base.starts_with("https") => Some(443),
+        None => Some(80),
+    }
+}
+
+type Pair = (Player, Player);
+
+/// Signs up and connects two players per game, a bounded number at once.
+async fn connect_pairs(
+    args: &Args,
+    http: &reqwest::Client,
+    base: &str,
+    tally: &Tally,
+) -> Vec<Pair> {
+    use futures::StreamExt;
+    let patience = Duration::from_secs_f64(args.patience_secs);
+    futures::stream::iter(0..args.games)
+        .map(|n| async move {
+            let join = |role: &'static str| async move {
+                let alias = format!("{role}{n}");
+                tokio::time::timeout(patience, Player::join(http, base, &alias))
+                    .await
+                    .unwrap_or(Err(Failure::Unexpected("sign-up took too long")))
+            };
+            match futures::future::try_join(join("host"), join("guest")).await {
+                Ok(pair) => Some(pair),
+                Err(failure) => {
+                    tally.failed(&failure);
+                    None
+                }
+            }
+        })
+        .buffer_unordered(args.connect_concurrency.max(1))
+        .filter_map(std::future::ready)
+        .collect()
+        .await
+}
+
+/// Every pair plays games one after another until the total or the
+/// duration is reached.
+async fn play(args: &Args, pairs: Vec<Pair>, tally: &Arc<Tally>) {
+    let started = Arc::new(AtomicU64::new(0));
+    let stop_at = Instant::now() + Duration::from_secs_f64(args.duration_secs);
+    let patience = Duration::from_secs_f64(args.patience_secs);
+    let mut tasks = tokio::task::JoinSet::new();
+    for (mut host, mut guest) in pairs {
+        let (started, tally, args) = (started.clone(), tally.clone(), args.clone());
+        tasks.spawn(async move {
+            loop {
+                let n = started.fetch_add(1, Ordering::SeqCst);
+                let over = args
+                    .total
+                    .map_or(Instant::now() >= stop_at, |total| n >= total);
+                if over {
+                    return;
+                }
+                let moves = args.pattern.moves(n);
+                match game::play(&mut host, &mut guest, moves, patience).await {
+                    Ok(played) => tally.played(&played),
+                    Err(failure) => {
+                        tally.failed(&failure);
+                        if !(host.connected() && guest.connected()) {
+                            return;
+                        }
+                    }
+                }
+            }
+        });
+    }
+    while tasks.join_next().await.is_some() {}
+}
+
+/// Sets every pair's game up to the first move, then holds the sockets.
+async fn idle(args: &Args, pairs: Vec<Pair>, hold: f64, tally: &Arc<Tally>) {
+    use futures::StreamExt;
+    let patience = Duration::from_secs_f64(args.patience_secs);
+    let pairs: Vec<Pair> = futures::stream::iter(pairs)
+        .map(|(mut host, mut guest)| async move {
+            match game::start(&mut host, &mut guest, patience).await {
+                Ok(_) => Some((host, guest)),
+                Err(failure) => {
+                    tally.failed(&failure);
+                    None
+                }
+            }
+        })
+        .buffer_unordered(args.connect_concurrency.max(1))
+        .filter_map(std::future::ready)
+        .collect()
+        .await;
+    tally.waiting(pairs.len() as u64);
+    tokio::time::sleep(Duration::from_secs_f64(hold)).await;
+    let dropped = pairs
+        .iter()
+        .flat_map(|(host, guest)| [host, guest])
+        .filter(|player| !player.connected())
+        .count();
+    for _ in 0..dropped {
+        tally.failed(&Failure::Disconnected);
+    }
+}

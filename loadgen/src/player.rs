@@ -1,0 +1,256 @@
+//! One simulated player, as a browser is one: a session cookie from
+//! `CreateUser`, commands over HTTP, events from its own WebSocket.
+
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use reqwest::header::{COOKIE, SET_COOKIE};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use uuid::Uuid;
+
+use crate::Failure;
+
+/// The events a player acts on; everything else on the socket is skipped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    UserInvited,
+    WaitingForPlayerPlay,
+    BoardUpdated,
+    GameEnded,
+    GameErrorOccurred,
+    UserErrorOccurred,
+}
+
+impl Kind {
+    fn of(name: &str) -> Option<Self> {
+        Some(match name {
+            "UserInvited" => Self::UserInvited,
+            "WaitingForPlayerPlay" => Self::WaitingForPlayerPlay,
+            "BoardUpdated" => Self::BoardUpdated,
+            "GameEnded" => Self::GameEnded,
+            "GameErrorOccurred" => Self::GameErrorOccurred,
+            "UserErrorOccurred" => Self::UserErrorOccurred,
+            _ => return None,
+        })
+    }
+}
+
+/// An event as received, with when it arrived.
+#[derive(Debug, Clone)]
+pub struct Event {
+    pub kind: Kind,
+    pub game_id: Option<Uuid>,
+    pub player_id: Option<Uuid>,
+    pub reason: Option<String>,
+    pub at: Instant,
+}
+
+#[derive(Deserialize)]
+struct Frame {
+    r#type: String,
+    #[serde(default)]
+    payload: Payload,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Payload {
+    game_id: Option<Uuid>,
+    player_id: Option<Uuid>,
+    reason: Option<Value>,
+}
+
+/// The wire name of a frame, read without parsing the rest of it (frames
+/// start with `{"type":"...`), so the frames nobody waits for cost little.
+fn frame_type(text: &str) -> Option<&str> {
+    let rest = text.strip_prefix(r#"{"type":""#)?;
+    rest.split_once('"').map(|(name, _)| name)
+}
+
+fn parse(text: &str, at: Instant) -> Option<Event> {
+    let kind = Kind::of(frame_type(text)?)?;
+    let frame: Frame = serde_json::from_str(text).ok()?;
+    debug_assert_eq!(Kind::of(&frame.r#type), Some(kind));
+    Some(Event {
+        kind,
+        game_id: frame.payload.game_id,
+        player_id: frame.payload.player_id,
+        reason: frame.payload.reason.map(|reason| match reason {
+            Value::String(text) => text,
+            other => other.to_string(),
+        }),
+        at,
+    })
+}
+
+/// A signed-up player with an open event socket.
+pub struct Player {
+    pub id: Uuid,
+    cookie: String,
+    http: reqwest::Client,
+    base: String,
+    events: mpsc::UnboundedReceiver<Event>,
+    reader: JoinHandle<()>,
+}
+
+impl Drop for Player {
+    fn drop(&mut self) {
+        self.reader.abort();
+    }
+}
+
+impl Player {
+    /// Creates a user (its session cookie comes back) and opens its socket.
+    pub async fn join(http: &reqwest::Client, base: &str, alias: &str) -> Result<Self, Failure> {
+        let id = Uuid::new_v4();
+        let response = http
+            .post(format!("{base}/api/commands"))
+            .json(&json!({ "command": { "type": "CreateUser", "payload": { "userId": id, "alias": alias } } }))
+            .send()
+            .await
+            .map_err(|error| Failure::Http(error.without_url().to_string()))?;
+        if !response.status().is_success() {
+            return Err(Failure::Status(response.status().as_u16()));
+        }
+        let cookie = response
+            .headers()
+            .get_all(SET_COOKIE)
+            .iter()
+            .filter_map(|value| value.to_str().ok())
+            .find_map(|value| {
+                value
+                    .split(';')
+                    .next()
+                    .filter(|pair| pair.starts_with("session="))
+            })
+            .ok_or(Failure::NoSession)?
+            .to_owned();
+
+        let ws_url = format!("{}/api/ws", base.replacen("http", "ws", 1));
+        let mut request = ws_url
+            .into_client_request()
+            .map_err(|error| Failure::Socket(error.to_string()))?;
+        request.headers_mut().insert(
+            COOKIE,
+            cookie
+                .parse()
+                .map_err(|_| Failure::Socket("cookie is not a header value".into()))?,
+        );
+        let (socket, _) = tokio_tungstenite::connect_async(request)
+            .await
+            .map_err(|error| Failure::Socket(error.to_string()))?;
+        let (sender, events) = mpsc::unbounded_channel();
+        let reader = tokio::spawn(async move {
+            let (_write, mut read) = socket.split();
+            while let Some(Ok(message)) = read.next().await {
+                if let Message::Text(text) = message
+                    && let Some(event) = parse(&text, Instant::now())
+                    && sender.send(event).is_err()
+                {
+                    return;
+                }
+            }
+        });
+        Ok(Self {
+            id,
+            cookie,
+            http: http.clone(),
+            base: base.to_owned(),
+            events,
+            reader,
+        })
+    }
+
+    /// Whether the socket is still open (its reader still runs).
+    pub fn connected(&self) -> bool {
+        !self.reader.is_finished()
+    }
+
+    /// Sends a command as this player; `Ok` once the server accepted it.
+    pub async fn command(&self, effect_type: &str, payload: Value) -> Result<(), Failure> {
+        let response = self
+            .http
+            .post(format!("{}/api/commands", self.base))
+            .header(COOKIE, &self.cookie)
+            .json(&json!({ "command": { "type": effect_type, "payload": payload } }))
+            .send()
+            .await
+            .map_err(|error| Failure::Http(error.without_url().to_string()))?;
+        if response.status().is_success() {
+            Ok(())
+        } else {
+            Err(Failure::Status(response.status().as_u16()))
+        }
+    }
+
+    /// The next `WaitingForPlayerPlay` in `game` that names this player.
+    pub async fn wait_turn(&mut self, game: Uuid, patience: Duration) -> Result<Event, Failure> {
+        let deadline = tokio::time::Instant::now() + patience;
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            let turn = self.wait(Kind::WaitingForPlayerPlay, game, left).await?;
+            if turn.player_id == Some(self.id) {
+                return Ok(turn);
+            }
+        }
+    }
+
+    /// The next event of `kind` in `game` (earlier ones are skipped); a rule
+    /// error reported to this player instead is a failure.
+    pub async fn wait(
+        &mut self,
+        kind: Kind,
+        game: Uuid,
+        patience: Duration,
+    ) -> Result<Event, Failure> {
+        let deadline = tokio::time::Instant::now() + patience;
+        loop {
+            let event = tokio::time::timeout_at(deadline, self.events.recv())
+                .await
+                .map_err(|_| Failure::Timeout(kind))?
+                .ok_or(Failure::Disconnected)?;
+            match event.kind {
+                Kind::GameErrorOccurred | Kind::UserErrorOccurred => {
+                    return Err(Failure::Rule(event.reason.unwrap_or_default()));
+                }
+                found if found == kind && event.game_id == Some(game) => return Ok(event),
+                _ => {}
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_frames_acted_on_are_parsed() {
+        let now = Instant::now();
+        let game = Uuid::from_u128(7);
+        let board = format!(
+            r#"{{"type":"BoardUpdated","payload":{{"board":[],"gameId":"{game}","version":7}}}}"#
+        );
+        let event = parse(&board, now).expect("parsed");
+        assert_eq!(event.kind, Kind::BoardUpdated);
+        assert_eq!(event.game_id, Some(game));
+        assert!(
+            parse(
+                r#"{"type":"UsersOnlineUpdated","payload":{"users":[]}}"#,
+                now
+            )
+            .is_none()
+        );
+        assert!(parse("not json", now).is_none());
+        let error = r#"{"type":"GameErrorOccurred","payload":{"reason":"PLAYER_CAN_NOT_PLAY"}}"#;
+        assert_eq!(
+            parse(error, now).and_then(|event| event.reason).as_deref(),
+            Some("PLAYER_CAN_NOT_PLAY")
+        );
+    }
+}

@@ -1,0 +1,96 @@
+//! The server's CPU time and memory, read from `/proc` when it runs on this
+//! machine: found by the port it listens on, or named with `--server-pid`.
+
+use std::fs;
+
+/// Clock ticks per second of `/proc/<pid>/stat` times (USER_HZ, 100 on
+/// every Linux architecture this runs on).
+const TICKS_PER_SECOND: f64 = 100.0;
+
+/// A reading of one process.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Sample {
+    /// User + system CPU time so far, in seconds.
+    pub cpu_seconds: f64,
+    /// Resident memory now, in bytes.
+    pub rss_bytes: u64,
+    /// Highest resident memory so far, in bytes.
+    pub peak_rss_bytes: u64,
+}
+
+/// Reads `/proc/<pid>`; `None` when there is no such process (or no /proc).
+pub fn sample(pid: u32) -> Option<Sample> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) may hold spaces: count from its ')'.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks = |n: usize| fields.get(n)?.parse::<u64>().ok();
+    // Fields 14 and 15 (utime, stime) are 12 and 13 after the name.
+    let cpu_seconds = (ticks(11)? + ticks(12)?) as f64 / TICKS_PER_SECOND;
+    let status = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let kilobytes = |name: &str| {
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix(name))
+            .and_then(|rest| rest.split_whitespace().next())
+            .and_then(|number| number.parse::<u64>().ok())
+    };
+    Some(Sample {
+        cpu_seconds,
+        rss_bytes: kilobytes("VmRSS:")? * 1024,
+        peak_rss_bytes: kilobytes("VmHWM:")? * 1024,
+    })
+}
+
+/// The process listening on TCP `port` on this machine, if it can be seen.
+pub fn listening_on(port: u16) -> Option<u32> {
+    let inodes: Vec<String> = ["/proc/net/tcp", "/proc/net/tcp6"]
+        .iter()
+        .filter_map(|table| fs::read_to_string(table).ok())
+        .flat_map(|table| {
+            table
+                .lines()
+                .skip(1)
+                .filter_map(|line| {
+                    let fields: Vec<&str> = line.split_whitespace().collect();
+                    let local_port = fields.get(1)?.rsplit_once(':')?.1;
+                    let listening = *fields.get(3)? == "0A";
+                    let inode = fields.get(9)?;
+                    (listening && u16::from_str_radix(local_port, 16).ok()? == port)
+                        .then(|| format!("socket:[{inode}]"))
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    if inodes.is_empty() {
+        return None;
+    }
+    fs::read_dir("/proc").ok()?.flatten().find_map(|entry| {
+        let pid: u32 = entry.file_name().to_str()?.parse().ok()?;
+        let descriptors = fs::read_dir(entry.path().join("fd")).ok()?;
+        descriptors
+            .flatten()
+            .any(|fd| {
+                fs::read_link(fd.path()).is_ok_and(|target| {
+                    inodes
+                        .iter()
+                        .any(|inode| target.as_os_str() == inode.as_str())
+                })
+            })
+            .then_some(pid)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn this_process_can_be_read_and_found_by_its_port() {
+        let me = sample(std::process::id()).expect("/proc/self");
+        assert!(me.rss_bytes > 0 && me.peak_rss_bytes >= me.rss_bytes);
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        assert_eq!(listening_on(port), Some(std::process::id()));
+        assert!(sample(u32::MAX).is_none());
+    }
+}

@@ -1,0 +1,276 @@
+//! Counting while the run goes, and the summary at its end.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use hdrhistogram::Histogram;
+use serde::Serialize;
+
+use crate::game::{Pattern, Played};
+use crate::process::Sample;
+use crate::{Args, Failure};
+
+/// Live counters, shared by every game.
+pub struct Tally {
+    games: AtomicU64,
+    moves: AtomicU64,
+    waiting: AtomicU64,
+    /// Microseconds from a move sent to the opponent's `BoardUpdated`.
+    latency: Mutex<Histogram<u64>>,
+    failures: Mutex<BTreeMap<String, u64>>,
+}
+
+impl Default for Tally {
+    fn default() -> Self {
+        Self {
+            games: AtomicU64::new(0),
+            moves: AtomicU64::new(0),
+            waiting: AtomicU64::new(0),
+            // Up to 100 s with 3 significant digits.
+            latency: Mutex::new(
+                Histogram::new_with_bounds(1, 100_000_000, 3).expect("valid histogram bounds"),
+            ),
+            failures: Mutex::default(),
+        }
+    }
+}
+
+impl Tally {
+    /// A game played to its end.
+    pub fn played(&self, played: &Played) {
+        let mut latency = self.latency.lock().unwrap_or_else(|e| e.into_inner());
+        for took in &played.latencies {
+            latency.saturating_record(took.as_micros().max(1) as u64);
+        }
+        drop(latency);
+        self.moves
+            .fetch_add(played.latencies.len() as u64, Ordering::Relaxed);
+        self.games.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A step that failed.
+    pub fn failed(&self, failure: &Failure) {
+        *self
+            .failures
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(failure.kind())
+            .or_default() += 1;
+    }
+
+    /// Games set up and waiting for a first move (idle runs).
+    pub fn waiting(&self, games: u64) {
+        self.waiting.store(games, Ordering::Relaxed);
+    }
+
+    fn failure_count(&self) -> u64 {
+        self.failures
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+            .sum()
+    }
+
+    /// The summary of the run.
+    pub fn summary(&self, context: Context<'_>) -> Summary {
+        let latency = self.latency.lock().unwrap_or_else(|e| e.into_inner());
+        let at = |quantile: f64| {
+            (!latency.is_empty()).then(|| latency.value_at_quantile(quantile) as f64 / 1000.0)
+        };
+        let seconds = context.elapsed.as_secs_f64().max(f64::EPSILON);
+        let games = self.games.load(Ordering::Relaxed);
+        let moves = self.moves.load(Ordering::Relaxed);
+        let waiting = self.waiting.load(Ordering::Relaxed);
+        let server_cpu_percent = match (context.before, context.after) {
+            (Some(before), Some(after)) => {
+                Some(100.0 * (after.cpu_seconds - before.cpu_seconds) / seconds)
+            }
+            _ => None,
+        };
+        let rss_per_connection_bytes = match (context.empty_server, context.after) {
+            (Some(empty), Some(after)) if waiting > 0 => {
+                Some(after.rss_bytes.saturating_sub(empty.rss_bytes) / (2 * waiting))
+            }
+            _ => None,
+        };
+        Summary {
+            url: context.args.url.clone(),
+            concurrent_games: context.args.games,
+            pattern: context.args.pattern,
+            setup_secs: context.setup.as_secs_f64(),
+            secs: seconds,
+            games,
+            moves,
+            games_per_sec: games as f64 / seconds,
+            moves_per_sec: moves as f64 / seconds,
+            latency_ms: Latency {
+                p50: at(0.50),
+                p95: at(0.95),
+                p99: at(0.99),
+                max: (!latency.is_empty()).then(|| latency.max() as f64 / 1000.0),
+            },
+            idle_games: waiting,
+            errors: self.failure_count(),
+            errors_by_kind: self
+                .failures
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone(),
+            time_limit_hit: context.time_limit_hit,
+            server_pid: context.server_pid,
+            server_cpu_percent,
+            server_rss_bytes: context.after.map(|after| after.rss_bytes),
+            server_peak_rss_bytes: context.after.map(|after| after.peak_rss_bytes),
+            server_empty_rss_bytes: context.empty_server.map(|empty| empty.rss_bytes),
+            rss_per_connection_bytes,
+        }
+    }
+}
+
+/// What the summary needs besides the counters.
+pub struct Context<'a> {
+    pub args: &'a Args,
+    /// Time spent playing (or idling), after setting up.
+    pub elapsed: Duration,
+    /// Time spent signing up and connecting.
+    pub setup: Duration,
+    pub time_limit_hit: bool,
+    pub server_pid: Option<u32>,
+    /// The server before any player connected.
+    pub empty_server: Option<Sample>,
+    /// The server once every player was connected.
+    pub before: Option<Sample>,
+    /// The server at the end.
+    pub after: Option<Sample>,
+}
+
+/// Milliseconds from a move sent to the opponent's `BoardUpdated`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Latency {
+    pub p50: Option<f64>,
+    pub p95: Option<f64>,
+    pub p99: Option<f64>,
+    pub max: Option<f64>,
+}
+
+/// How the run went.
+#[derive(Debug, Clone, Serialize)]
+pub struct Summary {
+    pub url: String,
+    pub concurrent_games: u64,
+    pub pattern: Pattern,
+    pub setup_secs: f64,
+    pub secs: f64,
+    pub games: u64,
+    pub moves: u64,
+    pub games_per_sec: f64,
+    pub moves_per_sec: f64,
+    pub latency_ms: Latency,
+    pub idle_games: u64,
+    pub errors: u64,
+    pub errors_by_kind: BTreeMap<String, u64>,
+    pub time_limit_hit: bool,
+    pub server_pid: Option<u32>,
+    pub server_cpu_percent: Option<f64>,
+    pub server_rss_bytes: Option<u64>,
+    pub server_peak_rss_bytes: Option<u64>,
+    pub server_empty_rss_bytes: Option<u64>,
+    /// Server memory above the empty server's, per connected player (an
+    /// idle game holds two: one WebSocket each).
+    pub rss_per_connection_bytes: Option<u64>,
+}
+
+impl Summary {
+    /// Whether the run went without an error and within its time limit.
+    pub fn clean(&self) -> bool {
+        self.errors == 0 && !self.time_limit_hit
+    }
+}
+
+fn ms(value: Option<f64>) -> String {
+    value.map_or("-".to_owned(), |ms| format!("{ms:.2} ms"))
+}
+
+fn mib(value: Option<u64>) -> String {
+    value.map_or("-".to_owned(), |bytes| {
+        format!("{:.1} MiB", bytes as f64 / 1048576.0)
+    })
+}
+
+impl fmt::Display for Summary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "server      {}", self.url)?;
+        writeln!(
+            f,
+            "games       {} concurrent, pattern {:?}; set up in {:.1} s",
+            self.concurrent_games, self.pattern, self.setup_secs
+        )?;
+        if self.idle_games > 0 {
+            writeln!(
+                f,
+                "idle        {} games waiting for a first move for {:.1} s",
+                self.idle_games, self.secs
+            )?;
+        } else {
+            writeln!(
+                f,
+                "played      {} games, {} moves in {:.1} s: {:.1} games/s, {:.0} moves/s",
+                self.games, self.moves, self.secs, self.games_per_sec, self.moves_per_sec
+            )?;
+            let latency = &self.latency_ms;
+            writeln!(
+                f,
+                "move -> opponent's BoardUpdated: p50 {}, p95 {}, p99 {}, max {}",
+                ms(latency.p50),
+                ms(latency.p95),
+                ms(latency.p99),
+                ms(latency.max)
+            )?;
+        }
+        writeln!(f, "errors      {} {:?}", self.errors, self.errors_by_kind)?;
+        match self.server_pid {
+            Some(pid) => writeln!(
+                f,
+                "server      pid {pid}: CPU {}, RSS {} (peak {}, empty {}){}",
+                self.server_cpu_percent
+                    .map_or("-".to_owned(), |cpu| format!("{cpu:.0}%")),
+                mib(self.server_rss_bytes),
+                mib(self.server_peak_rss_bytes),
+                mib(self.server_empty_rss_bytes),
+                self.rss_per_connection_bytes
+                    .map_or(String::new(), |bytes| format!(", {bytes} B per connection")),
+            )?,
+            None => writeln!(
+                f,
+                "server      not on this machine (or not visible): no CPU or RSS"
+            )?,
+        }
+        if self.time_limit_hit {
+            writeln!(f, "TIME LIMIT HIT: the run was cut short")?;
+        }
+        Ok(())
+    }
+}
+
+/// One line a second on stderr: games, moves per second, errors.
+pub async fn progress(tally: std::sync::Arc<Tally>) {
+    let started = Instant::now();
+    let mut last_moves = 0;
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.tick().await;
+    loop {
+        tick.tick().await;
+        let moves = tally.moves.load(Ordering::Relaxed);
+        eprintln!(
+            "[{:>5.1} s] games {:>7}  moves/s {:>7}  errors {}",
+            started.elapsed().as_secs_f64(),
+            tally.games.load(Ordering::Relaxed),
+            moves - last_moves,
+            tally.failure_count()
+        );
+        last_moves = moves;
+    }
+}

@@ -1,0 +1,76 @@
+//! A short run against a real server in this process, so the load
+//! generator cannot rot: 20 games of each pattern, none may fail.
+
+use clap::Parser;
+use loadgen::{Args, Pattern, run};
+use tokio_util::sync::CancellationToken;
+
+async fn server() -> (String, CancellationToken) {
+    let config = server::Config::try_parse_from([
+        "server",
+        "--in-memory",
+        "--rate-limit-per-sec",
+        "100000",
+        "--rate-limit-burst",
+        "100000",
+    ])
+    .expect("flags parse");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    let stop = CancellationToken::new();
+    tokio::spawn(server::serve(listener, config, stop.clone()));
+    (url, stop)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn twenty_games_of_each_pattern_play_without_an_error() {
+    let (url, stop) = server().await;
+    for (pattern, moves) in [(Pattern::Win, 5), (Pattern::Draw, 9), (Pattern::Mixed, 7)] {
+        let args = Args::parse_from([
+            "loadgen",
+            "--url",
+            &url,
+            "--games",
+            "5",
+            "--total",
+            "20",
+            "--time-limit-secs",
+            "60",
+            "--quiet",
+        ]);
+        let args = Args { pattern, ..args };
+        let summary = run(&args).await;
+        assert!(summary.clean(), "{summary}");
+        assert_eq!(summary.games, 20, "{summary}");
+        assert_eq!(summary.moves, 20 * moves, "{summary}");
+        assert!(summary.latency_ms.p99.is_some());
+        assert_eq!(
+            summary.server_pid,
+            Some(std::process::id()),
+            "found the server by its port"
+        );
+    }
+    stop.cancel();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_games_wait_for_their_first_move_and_stay_connected() {
+    let (url, stop) = server().await;
+    let args = Args::parse_from([
+        "loadgen",
+        "--url",
+        &url,
+        "--games",
+        "10",
+        "--idle-secs",
+        "0.5",
+        "--quiet",
+    ]);
+    let summary = run(&args).await;
+    assert!(summary.clean(), "{summary}");
+    assert_eq!(summary.idle_games, 10);
+    assert!(summary.rss_per_connection_bytes.is_some(), "{summary}");
+    stop.cancel();
+}
