@@ -21,8 +21,10 @@ pub struct Client {
     pub me: RwSignal<Option<User>>,
     /// Whether the server said who we are (or that we are nobody yet).
     pub me_known: RwSignal<bool>,
-    /// The users online.
+    /// The users online (at most the domain's list limit of them).
     pub online: RwSignal<Vec<OnlineUser>>,
+    /// How many users are online in all.
+    pub online_total: RwSignal<u64>,
     /// The hall of fame.
     pub fame: RwSignal<Vec<ScoreEntry>>,
     /// An invitation waiting for an answer.
@@ -52,6 +54,7 @@ impl Client {
             me: RwSignal::new(None),
             me_known: RwSignal::new(false),
             online: RwSignal::new(Vec::new()),
+            online_total: RwSignal::new(0),
             fame: RwSignal::new(Vec::new()),
             invitation: RwSignal::new(None),
             notice: RwSignal::new(None),
@@ -134,6 +137,7 @@ impl Client {
             Delivered::UsersOnlineUpdated(e) => {
                 self.learn(e.users.iter().map(|u| (u.user_id, u.alias.clone())));
                 self.online.set(e.users.clone());
+                self.online_total.set(e.total);
             }
             Delivered::TopThreeListUpdated(e) => {
                 self.learn(e.current.iter().map(|s| (s.user_id, s.alias.clone())));
@@ -251,6 +255,9 @@ impl Client {
             }
             if let Ok(online) = query::<Vec<OnlineUser>>("GetUsersOnline", json!({})).await {
                 client.learn(online.iter().map(|u| (u.user_id, u.alias.clone())));
+                client
+                    .online_total
+                    .update(|total| *total = (*total).max(online.len() as u64));
                 client.online.set(online);
             }
             if let Ok(fame) = query::<Vec<ScoreEntry>>("GetTopThreePlayers", json!({})).await {

@@ -140,6 +140,17 @@ fn OnlinePlayers(client: Client) -> impl IntoView {
                         </li>
                     </For>
                 </ul>
+                <Show when=move || { client.online_total.get() > client.online.with(|o| o.len() as u64) }>
+                    <p class="hint">
+                        {move || {
+                            format!(
+                                "Showing {} of the {} players online.",
+                                client.online.with(Vec::len),
+                                client.online_total.get(),
+                            )
+                        }}
+                    </p>
+                </Show>
             </Show>
             <button
                 class="primary play"

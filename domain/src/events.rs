@@ -38,8 +38,10 @@ effect_structs! {
     /// Server-internal: the server (re)started, so no socket is open yet;
     /// presence from before is void.
     PresenceReset {}
-    /// The users online changed (to everyone).
-    UsersOnlineUpdated { users: Vec<OnlineUser> }
+    /// The users online changed (to everyone): at most
+    /// [`ONLINE_LIST_LIMIT`](crate::presence::ONLINE_LIST_LIMIT) of them,
+    /// and how many there are.
+    UsersOnlineUpdated { users: Vec<OnlineUser>, total: u64 }
     /// Who is online?
     GetUsersOnline {}
 

@@ -11,6 +11,11 @@ use crate::events::{
 };
 use crate::ids::UserId;
 
+/// The most users an online list names: a lobby shows them to pick an
+/// opponent from, and a site with thousands online must not send every
+/// socket thousands of names each time someone arrives.
+pub const ONLINE_LIST_LIMIT: usize = 50;
+
 /// Who is online, with their open connections (one state for the site).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Lobby {
@@ -26,10 +31,11 @@ struct Online {
 bus::states!(Lobby);
 
 impl Lobby {
-    /// The users online, by id.
+    /// The users online, by id, at most [`ONLINE_LIST_LIMIT`] of them.
     pub fn users(&self) -> Vec<OnlineUser> {
         self.online
             .iter()
+            .take(ONLINE_LIST_LIMIT)
             .map(|(user_id, online)| OnlineUser {
                 user_id: *user_id,
                 alias: online.alias.clone(),
@@ -39,7 +45,8 @@ impl Lobby {
 
     fn updated(self) -> Outcome<Self> {
         let users = self.users();
-        Outcome::set(self).emit(UsersOnlineUpdated { users })
+        let total = self.online.len() as u64;
+        Outcome::set(self).emit(UsersOnlineUpdated { users, total })
     }
 }
 

@@ -215,7 +215,10 @@ mod tests {
             reason: GameError::PlayerCanNotPlay,
         });
         assert_eq!(audience(&refused), Audience::User(player_id));
-        let online = Envelope::new(UsersOnlineUpdated { users: vec![] });
+        let online = Envelope::new(UsersOnlineUpdated {
+            users: vec![],
+            total: 0,
+        });
         assert_eq!(audience(&online), Audience::Everyone);
         let internal = Envelope::new(UserConnected {
             user_id: player_id,

@@ -63,6 +63,7 @@ fn connect(user: u128, connection: u128, name: &str) -> UserConnected {
 
 fn online(users: &[(u128, &str)]) -> Expect {
     Expect::from(UsersOnlineUpdated {
+        total: users.len() as u64,
         users: users
             .iter()
             .map(|(user, name)| OnlineUser {
@@ -260,4 +261,19 @@ fn a_server_start_voids_the_presence_stored_before() {
     kit.when(PresenceReset {}).then_expect([online(&[])]);
     assert_eq!(kit.query(GetUsersOnline {}), vec![]);
     kit.when(PresenceReset {}).then_expect_nothing();
+}
+
+#[test]
+fn a_busy_lobby_names_at_most_the_list_limit_and_counts_everyone() {
+    let mut kit = kit();
+    let everyone = domain::presence::ONLINE_LIST_LIMIT as u128 + 10;
+    for user in 1..everyone {
+        kit.given(connect(user, user, &format!("p{user}")));
+    }
+    kit.when(connect(everyone, everyone, "last"))
+        .then_expect([Expect::partial::<UsersOnlineUpdated>(
+            json!({ "total": everyone }),
+        )]);
+    let listed = kit.query(GetUsersOnline {});
+    assert_eq!(listed.len(), domain::presence::ONLINE_LIST_LIMIT);
 }

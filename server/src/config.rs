@@ -78,6 +78,12 @@ pub struct Config {
     #[arg(long, env = "PRESENCE_GRACE_MS", default_value_t = 5_000)]
     pub presence_grace_ms: u64,
 
+    /// Lobby-wide events (who is online, the hall of fame) go to every
+    /// socket at most once per this many milliseconds per type; the latest
+    /// one held back follows at the end of the interval.
+    #[arg(long, env = "LOBBY_INTERVAL_MS", default_value_t = 250)]
+    pub lobby_interval_ms: u64,
+
     /// Fault injection for tests: abort right after committing a handler
     /// result that emitted this effect, before publishing it.
     #[arg(long, hide = true)]

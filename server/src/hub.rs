@@ -6,6 +6,13 @@
 //! with the number of sockets open: user events go to that user's sockets,
 //! game events to the game's players and followers, lobby events to all.
 //!
+//! Lobby-wide events (who is online, the hall of fame) go to every socket,
+//! so they are throttled: at most one of each type per lobby interval; one
+//! that comes sooner waits for [`Hub::flush_lobby`], and a later one of the
+//! same type replaces it (each carries the whole current picture). A busy
+//! site thus costs each socket a few lobby frames a second, not one per
+//! player arriving.
+//!
 //! Each socket has a bounded queue. A client too slow to drain it is cut
 //! off (its queue dropped, its socket closed) rather than slowing anyone.
 //! The last [`RECENT`] public events of each game are kept so that a client
@@ -14,6 +21,7 @@
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
 
 use app::wire::ServerFrame;
 use bus::{Envelope, Hook, Kind};
@@ -38,6 +46,7 @@ pub type ConnectionId = u64;
 pub struct Hub {
     routes: Mutex<Routes>,
     queue: usize,
+    lobby_interval: Duration,
     next_id: AtomicU64,
 }
 
@@ -46,6 +55,15 @@ struct Routes {
     connections: HashMap<ConnectionId, Connection>,
     users: HashMap<UserId, HashSet<ConnectionId>>,
     games: HashMap<GameId, GameRoute>,
+    lobby: LobbyNews,
+}
+
+/// Lobby-wide events by type: when each last went out, and the latest one
+/// held back.
+#[derive(Debug, Default)]
+struct LobbyNews {
+    sent: HashMap<&'static str, Instant>,
+    held: HashMap<&'static str, Frame>,
 }
 
 #[derive(Debug)]
@@ -72,11 +90,13 @@ pub enum Resumed {
 }
 
 impl Hub {
-    /// A hub whose sockets each queue at most `queue` frames.
-    pub fn new(queue: usize) -> Self {
+    /// A hub whose sockets each queue at most `queue` frames and get at
+    /// most one lobby-wide event of each type per `lobby_interval`.
+    pub fn new(queue: usize, lobby_interval: Duration) -> Self {
         Self {
             routes: Mutex::default(),
             queue: queue.max(1),
+            lobby_interval,
             next_id: AtomicU64::new(1),
         }
     }
@@ -169,6 +189,22 @@ impl Hub {
         })
     }
 
+    /// Sends the lobby-wide events held back (call it every lobby interval).
+    pub fn flush_lobby(&self) {
+        let mut routes = self.routes();
+        let now = Instant::now();
+        let held: Vec<(&'static str, Frame)> = routes.lobby.held.drain().collect();
+        for (kind, frame) in held {
+            routes.lobby.sent.insert(kind, now);
+            routes.to_everyone(&frame);
+        }
+    }
+
+    /// How often [`Hub::flush_lobby`] should run.
+    pub fn lobby_interval(&self) -> Duration {
+        self.lobby_interval
+    }
+
     fn route(&self, event: &Envelope) {
         let target = audience(event);
         if target == Audience::Nobody && game_removed(event).is_none() {
@@ -188,8 +224,20 @@ impl Hub {
         match target {
             Audience::Nobody => {}
             Audience::Everyone => {
-                let all: Vec<ConnectionId> = routes.connections.keys().copied().collect();
-                routes.deliver(&all, &frame);
+                let now = Instant::now();
+                let kind = event.type_name();
+                let recent = routes
+                    .lobby
+                    .sent
+                    .get(kind)
+                    .is_some_and(|sent| now.duration_since(*sent) < self.lobby_interval);
+                if recent {
+                    routes.lobby.held.insert(kind, frame);
+                } else {
+                    routes.lobby.sent.insert(kind, now);
+                    routes.lobby.held.remove(kind);
+                    routes.to_everyone(&frame);
+                }
             }
             Audience::User(user) => {
                 let sockets: Vec<ConnectionId> = routes
@@ -231,6 +279,11 @@ impl Hub {
 }
 
 impl Routes {
+    fn to_everyone(&mut self, frame: &Frame) {
+        let all: Vec<ConnectionId> = self.connections.keys().copied().collect();
+        self.deliver(&all, frame);
+    }
+
     /// Queues `frame` for each socket; cuts off those whose queue is full.
     fn deliver(&mut self, sockets: &[ConnectionId], frame: &Frame) {
         let mut too_slow = Vec::new();
@@ -306,7 +359,7 @@ mod tests {
 
     #[test]
     fn game_events_reach_players_and_only_them() {
-        let hub = Hub::new(16);
+        let hub = Hub::new(16, Duration::ZERO);
         let (_, mut alice) = hub.connect(Some(id(1)));
         let (_, mut bob) = hub.connect(Some(id(2)));
         let (_, mut carol) = hub.connect(Some(id(3)));
@@ -328,7 +381,7 @@ mod tests {
 
     #[test]
     fn a_game_event_dispatched_twice_goes_out_once() {
-        let hub = Hub::new(16);
+        let hub = Hub::new(16, Duration::ZERO);
         hub.seed([(id(9), vec![id(1)])]);
         let (_, mut alice) = hub.connect(Some(id(1)));
         for version in [5, 5, 6, 5] {
@@ -340,8 +393,39 @@ mod tests {
     }
 
     #[test]
+    fn lobby_events_are_throttled_per_type_and_the_latest_held_one_wins() {
+        use domain::{OnlineUser, UsersOnlineUpdated};
+        let hub = Hub::new(16, Duration::from_secs(3600));
+        let (_, mut anyone) = hub.connect(None);
+        let online = |n: u128| {
+            Envelope::new(UsersOnlineUpdated {
+                total: n as u64,
+                users: (1..=n)
+                    .map(|i| OnlineUser {
+                        user_id: id(i),
+                        alias: domain::Alias::parse(&format!("p{i}")).unwrap(),
+                    })
+                    .collect(),
+            })
+        };
+        for n in 1..=3 {
+            hub.dispatched(&online(n));
+        }
+        assert!(
+            anyone.try_recv().unwrap().contains("p1"),
+            "the first goes out at once"
+        );
+        assert!(anyone.try_recv().is_err(), "the next ones wait");
+        hub.flush_lobby();
+        assert!(anyone.try_recv().unwrap().contains("p3"), "only the latest");
+        assert!(anyone.try_recv().is_err());
+        hub.flush_lobby();
+        assert!(anyone.try_recv().is_err(), "nothing held, nothing sent");
+    }
+
+    #[test]
     fn user_events_reach_every_tab_of_that_user() {
-        let hub = Hub::new(16);
+        let hub = Hub::new(16, Duration::ZERO);
         let (_, mut one) = hub.connect(Some(id(2)));
         let (_, mut two) = hub.connect(Some(id(2)));
         let (_, mut other) = hub.connect(Some(id(1)));
@@ -356,7 +440,7 @@ mod tests {
 
     #[test]
     fn a_full_queue_cuts_that_socket_off_and_nobody_else() {
-        let hub = Hub::new(2);
+        let hub = Hub::new(2, Duration::ZERO);
         let (_, mut slow) = hub.connect(Some(id(1)));
         let (_, mut fast) = hub.connect(Some(id(2)));
         hub.dispatched(&Envelope::new(GameCreated {
@@ -384,7 +468,7 @@ mod tests {
 
     #[test]
     fn resuming_replays_what_was_missed_or_asks_for_a_reload() {
-        let hub = Hub::new(RECENT * 2);
+        let hub = Hub::new(RECENT * 2, Duration::ZERO);
         hub.dispatched(&Envelope::new(GameCreated {
             game_id: id(9),
             creator: id(1),
@@ -411,7 +495,7 @@ mod tests {
 
     #[test]
     fn after_a_restart_a_resume_follows_from_now_without_a_reload_loop() {
-        let hub = Hub::new(4);
+        let hub = Hub::new(4, Duration::ZERO);
         hub.seed([(id(9), vec![id(1), id(2)])]);
         let (me, _frames) = hub.connect(Some(id(1)));
         // The client loaded the game (version 12) before resuming: nothing
@@ -421,7 +505,7 @@ mod tests {
 
     #[test]
     fn a_socket_follows_a_bounded_number_of_games() {
-        let hub = Hub::new(4);
+        let hub = Hub::new(4, Duration::ZERO);
         let (me, _frames) = hub.connect(None);
         for game in 0..MAX_FOLLOWED as u128 {
             assert!(hub.resume(me, id(100 + game), 0).is_some());

@@ -143,6 +143,21 @@ pub fn state(
     }
 }
 
+/// Sends the hub's held-back lobby events every lobby interval.
+async fn flush_lobby(hub: Arc<Hub>, shutdown: CancellationToken) {
+    let mut every = tokio::time::interval(
+        hub.lobby_interval()
+            .max(std::time::Duration::from_millis(1)),
+    );
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            _ = every.tick() => hub.flush_lobby(),
+        }
+    }
+}
+
 /// Serves on `listener` until `shutdown` is cancelled, then lets open
 /// requests finish for up to the configured grace period.
 pub async fn serve(
@@ -151,7 +166,10 @@ pub async fn serve(
     shutdown: CancellationToken,
 ) -> io::Result<()> {
     let addr = listener.local_addr()?;
-    let hub = Arc::new(Hub::new(config.ws_queue_frames));
+    let hub = Arc::new(Hub::new(
+        config.ws_queue_frames,
+        std::time::Duration::from_millis(config.lobby_interval_ms),
+    ));
     let mut storage = open_storage(&config).await?;
     if let Some(effect_type) = &config.abort_after_commit_of {
         tracing::warn!(
@@ -173,6 +191,7 @@ pub async fn serve(
         .await
         .map_err(io::Error::other)?;
     hub.seed(games.into_iter().map(|game| (game.game_id, game.players)));
+    tokio::spawn(flush_lobby(hub.clone(), shutdown.clone()));
     let state = state(
         &config,
         addr,

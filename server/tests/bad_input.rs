@@ -312,7 +312,7 @@ async fn too_many_requests_is_429_per_session() {
 
 #[tokio::test]
 async fn the_events_endpoint_is_off_without_a_token_and_guarded_with_one() {
-    let event = json!({ "event": { "type": "UsersOnlineUpdated", "payload": { "users": [] } } });
+    let event = json!({ "event": { "type": "UsersOnlineUpdated", "payload": { "users": [], "total": 0 } } });
     let off = TestServer::start(&[]).await;
     refused(
         off.client().post("/api/events", event.clone()).await,
