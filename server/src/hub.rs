@@ -196,7 +196,7 @@ impl Hub {
         let held: Vec<(&'static str, Frame)> = routes.lobby.held.drain().collect();
         for (kind, frame) in held {
             routes.lobby.sent.insert(kind, now);
-            routes.to_everyone(&frame);
+            routes.deliver_to_all(&frame);
         }
     }
 
@@ -236,7 +236,7 @@ impl Hub {
                 } else {
                     routes.lobby.sent.insert(kind, now);
                     routes.lobby.held.remove(kind);
-                    routes.to_everyone(&frame);
+                    routes.deliver_to_all(&frame);
                 }
             }
             Audience::User(user) => {
@@ -279,7 +279,7 @@ impl Hub {
 }
 
 impl Routes {
-    fn to_everyone(&mut self, frame: &Frame) {
+    fn deliver_to_all(&mut self, frame: &Frame) {
         let all: Vec<ConnectionId> = self.connections.keys().copied().collect();
         self.deliver(&all, frame);
     }
