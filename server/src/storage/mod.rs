@@ -13,7 +13,7 @@ pub mod fault;
 mod postgres;
 mod sqlite;
 
-use bus::runtime::store::{OutboxEntry, ScheduleId, StoreError, StoredEffect};
+use bus::runtime::store::{Commit, Finished, OutboxEntry, ScheduleId, StoreError, StoredEffect};
 use bus::state::{StateBody, Stored};
 
 pub use postgres::PostgresStore;
@@ -58,23 +58,104 @@ fn effects_from_text(text: &str) -> Result<Vec<StoredEffect>, StoreError> {
         .collect()
 }
 
-/// The [`Store`](bus::Store) and session store of a sqlx database, written
-/// once for both backends (their SQL is the same, with `$n` parameters).
-/// `$store` has a `pool` and a `turn()` that serialises writers where the
-/// database needs it.
+/// One write to a database: each is all or nothing.
+#[derive(Debug)]
+pub(crate) enum Write {
+    /// A handler's result.
+    Commit(Commit),
+    /// Outbox entries and schedules the bus is done with.
+    Finish(Vec<Finished>),
+    /// A new session.
+    Session { token: String, user: uuid::Uuid },
+}
+
+/// The `IN ($1, $2, ...)` list of `count` parameters.
+fn parameters(count: usize) -> String {
+    let list: Vec<String> = (1..=count).map(|n| format!("${n}")).collect();
+    format!("({})", list.join(", "))
+}
+
+/// The [`Store`](bus::Store) and session store of a sqlx database `$db`,
+/// written once for both backends (their SQL is the same, with `$n`
+/// parameters). `$store` has a `pool` for reads and an
+/// `async fn write(&self, Write) -> Result<(), StoreError>` that runs
+/// [`apply`](Self::apply) in a transaction.
 macro_rules! sql_store {
-    ($store:ty) => {
+    ($store:ty, $db:ty) => {
         impl $store {
-            async fn commit_now(
-                &self,
-                commit: bus::runtime::store::Commit,
+            /// Applies one write on an open transaction. A commit whose
+            /// version check fails returns `Conflict` having written nothing:
+            /// the state write comes first and is the check.
+            async fn apply(
+                connection: &mut <$db as sqlx::Database>::Connection,
+                write: &$crate::storage::Write,
+            ) -> Result<(), bus::runtime::store::StoreError> {
+                use $crate::storage::{Write, backend};
+                match write {
+                    Write::Commit(commit) => Self::apply_commit(connection, commit).await,
+                    Write::Finish(finished) => Self::forget(connection, finished).await,
+                    Write::Session { token, user } => {
+                        sqlx::query("INSERT INTO sessions (token, user_id) VALUES ($1, $2)")
+                            .bind(token)
+                            .bind(user.to_string())
+                            .execute(&mut *connection)
+                            .await
+                            .map(|_| ())
+                            .map_err(backend)
+                    }
+                }
+            }
+
+            /// Deletes finished entries with their deliveries, and fired
+            /// schedules, a statement per table.
+            async fn forget(
+                connection: &mut <$db as sqlx::Database>::Connection,
+                finished: &[bus::runtime::store::Finished],
+            ) -> Result<(), bus::runtime::store::StoreError> {
+                use bus::runtime::store::Finished;
+                use $crate::storage::{backend, id_text, parameters};
+                let entries: Vec<String> = finished
+                    .iter()
+                    .filter_map(|done| match done {
+                        Finished::Entry(id) => Some(id_text(*id)),
+                        Finished::Schedule(_) => None,
+                    })
+                    .collect();
+                let schedules: Vec<String> = finished
+                    .iter()
+                    .filter_map(|done| match done {
+                        Finished::Schedule(id) => Some(id_text(*id)),
+                        Finished::Entry(_) => None,
+                    })
+                    .collect();
+                let statements = [
+                    ("DELETE FROM deliveries WHERE entry IN ", &entries),
+                    ("DELETE FROM outbox WHERE id IN ", &entries),
+                    ("DELETE FROM schedules WHERE id IN ", &schedules),
+                ];
+                for (statement, ids) in statements {
+                    if ids.is_empty() {
+                        continue;
+                    }
+                    let sql = format!("{statement}{}", parameters(ids.len()));
+                    let mut query = sqlx::query(&sql);
+                    for id in ids {
+                        query = query.bind(id);
+                    }
+                    query.execute(&mut *connection).await.map_err(backend)?;
+                }
+                Ok(())
+            }
+
+            async fn apply_commit(
+                connection: &mut <$db as sqlx::Database>::Connection,
+                commit: &bus::runtime::store::Commit,
             ) -> Result<(), bus::runtime::store::StoreError> {
                 use bus::Change;
                 use bus::runtime::store::{ScheduleOp, StoreError};
                 use $crate::storage::{backend, effects_text, id_text};
 
-                let _turn = self.turn().await;
-                let mut tx = self.pool.begin().await.map_err(backend)?;
+                let tx = connection;
                 if let Some(key) = &commit.key {
                     let (state_type, id) = (key.state_type, key.id.as_str());
                     let expected = commit.expected_version.map(|version| version as i64);
@@ -199,7 +280,7 @@ macro_rules! sql_store {
                         .await
                         .map_err(backend)?;
                 }
-                tx.commit().await.map_err(backend)
+                Ok(())
             }
 
             /// Every session, to restore at start-up.
@@ -265,7 +346,7 @@ macro_rules! sql_store {
                 &self,
                 commit: bus::runtime::store::Commit,
             ) -> bus::runtime::store::StoreFuture<'_, ()> {
-                Box::pin(self.commit_now(commit))
+                Box::pin(self.write($crate::storage::Write::Commit(commit)))
             }
 
             fn pending_schedules(
@@ -342,30 +423,7 @@ macro_rules! sql_store {
                 &self,
                 finished: Vec<bus::runtime::store::Finished>,
             ) -> bus::runtime::store::StoreFuture<'_, ()> {
-                use bus::runtime::store::Finished;
-                use $crate::storage::{backend, id_text};
-                Box::pin(async move {
-                    let _turn = self.turn().await;
-                    let mut tx = self.pool.begin().await.map_err(backend)?;
-                    for done in finished {
-                        let statements: &[&str] = match done {
-                            Finished::Entry(_) => &[
-                                "DELETE FROM deliveries WHERE entry = $1",
-                                "DELETE FROM outbox WHERE id = $1",
-                            ],
-                            Finished::Schedule(_) => &["DELETE FROM schedules WHERE id = $1"],
-                        };
-                        let (Finished::Entry(id) | Finished::Schedule(id)) = done;
-                        for statement in statements {
-                            sqlx::query(statement)
-                                .bind(id_text(id))
-                                .execute(&mut *tx)
-                                .await
-                                .map_err(backend)?;
-                        }
-                    }
-                    tx.commit().await.map_err(backend)
-                })
+                Box::pin(self.write($crate::storage::Write::Finish(finished)))
             }
         }
 
@@ -377,14 +435,12 @@ macro_rules! sql_store {
             ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send + 'a>>
             {
                 Box::pin(async move {
-                    let _turn = self.turn().await;
-                    sqlx::query("INSERT INTO sessions (token, user_id) VALUES ($1, $2)")
-                        .bind(token)
-                        .bind(user.to_string())
-                        .execute(&self.pool)
-                        .await
-                        .map(|_| ())
-                        .map_err(|error| error.to_string())
+                    self.write($crate::storage::Write::Session {
+                        token: token.to_owned(),
+                        user,
+                    })
+                    .await
+                    .map_err(|error| error.to_string())
                 })
             }
         }

@@ -8,7 +8,7 @@ use std::time::Duration;
 use bus::runtime::store::StoreError;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 
-use super::{backend, sql_store};
+use super::{Write, backend, sql_store};
 
 /// Migrations, embedded in the binary and run at start-up.
 static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
@@ -32,8 +32,12 @@ impl PostgresStore {
         Ok(Self { pool })
     }
 
-    /// Nothing to wait for: PostgreSQL takes concurrent writers.
-    async fn turn(&self) {}
+    /// One write, one transaction: PostgreSQL takes concurrent writers.
+    async fn write(&self, write: Write) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await.map_err(backend)?;
+        Self::apply(&mut tx, &write).await?;
+        tx.commit().await.map_err(backend)
+    }
 }
 
-sql_store!(PostgresStore);
+sql_store!(PostgresStore, sqlx::Postgres);
