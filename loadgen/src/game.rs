@@ -55,12 +55,13 @@ pub struct Played {
 }
 
 /// Sets a game up: `host` creates it and invites `guest`, who accepts by
-/// joining; done when the host (X) is told to play.
+/// joining; done when the host (X) is told to play. Gives the game and the
+/// version of that turn.
 pub async fn start(
     host: &mut Player,
     guest: &mut Player,
     patience: Duration,
-) -> Result<Uuid, Failure> {
+) -> Result<(Uuid, u64), Failure> {
     let game = Uuid::new_v4();
     host.command("CreateGame", json!({ "gameId": game }))
         .await?;
@@ -73,8 +74,8 @@ pub async fn start(
     guest.wait(Kind::UserInvited, game, patience).await?;
     guest.command("JoinGame", json!({ "gameId": game })).await?;
     // The host joined first: it is X and is told first.
-    host.wait_turn(game, patience).await?;
-    Ok(game)
+    let turn = host.wait_turn(game, patience).await?;
+    Ok((game, turn.version.unwrap_or_default()))
 }
 
 /// Sets a game up and plays `moves` to the end.
@@ -84,7 +85,7 @@ pub async fn play(
     moves: &[(u8, u8)],
     patience: Duration,
 ) -> Result<Played, Failure> {
-    let game = start(host, guest, patience).await?;
+    let (game, mut turn) = start(host, guest, patience).await?;
     let (mut mover, mut other) = (host, guest);
     let mut played = Played::default();
     for (n, (x, y)) in moves.iter().enumerate() {
@@ -92,14 +93,20 @@ pub async fn play(
         mover
             .command("PlaceMark", json!({ "gameId": game, "x": x, "y": y }))
             .await?;
-        let board = other.wait(Kind::BoardUpdated, game, patience).await?;
+        // Newer than the turn it answers: the socket also holds the boards
+        // of this player's own moves.
+        let board = other.wait_board(game, turn, patience).await?;
         played
             .latencies
             .push(board.at.saturating_duration_since(sent));
         if n + 1 == moves.len() {
             break;
         }
-        other.wait_turn(game, patience).await?;
+        turn = other
+            .wait_turn(game, patience)
+            .await?
+            .version
+            .unwrap_or_default();
         std::mem::swap(&mut mover, &mut other);
     }
     for player in [mover, other] {

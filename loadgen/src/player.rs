@@ -46,6 +46,7 @@ pub struct Event {
     pub kind: Kind,
     pub game_id: Option<Uuid>,
     pub player_id: Option<Uuid>,
+    pub version: Option<u64>,
     pub reason: Option<String>,
     pub at: Instant,
 }
@@ -62,6 +63,7 @@ struct Frame {
 struct Payload {
     game_id: Option<Uuid>,
     player_id: Option<Uuid>,
+    version: Option<u64>,
     reason: Option<Value>,
 }
 
@@ -80,6 +82,7 @@ fn parse(text: &str, at: Instant) -> Option<Event> {
         kind,
         game_id: frame.payload.game_id,
         player_id: frame.payload.player_id,
+        version: frame.payload.version,
         reason: frame.payload.reason.map(|reason| match reason {
             Value::String(text) => text,
             other => other.to_string(),
@@ -196,6 +199,23 @@ impl Player {
             let turn = self.wait(Kind::WaitingForPlayerPlay, game, left).await?;
             if turn.player_id == Some(self.id) {
                 return Ok(turn);
+            }
+        }
+    }
+
+    /// The next `BoardUpdated` in `game` newer than `version`.
+    pub async fn wait_board(
+        &mut self,
+        game: Uuid,
+        version: u64,
+        patience: Duration,
+    ) -> Result<Event, Failure> {
+        let deadline = tokio::time::Instant::now() + patience;
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            let board = self.wait(Kind::BoardUpdated, game, left).await?;
+            if board.version.is_some_and(|seen| seen > version) {
+                return Ok(board);
             }
         }
     }
