@@ -11,6 +11,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use uuid::Uuid;
 
 use crate::Failure;
@@ -144,9 +145,12 @@ impl Player {
                 .parse()
                 .map_err(|_| Failure::Socket("cookie is not a header value".into()))?,
         );
-        let (socket, _) = tokio_tungstenite::connect_async(request)
-            .await
-            .map_err(|error| Failure::Socket(error.to_string()))?;
+        // A small read buffer: tungstenite zeroes all of it before each read.
+        let config = WebSocketConfig::default().read_buffer_size(4096);
+        let (socket, _) =
+            tokio_tungstenite::connect_async_with_config(request, Some(config), false)
+                .await
+                .map_err(|error| Failure::Socket(error.to_string()))?;
         let (sender, events) = mpsc::unbounded_channel();
         let reader = tokio::spawn(async move {
             let (_write, mut read) = socket.split();

@@ -23,6 +23,12 @@ use tokio::time::{Instant, interval_at};
 use crate::hub::{ConnectionId, Frame, Resumed, control};
 use crate::state::AppState;
 
+/// Room for a client's frames as they are read.
+const READ_BUFFER_BYTES: usize = 512;
+
+/// The largest frame a client may send (a `Resume` is under 100 bytes).
+const MAX_CLIENT_MESSAGE_BYTES: usize = 16 * 1024;
+
 /// Upgrades `GET /api/ws` to a WebSocket.
 pub async fn upgrade(
     ws: WebSocketUpgrade,
@@ -33,7 +39,14 @@ pub async fn upgrade(
         return (StatusCode::FORBIDDEN, "cross-origin WebSocket refused").into_response();
     }
     let user = session_user(&state.api.sessions, &headers);
-    ws.on_upgrade(move |socket| serve(socket, state, user))
+    // Clients only send small control frames (`Resume`). tungstenite zeroes
+    // its whole read buffer before each read: at the default 128 KiB that
+    // was the server's largest cost per event, and 128 KiB of memory per
+    // socket. Sends go out at once (no write buffering to wait for).
+    ws.read_buffer_size(READ_BUFFER_BYTES)
+        .write_buffer_size(0)
+        .max_message_size(MAX_CLIENT_MESSAGE_BYTES)
+        .on_upgrade(move |socket| serve(socket, state, user))
 }
 
 /// A browser always sends `Origin`; it must name this site (the `Host` it
