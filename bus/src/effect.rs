@@ -98,6 +98,10 @@ pub trait AnyEffect: Any + Send + Sync + fmt::Debug {
     fn kind(&self) -> Kind;
     /// The payload as JSON (the `payload` of `{"type", "payload"}`).
     fn payload_json(&self) -> serde_json::Value;
+    /// The payload as JSON text, written straight from the typed value.
+    fn payload_text(&self) -> String {
+        self.payload_json().to_string()
+    }
     /// The effect itself, for downcasting to its concrete type.
     fn as_any(&self) -> &dyn Any;
 }
@@ -115,6 +119,9 @@ impl<E: Effect> AnyEffect for Typed<E> {
     }
     fn payload_json(&self) -> serde_json::Value {
         to_json_value(&self.0)
+    }
+    fn payload_text(&self) -> String {
+        serde_json::to_string(&self.0).unwrap_or_else(|_| self.payload_json().to_string())
     }
     fn as_any(&self) -> &dyn Any {
         &self.0
@@ -166,6 +173,23 @@ impl Envelope {
     /// The payload as JSON.
     pub fn payload_json(&self) -> serde_json::Value {
         self.0.payload_json()
+    }
+
+    /// The payload as JSON text (no detour through a `serde_json::Value`).
+    pub fn payload_text(&self) -> String {
+        self.0.payload_text()
+    }
+
+    /// The whole effect as the text `{"type": ..., "payload": ...}`, as
+    /// sent on the wire: `type` first, the payload's fields in their
+    /// declared order.
+    pub fn to_json_text(&self) -> String {
+        // Wire names are Rust identifiers: nothing to escape.
+        format!(
+            r#"{{"type":"{}","payload":{}}}"#,
+            self.type_name(),
+            self.payload_text()
+        )
     }
 
     /// The whole effect as `{"type": ..., "payload": ...}`.

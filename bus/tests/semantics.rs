@@ -685,3 +685,16 @@ async fn a_conflicting_write_reruns_the_handler_on_fresh_state() {
 async fn the_memory_store_keeps_the_store_contract() {
     bus::testkit::store_contract(&MemoryStore::new()).await;
 }
+
+#[test]
+fn the_wire_text_of_an_effect_is_its_json() {
+    let effect = bus::Envelope::new(Appended { list: 3, len: 2 });
+    let text = effect.to_json_text();
+    assert!(
+        text.starts_with(r#"{"type":"Appended","payload":"#),
+        "{text}"
+    );
+    let parsed: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(parsed, effect.to_json());
+    assert_eq!(serde_json::to_value(&effect).unwrap(), parsed);
+}

@@ -20,7 +20,7 @@
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use app::wire::ServerFrame;
@@ -29,8 +29,9 @@ use domain::wire::{Audience, audience, game_removed, joins_game};
 use domain::{GameId, UserId};
 use tokio::sync::mpsc;
 
-/// A frame as sent: JSON text, shared by every recipient.
-pub type Frame = Arc<str>;
+/// A frame as sent: JSON text, shared by every recipient (cloning it
+/// counts a reference; the text is never copied per socket).
+pub type Frame = axum::extract::ws::Utf8Bytes;
 
 /// Public events kept per game for resuming clients.
 pub const RECENT: usize = 64;
@@ -210,13 +211,7 @@ impl Hub {
         if target == Audience::Nobody && game_removed(event).is_none() {
             return;
         }
-        let frame: Frame = match serde_json::to_string(event) {
-            Ok(text) => text.into(),
-            Err(error) => {
-                tracing::error!(%error, effect = event.type_name(), "event does not serialise");
-                return;
-            }
-        };
+        let frame: Frame = event.to_json_text().into();
         let mut routes = self.routes();
         if let Some((game, player)) = joins_game(event) {
             routes.games.entry(game).or_default().players.insert(player);

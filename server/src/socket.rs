@@ -26,6 +26,9 @@ use crate::state::AppState;
 /// Room for a client's frames as they are read.
 const READ_BUFFER_BYTES: usize = 512;
 
+/// Frames queued together are written at once up to this size.
+const WRITE_BUFFER_BYTES: usize = 16 * 1024;
+
 /// The largest frame a client may send (a `Resume` is under 100 bytes).
 const MAX_CLIENT_MESSAGE_BYTES: usize = 16 * 1024;
 
@@ -42,9 +45,9 @@ pub async fn upgrade(
     // Clients only send small control frames (`Resume`). tungstenite zeroes
     // its whole read buffer before each read: at the default 128 KiB that
     // was the server's largest cost per event, and 128 KiB of memory per
-    // socket. Sends go out at once (no write buffering to wait for).
+    // socket. Sends are flushed by `send_queued`, a batch at a time.
     ws.read_buffer_size(READ_BUFFER_BYTES)
-        .write_buffer_size(0)
+        .write_buffer_size(WRITE_BUFFER_BYTES)
         .max_message_size(MAX_CLIENT_MESSAGE_BYTES)
         .on_upgrade(move |socket| serve(socket, state, user))
 }
@@ -171,7 +174,7 @@ async fn run(
             () = state.shutdown.cancelled() => return End::ServerShutdown,
             frame = frames.recv() => match frame {
                 Some(frame) => {
-                    if send(socket, frame).await.is_err() {
+                    if send_queued(socket, frame, frames).await.is_err() {
                         return End::SendFailed;
                     }
                 }
@@ -241,7 +244,28 @@ async fn answer(
 }
 
 async fn send(socket: &mut WebSocket, frame: Frame) -> Result<(), axum::Error> {
-    socket.send(Message::Text(frame.as_ref().into())).await
+    socket.send(Message::Text(frame)).await
+}
+
+/// Frames written before one flush: a move's events arrive together.
+const SEND_BATCH: usize = 32;
+
+/// Sends `first` and whatever else is queued already, flushed once (one
+/// write to the network instead of one per frame).
+async fn send_queued(
+    socket: &mut WebSocket,
+    first: Frame,
+    frames: &mut tokio::sync::mpsc::Receiver<Frame>,
+) -> Result<(), axum::Error> {
+    use futures::SinkExt;
+    socket.feed(Message::Text(first)).await?;
+    for _ in 1..SEND_BATCH {
+        match frames.try_recv() {
+            Ok(frame) => socket.feed(Message::Text(frame)).await?,
+            Err(_) => break,
+        }
+    }
+    socket.flush().await
 }
 
 #[cfg(test)]

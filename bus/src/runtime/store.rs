@@ -66,10 +66,7 @@ impl StoredEffect {
     /// The wire name and JSON payload, for a durable store to write.
     pub fn to_json_text(&self) -> (String, String) {
         match self {
-            Self::Live(effect) => (
-                effect.type_name().to_owned(),
-                effect.payload_json().to_string(),
-            ),
+            Self::Live(effect) => (effect.type_name().to_owned(), effect.payload_text()),
             Self::Json {
                 event_type,
                 payload,

@@ -41,7 +41,8 @@ fn stored(version: i64, body: String) -> Stored {
 
 /// An entry's effects as one JSON array of `{"type", "payload"}`.
 fn effects_text(entry: &OutboxEntry) -> Result<String, StoreError> {
-    serde_json::to_string(&entry.effects).map_err(backend)
+    let effects: Vec<String> = entry.effects.iter().map(|e| e.to_json_text()).collect();
+    Ok(format!("[{}]", effects.join(",")))
 }
 
 fn effects_from_text(text: &str) -> Result<Vec<StoredEffect>, StoreError> {
