@@ -47,6 +47,32 @@ impl Pattern {
     }
 }
 
+/// Paces one player pair's moves to a steady rate, as people thinking
+/// between moves do; without it a pair moves as soon as it may.
+#[derive(Debug)]
+pub struct Pacer {
+    every: Duration,
+    next: tokio::time::Instant,
+}
+
+impl Pacer {
+    /// One move per `every`, the first after `offset` (spread the pairs so
+    /// they do not all move at once).
+    pub fn new(every: Duration, offset: Duration) -> Self {
+        Self {
+            every,
+            next: tokio::time::Instant::now() + offset,
+        }
+    }
+
+    /// Waits for the next move's time. A pair that fell behind moves at
+    /// once, without a burst to catch up.
+    pub async fn wait(&mut self) {
+        tokio::time::sleep_until(self.next).await;
+        self.next = (self.next + self.every).max(tokio::time::Instant::now());
+    }
+}
+
 /// What one finished game measured.
 #[derive(Debug, Default)]
 pub struct Played {
@@ -84,11 +110,15 @@ pub async fn play(
     guest: &mut Player,
     moves: &[(u8, u8)],
     patience: Duration,
+    mut pacer: Option<&mut Pacer>,
 ) -> Result<Played, Failure> {
     let (game, mut turn) = start(host, guest, patience).await?;
     let (mut mover, mut other) = (host, guest);
     let mut played = Played::default();
     for (n, (x, y)) in moves.iter().enumerate() {
+        if let Some(pacer) = pacer.as_mut() {
+            pacer.wait().await;
+        }
         let sent = Instant::now();
         mover
             .command("PlaceMark", json!({ "gameId": game, "x": x, "y": y }))

@@ -41,6 +41,12 @@ pub struct Args {
     #[arg(long, default_value_t = 10.0)]
     pub duration_secs: f64,
 
+    /// Pace the moves to about this many per second in all, spread evenly
+    /// over the games (default: every game moves as soon as it may, so the
+    /// latency measured is mostly queueing once the server is saturated).
+    #[arg(long)]
+    pub moves_per_sec: Option<f64>,
+
     /// How the games go.
     #[arg(long, value_enum, default_value_t = Pattern::Mixed)]
     pub pattern: Pattern,
@@ -197,8 +203,17 @@ async fn play(args: &Args, pairs: Vec<Pair>, tally: &Arc<Tally>) {
     let stop_at = Instant::now() + Duration::from_secs_f64(args.duration_secs);
     let patience = Duration::from_secs_f64(args.patience_secs);
     let mut tasks = tokio::task::JoinSet::new();
+    // Each game moves once per `games / rate` seconds.
+    let pace = args
+        .moves_per_sec
+        .filter(|rate| *rate > 0.0)
+        .map(|rate| Duration::from_secs_f64(args.games as f64 / rate));
     for (mut host, mut guest) in pairs {
         let (started, tally, args) = (started.clone(), tally.clone(), args.clone());
+        let mut pacer = pace.map(|every| {
+            let spread = (uuid::Uuid::new_v4().as_u128() % 1_000_000) as f64 / 1_000_000.0;
+            game::Pacer::new(every, every.mul_f64(spread))
+        });
         tasks.spawn(async move {
             loop {
                 let n = started.fetch_add(1, Ordering::SeqCst);
@@ -209,7 +224,7 @@ async fn play(args: &Args, pairs: Vec<Pair>, tally: &Arc<Tally>) {
                     return;
                 }
                 let moves = args.pattern.moves(n);
-                match game::play(&mut host, &mut guest, moves, patience).await {
+                match game::play(&mut host, &mut guest, moves, patience, pacer.as_mut()).await {
                     Ok(played) => tally.played(&played),
                     Err(failure) => {
                         tally.failed(&failure);

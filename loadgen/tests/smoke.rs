@@ -77,3 +77,26 @@ async fn idle_games_wait_for_their_first_move_and_stay_connected() {
     assert!(summary.rss_per_connection_bytes.is_some(), "{summary}");
     stop.cancel();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn paced_games_keep_to_the_rate_asked() {
+    let (url, stop) = server().await;
+    let args = Args::parse_from([
+        "loadgen",
+        "--url",
+        &url,
+        "--games",
+        "4",
+        "--moves-per-sec",
+        "40",
+        "--duration-secs",
+        "1",
+        "--quiet",
+    ]);
+    let summary = run(&args).await;
+    assert!(summary.clean(), "{summary}");
+    // Unpaced, four games make thousands of moves a second here.
+    assert!(summary.moves_per_sec < 60.0, "{summary}");
+    assert!(summary.moves > 0, "{summary}");
+    stop.cancel();
+}
