@@ -1,6 +1,6 @@
 //! Presence: a user is online while at least one of their sockets is open.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use bus::{Ctx, Outcome};
 use serde::{Deserialize, Serialize};
@@ -17,9 +17,10 @@ use crate::ids::UserId;
 pub const ONLINE_LIST_LIMIT: usize = 50;
 
 /// Who is online, with their open connections (one state for the site).
+/// A persistent map: each change copies a path, not the whole lobby.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Lobby {
-    online: BTreeMap<UserId, Online>,
+    online: imbl::OrdMap<UserId, Online>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -29,6 +30,10 @@ struct Online {
 }
 
 bus::states!(Lobby);
+
+/// State types a server may keep in memory even with a durable store:
+/// presence is reset at every start anyway.
+pub const EPHEMERAL_STATES: &[&str] = &[<Lobby as bus::State>::TYPE];
 
 impl Lobby {
     /// The users online, by id, at most [`ONLINE_LIST_LIMIT`] of them.

@@ -59,7 +59,7 @@ pub async fn open_storage(config: &Config) -> io::Result<Storage> {
         tracing::info!(sessions = known.len(), "PostgreSQL database open");
         return Ok(Storage {
             sessions: Sessions::restore(known, database.clone()),
-            store: database,
+            store: with_presence_in_memory(database),
         });
     }
     let database = Arc::new(
@@ -75,8 +75,16 @@ pub async fn open_storage(config: &Config) -> io::Result<Storage> {
     );
     Ok(Storage {
         sessions: Sessions::restore(known, database.clone()),
-        store: database,
+        store: with_presence_in_memory(database),
     })
+}
+
+/// Presence is reset at every start: a durable store need not write it.
+fn with_presence_in_memory(durable: Arc<dyn bus::Store>) -> Arc<dyn bus::Store> {
+    Arc::new(storage::ephemeral::WithEphemeral::new(
+        durable,
+        domain::presence::EPHEMERAL_STATES,
+    ))
 }
 
 /// Starts the bus with the game's handlers on `store`, the hub listening to it.

@@ -58,3 +58,34 @@ async fn presence_works_on(store: Arc<dyn bus::Store>) {
     bus.settle().await;
     assert_eq!(bus.query(GetUsersOnline {}).await.unwrap().len(), 1);
 }
+
+#[tokio::test]
+async fn presence_stays_in_memory_and_everything_else_goes_to_disk() {
+    use server::storage::ephemeral::WithEphemeral;
+    let open = || async {
+        let data = tempfile::tempdir().unwrap();
+        let disk = Arc::new(SqliteStore::open(data.path()).await.unwrap());
+        let both = Arc::new(WithEphemeral::new(
+            disk.clone(),
+            domain::presence::EPHEMERAL_STATES,
+        ));
+        (data, disk, both)
+    };
+    let (_data, _, both) = open().await;
+    bus::testkit::store_contract(both.as_ref()).await;
+    let (_data, disk, both) = open().await;
+    presence_works_on(both.clone()).await;
+    let lobby = <domain::presence::Lobby as bus::State>::TYPE;
+    assert_eq!(
+        bus::Store::scan(both.as_ref(), lobby).await.unwrap().len(),
+        1,
+        "the lobby is kept"
+    );
+    assert!(
+        bus::Store::scan(disk.as_ref(), lobby)
+            .await
+            .unwrap()
+            .is_empty(),
+        "but not on disk"
+    );
+}

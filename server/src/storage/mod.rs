@@ -9,6 +9,7 @@
 //! delivery it handled. A process killed at any point loses no committed
 //! transaction.
 
+pub mod ephemeral;
 pub mod fault;
 mod postgres;
 mod sqlite;
