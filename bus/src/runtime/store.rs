@@ -300,6 +300,17 @@ impl MemoryStore {
         Self::default()
     }
 
+    /// Puts a state as it was read from elsewhere, version and all (a
+    /// durable store that keeps its states in memory too fills one so).
+    pub fn restore(&self, key: StateKey, stored: Stored) {
+        lock(self.shard(&key)).insert(key, stored);
+    }
+
+    /// The version of the state at `key`, if any.
+    pub fn version(&self, key: &StateKey) -> Option<u64> {
+        lock(self.shard(key)).get(key).map(|stored| stored.version)
+    }
+
     fn shard(&self, key: &StateKey) -> &Mutex<HashMap<StateKey, Stored>> {
         &self.shards[self.hasher.hash_one(key) as usize % SHARDS]
     }
