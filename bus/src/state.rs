@@ -65,6 +65,10 @@ pub trait AnyState: Any + Send + Sync + fmt::Debug {
     fn type_name(&self) -> &'static str;
     /// The state as JSON, for durable stores.
     fn to_json(&self) -> serde_json::Value;
+    /// The state as JSON text, written straight from the typed value.
+    fn to_json_text(&self) -> String {
+        self.to_json().to_string()
+    }
     /// For downcasting.
     fn as_any(&self) -> &dyn Any;
 }
@@ -75,6 +79,9 @@ impl<S: State> AnyState for S {
     }
     fn to_json(&self) -> serde_json::Value {
         to_json_value(self)
+    }
+    fn to_json_text(&self) -> String {
+        serde_json::to_string(self).unwrap_or_else(|_| self.to_json().to_string())
     }
     fn as_any(&self) -> &dyn Any {
         self
@@ -115,7 +122,7 @@ impl StateBody {
     /// The state as JSON text, for durable stores.
     pub fn to_json_text(&self) -> Arc<str> {
         match self {
-            Self::Live(value) => value.to_json().to_string().into(),
+            Self::Live(value) => value.to_json_text().into(),
             Self::Json(text) => text.clone(),
         }
     }
