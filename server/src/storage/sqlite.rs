@@ -42,6 +42,8 @@ pub struct SqliteStore {
     /// Every state, as committed.
     states: MemoryStore,
     writes: mpsc::UnboundedSender<Queued>,
+    /// Dropped with the store: the checkpoint thread stops.
+    _stop_checkpoints: std::sync::mpsc::Sender<()>,
 }
 
 /// A write waiting for the writer, and who waits for its result.
@@ -82,15 +84,27 @@ impl SqliteStore {
         })
         .await
         .map_err(backend)??;
+        // The writer never checkpoints (copies the WAL back into the
+        // database) itself: a thread of its own does, beside it.
+        connection
+            .pragma_update(None, "wal_autocheckpoint", 0)
+            .map_err(sql)?;
         let (writes, queue) = mpsc::unbounded_channel();
         std::thread::Builder::new()
             .name("sqlite-writer".into())
             .spawn(move || write_in_groups(connection, queue))
             .map_err(backend)?;
+        let checkpoints = connect(&path)?;
+        let (stop_checkpoints, stopped) = std::sync::mpsc::channel::<()>();
+        std::thread::Builder::new()
+            .name("sqlite-checkpoint".into())
+            .spawn(move || checkpoint_every_second(&checkpoints, &stopped))
+            .map_err(backend)?;
         Ok(Self {
             path,
             states,
             writes,
+            _stop_checkpoints: stop_checkpoints,
         })
     }
 
@@ -264,6 +278,20 @@ fn read_outbox(connection: &Connection) -> Result<Vec<PendingEntry>, StoreError>
         })
     })
     .collect()
+}
+
+/// Copies committed WAL frames back into the database file once a second
+/// (without blocking the writer), until the store is dropped.
+fn checkpoint_every_second(connection: &Connection, stopped: &std::sync::mpsc::Receiver<()>) {
+    use std::sync::mpsc::RecvTimeoutError;
+    while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(Duration::from_secs(1)) {
+        let done = connection.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| {
+            row.get::<_, i64>(0)
+        });
+        if let Err(error) = done {
+            tracing::warn!(%error, "WAL checkpoint failed");
+        }
+    }
 }
 
 fn query_all<T>(
