@@ -14,7 +14,7 @@ use crate::ids::UserId;
 /// The most users an online list names: a lobby shows them to pick an
 /// opponent from, and a site with thousands online must not send every
 /// socket thousands of names each time someone arrives.
-pub const ONLINE_LIST_LIMIT: usize = 50;
+pub const ONLINE_LIST_LIMIT: usize = 20;
 
 /// Who is online, with their open connections (one state for the site).
 /// A persistent map: each change copies a path, not the whole lobby.

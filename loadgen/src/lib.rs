@@ -65,6 +65,11 @@ pub struct Args {
     #[arg(long)]
     pub idle_secs: Option<f64>,
 
+    /// With --idle-secs: only sign up and connect, set no game up (to
+    /// tell what a connection costs from what its game costs).
+    #[arg(long)]
+    pub no_games: bool,
+
     /// Sign-ups and socket openings at once while setting up.
     #[arg(long, default_value_t = 64)]
     pub connect_concurrency: usize,
@@ -73,6 +78,10 @@ pub struct Args {
     /// listens on the URL's port on this machine).
     #[arg(long)]
     pub server_pid: Option<u32>,
+
+    /// A name for this run, repeated in the summary (the store, say).
+    #[arg(long, default_value = "")]
+    pub label: String,
 
     /// Print the summary as one line of JSON.
     #[arg(long)]
@@ -245,6 +254,9 @@ async fn idle(args: &Args, pairs: Vec<Pair>, hold: f64, tally: &Arc<Tally>) {
     let patience = Duration::from_secs_f64(args.patience_secs);
     let pairs: Vec<Pair> = futures::stream::iter(pairs)
         .map(|(mut host, mut guest)| async move {
+            if args.no_games {
+                return Some((host, guest));
+            }
             match game::start(&mut host, &mut guest, patience).await {
                 Ok(_) => Some((host, guest)),
                 Err(failure) => {

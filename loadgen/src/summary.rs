@@ -97,6 +97,7 @@ impl Tally {
             _ => None,
         };
         Summary {
+            label: context.args.label.clone(),
             url: context.args.url.clone(),
             concurrent_games: context.args.games,
             pattern: context.args.pattern,
@@ -159,6 +160,7 @@ pub struct Latency {
 /// How the run went.
 #[derive(Debug, Clone, Serialize)]
 pub struct Summary {
+    pub label: String,
     pub url: String,
     pub concurrent_games: u64,
     pub pattern: Pattern,

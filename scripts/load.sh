@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# The load benchmark behind docs/performance.md: for each store and each
+# number of concurrent games, a fresh release server and one run of the load
+# generator (paced at 10,000 moves/s in all, DURATION seconds), then an idle
+# run (IDLE_GAMES games waiting for a first move). Results go to
+# docs/load/results.jsonl, the chart to docs/load/p99.svg.
+#
+#   ./scripts/load.sh                      # everything, about 5 minutes
+#   GAMES="10 100" STORES=memory ./scripts/load.sh
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
+cd "$ROOT"
+
+STORES=${STORES:-"memory sqlite"}
+GAMES=${GAMES:-"10 100 1000 5000"}
+DURATION=${DURATION:-10}
+RATE=${RATE:-10000}
+IDLE_GAMES=${IDLE_GAMES:-5000}
+PORT=${PORT:-3950}
+OUT=docs/load
+
+cargo build --release --locked -p server -p loadgen
+mkdir -p "$OUT"
+: >"$OUT/results.jsonl"
+
+server_pid=
+data=
+start_server() {
+  data=$(mktemp -d)
+  local store=$1
+  local flags=(--data-dir "$data")
+  [ "$store" = memory ] && flags=(--in-memory)
+  RUST_LOG=warn target/release/server --addr "127.0.0.1:$PORT" "${flags[@]}" \
+    --rate-limit-per-sec 1000000 --rate-limit-burst 1000000 >"$data.log" 2>&1 &
+  server_pid=$!
+  for _ in $(seq 1 100); do
+    curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null && return
+    sleep 0.1
+  done
+  echo "the server did not come up: $(cat "$data.log")" >&2
+  exit 1
+}
+stop_server() {
+  kill "$server_pid" 2>/dev/null || true
+  wait "$server_pid" 2>/dev/null || true
+  rm -rf "$data" "$data.log"
+}
+trap stop_server EXIT
+
+for store in $STORES; do
+  for games in $GAMES; do
+    echo "== $store, $games concurrent games" >&2
+    start_server "$store"
+    target/release/loadgen --url "http://127.0.0.1:$PORT" --games "$games" \
+      --moves-per-sec "$RATE" --duration-secs "$DURATION" --time-limit-secs 300 \
+      --label "$store" --json --quiet | tee -a "$OUT/results.jsonl" >&2 || true
+    stop_server
+  done
+done
+
+echo "== idle: $IDLE_GAMES games waiting for a first move" >&2
+start_server sqlite
+target/release/loadgen --url "http://127.0.0.1:$PORT" --games "$IDLE_GAMES" \
+  --idle-secs 10 --time-limit-secs 300 --label "sqlite, idle" --json --quiet |
+  tee -a "$OUT/results.jsonl" >&2 || true
+stop_server
+
+python3 scripts/load_chart.py "$OUT/results.jsonl" "$OUT/p99.svg"
+python3 scripts/load_chart.py --table "$OUT/results.jsonl"
