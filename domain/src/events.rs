@@ -89,8 +89,11 @@ effect_structs! {
     TopThreeListUpdated { previous: Vec<ScoreEntry>, current: Vec<ScoreEntry> }
     /// The top three.
     GetTopThreePlayers {}
-    /// A user's finished games, newest first.
+    /// A user's latest finished games (up to a page), newest first.
     GetHistory { user_id: UserId }
+    /// An older page of a user's finished games, newest first: page 0 is
+    /// the oldest; `GetHistory` tells how many there are.
+    GetHistoryPage { user_id: UserId, page: u32 }
 
     /// Internal: a turn's deadline passed (turn 0: the invitation's).
     TurnDeadlinePassed { game_id: GameId, turn_number: u32 }
@@ -98,6 +101,8 @@ effect_structs! {
     GameStateReadyToBeCleaned { game_id: GameId }
     /// Internal: a finished game, for the players' histories.
     GameArchived { game_id: GameId, players: Vec<UserId>, started_at: u64, ended_at: u64, result: GameResult, winner: Option<UserId>, moves: Vec<Move> }
+    /// Internal: a full page of a user's history, written once.
+    HistoryPageFilled { user_id: UserId, page: u32, games: Vec<GameArchived> }
 }
 
 bus::commands!(
@@ -145,6 +150,7 @@ domain_events!(
     TurnDeadlinePassed,
     GameStateReadyToBeCleaned,
     GameArchived,
+    HistoryPageFilled,
 );
 bus::queries!(
     GetUser => Option<crate::users::User>,
@@ -152,7 +158,8 @@ bus::queries!(
     GetGame => Option<crate::view::GameView>,
     GetLiveGames => Vec<LiveGame>,
     GetTopThreePlayers => Vec<ScoreEntry>,
-    GetHistory => Vec<GameArchived>,
+    GetHistory => crate::history::Recent,
+    GetHistoryPage => Vec<GameArchived>,
 );
 
 /// A user in the online list.

@@ -78,7 +78,19 @@ pub fn register(bus: &mut BusBuilder, rules: Rules) {
     .event(managed(singleton(), scoring::rank))
     .query(answer(singleton(), scoring::top_three));
 
-    bus.event(managed(key(history::player(0)), history::record))
-        .event(managed(key(history::player(1)), history::record))
-        .query(answer(by_id(|q: &GetHistory| q.user_id), history::get));
+    bus.event(managed(key(history::player(0)), |h, g, ctx| {
+        history::record(h, g, ctx, 0)
+    }))
+    .event(managed(key(history::player(1)), |h, g, ctx| {
+        history::record(h, g, ctx, 1)
+    }))
+    .event(managed(
+        by_id(|e: &HistoryPageFilled| history::page_key(e.user_id, e.page)),
+        history::file,
+    ))
+    .query(answer(by_id(|q: &GetHistory| q.user_id), history::get))
+    .query(answer(
+        by_id(|q: &GetHistoryPage| history::page_key(q.user_id, q.page)),
+        history::get_page,
+    ));
 }

@@ -50,6 +50,7 @@ pub const CLIENT_QUERIES: &[&str] = &[
     GetGame::TYPE,
     GetTopThreePlayers::TYPE,
     GetHistory::TYPE,
+    GetHistoryPage::TYPE,
 ];
 
 /// The client command with this wire name, if clients may send it.

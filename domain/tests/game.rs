@@ -437,9 +437,11 @@ fn the_game_is_cleaned_up_after_the_delay_and_stays_in_history() {
         })]);
     assert_eq!(kit.query(GetGame { game_id: id(GAME) }), None);
     for player in [ALICE, BOB] {
-        let history = kit.query(GetHistory {
-            user_id: id(player),
-        });
+        let history = kit
+            .query(GetHistory {
+                user_id: id(player),
+            })
+            .games;
         assert_eq!(history.len(), 1);
         assert_eq!(history[0].winner, Some(id(ALICE)));
         assert_eq!(history[0].moves.len(), 5);

@@ -135,7 +135,7 @@ fn history_keeps_each_players_games_newest_first() {
     kit.advance_ms(TURN);
     start(&mut kit, 2, BOB, ALICE);
     play(&mut kit, 2, BOB, ALICE, &X_WINS);
-    let alice = kit.query(GetHistory { user_id: id(ALICE) });
+    let alice = kit.query(GetHistory { user_id: id(ALICE) }).games;
     assert_eq!(
         alice.iter().map(|g| g.game_id).collect::<Vec<_>>(),
         [id(2), id(1)]
@@ -143,5 +143,43 @@ fn history_keeps_each_players_games_newest_first() {
     assert_eq!(alice[0].winner, Some(id(BOB)));
     assert_eq!(alice[1].players, [id(ALICE), id(BOB)]);
     assert!(alice[0].ended_at > alice[1].ended_at);
-    assert_eq!(kit.query(GetHistory { user_id: id(CAROL) }), vec![]);
+    assert_eq!(
+        kit.query(GetHistory { user_id: id(CAROL) }),
+        history::Recent::default()
+    );
+}
+
+#[test]
+fn a_long_history_is_kept_in_pages_written_once() {
+    let mut kit = users();
+    let games = 2 * history::PAGE_SIZE as u128 + 3;
+    for game in 1..=games {
+        start(&mut kit, game, ALICE, BOB);
+        play(&mut kit, game, ALICE, BOB, &X_WINS);
+        kit.advance_ms(TURN);
+    }
+    let ids = |list: &[GameArchived]| list.iter().map(|g| g.game_id).collect::<Vec<_>>();
+    let newest_first = |from: u128, to: u128| (from..=to).rev().map(id).collect::<Vec<_>>();
+    let page = history::PAGE_SIZE as u128;
+    for player in [ALICE, BOB] {
+        let recent = kit.query(GetHistory {
+            user_id: id(player),
+        });
+        assert_eq!(recent.older_pages, 2);
+        assert_eq!(ids(&recent.games), newest_first(2 * page + 1, games));
+        for (n, (from, to)) in [(1, page), (page + 1, 2 * page)].into_iter().enumerate() {
+            let older = kit.query(GetHistoryPage {
+                user_id: id(player),
+                page: n as u32,
+            });
+            assert_eq!(ids(&older), newest_first(from, to), "page {n} of {player}");
+        }
+    }
+    assert!(
+        kit.query(GetHistoryPage {
+            user_id: id(ALICE),
+            page: 2
+        })
+        .is_empty()
+    );
 }

@@ -191,8 +191,9 @@ async fn a_player_who_does_not_move_in_time_aborts_the_game() {
     }
     assert_eq!(status, StatusCode::NOT_FOUND);
     let (_, history) = bob.query("GetHistory", json!({ "userId": bob.user })).await;
-    assert_eq!(history[0]["gameId"], json!(game));
-    assert_eq!(history[0]["result"], "GAME_ABORTED");
+    assert_eq!(history["games"][0]["gameId"], json!(game));
+    assert_eq!(history["games"][0]["result"], "GAME_ABORTED");
+    assert_eq!(history["olderPages"], 0);
 }
 
 #[tokio::test]
