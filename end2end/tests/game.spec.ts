@@ -13,7 +13,7 @@ test("two players play to a win; the hall of fame shows the winner", async ({ br
   const first = await (await browser.newContext()).newPage();
   await first.goto("/");
   await expect(first.getByText("No winners yet! Be the first!")).toBeVisible();
-  const { alice, bob, aliceName, bobName } = await startGame(browser);
+  const { alice, bob, aliceName } = await startGame(browser);
   await alice.screenshot({ path: `${shots}/lobby-invite-accepted.png` });
   await expect(alice.locator(".turn")).toContainText("It's your turn");
   await expect(bob.locator(".turn")).toContainText(`It's ${aliceName}'s turn`);
@@ -31,7 +31,6 @@ test("two players play to a win; the hall of fame shows the winner", async ({ br
   await expect(fame.locator("li").filter({ hasText: aliceName })).toContainText("100 points");
   await expect(fame.getByRole("img", { name: "trophy" })).toBeVisible();
   await bob.screenshot({ path: `${shots}/lobby.png` });
-  expect(bobName).toBeTruthy();
 });
 
 test("only the player whose turn it is can click, and only empty cells", async ({ browser }) => {

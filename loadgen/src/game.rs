@@ -148,33 +148,25 @@ pub async fn play(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use domain::{Board, Mark, Verdict};
 
-    /// The patterns end as they say, and only on their last move.
+    /// The patterns end as they say, and only on their last move (checked
+    /// with the game's own rules).
     #[test]
     fn patterns_win_and_draw_on_their_last_move() {
-        fn line(board: &[[u8; 3]; 3]) -> bool {
-            let lines = [
-                [(0, 0), (1, 0), (2, 0)],
-                [(0, 1), (1, 1), (2, 1)],
-                [(0, 2), (1, 2), (2, 2)],
-                [(0, 0), (0, 1), (0, 2)],
-                [(1, 0), (1, 1), (1, 2)],
-                [(2, 0), (2, 1), (2, 2)],
-                [(0, 0), (1, 1), (2, 2)],
-                [(2, 0), (1, 1), (0, 2)],
-            ];
-            lines.iter().any(|cells| {
-                let [a, b, c] = cells.map(|(x, y): (usize, usize)| board[y][x]);
-                a != 0 && a == b && b == c
-            })
-        }
-        for (moves, wins) in [(WIN, true), (DRAW, false)] {
-            let mut board = [[0u8; 3]; 3];
+        for (moves, end) in [(WIN, Verdict::Won(Mark::X)), (DRAW, Verdict::Draw)] {
+            let mut board = Board::default();
             for (n, (x, y)) in moves.iter().enumerate() {
-                assert_eq!(board[*y as usize][*x as usize], 0, "a free cell");
-                board[*y as usize][*x as usize] = if n % 2 == 0 { 1 } else { 2 };
-                let last = n + 1 == moves.len();
-                assert_eq!(line(&board), wins && last, "move {n}");
+                let mark = if n % 2 == 0 { Mark::X } else { Mark::O };
+                board = board
+                    .place(i64::from(*x), i64::from(*y), mark)
+                    .expect("a free cell");
+                let expected = if n + 1 == moves.len() {
+                    end
+                } else {
+                    Verdict::Playing
+                };
+                assert_eq!(board.verdict(), expected, "move {n}");
             }
         }
     }

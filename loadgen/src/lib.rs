@@ -181,26 +181,30 @@ async fn connect_pairs(
     base: &str,
     tally: &Tally,
 ) -> Vec<Pair> {
-    use futures::StreamExt;
     let patience = Duration::from_secs_f64(args.patience_secs);
-    futures::stream::iter(0..args.games)
-        .map(|n| async move {
-            let join = |role: &'static str| async move {
-                let alias = format!("{role}{n}");
-                tokio::time::timeout(patience, Player::join(http, base, &alias))
-                    .await
-                    .unwrap_or(Err(Failure::Unexpected("sign-up took too long")))
-            };
-            match futures::future::try_join(join("host"), join("guest")).await {
-                Ok(pair) => Some(pair),
-                Err(failure) => {
-                    tally.failed(&failure);
-                    None
-                }
-            }
-        })
+    let pairs = (0..args.games).map(|n| async move {
+        let join = |role: &'static str| async move {
+            let alias = format!("{role}{n}");
+            tokio::time::timeout(patience, Player::join(http, base, &alias))
+                .await
+                .unwrap_or(Err(Failure::Unexpected("sign-up took too long")))
+        };
+        futures::future::try_join(join("host"), join("guest")).await
+    });
+    bounded(args, tally, pairs).await
+}
+
+/// Runs `steps`, at most `--connect-concurrency` at once, and keeps what
+/// succeeded; each failure is counted.
+async fn bounded<T>(
+    args: &Args,
+    tally: &Tally,
+    steps: impl Iterator<Item = impl Future<Output = Result<T, Failure>>>,
+) -> Vec<T> {
+    use futures::StreamExt;
+    futures::stream::iter(steps)
         .buffer_unordered(args.connect_concurrency.max(1))
-        .filter_map(std::future::ready)
+        .filter_map(|done| std::future::ready(done.map_err(|failure| tally.failed(&failure)).ok()))
         .collect()
         .await
 }
@@ -250,25 +254,14 @@ async fn play(args: &Args, pairs: Vec<Pair>, tally: &Arc<Tally>) {
 
 /// Sets every pair's game up to the first move, then holds the sockets.
 async fn idle(args: &Args, pairs: Vec<Pair>, hold: f64, tally: &Arc<Tally>) {
-    use futures::StreamExt;
     let patience = Duration::from_secs_f64(args.patience_secs);
-    let pairs: Vec<Pair> = futures::stream::iter(pairs)
-        .map(|(mut host, mut guest)| async move {
-            if args.no_games {
-                return Some((host, guest));
-            }
-            match game::start(&mut host, &mut guest, patience).await {
-                Ok(_) => Some((host, guest)),
-                Err(failure) => {
-                    tally.failed(&failure);
-                    None
-                }
-            }
-        })
-        .buffer_unordered(args.connect_concurrency.max(1))
-        .filter_map(std::future::ready)
-        .collect()
-        .await;
+    let started = pairs.into_iter().map(|(mut host, mut guest)| async move {
+        if !args.no_games {
+            game::start(&mut host, &mut guest, patience).await?;
+        }
+        Ok((host, guest))
+    });
+    let pairs: Vec<Pair> = bounded(args, tally, started).await;
     tally.waiting(pairs.len() as u64);
     tokio::time::sleep(Duration::from_secs_f64(hold)).await;
     let dropped = pairs

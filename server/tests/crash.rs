@@ -106,6 +106,16 @@ fn client(process: &Process) -> Client {
     server.client()
 }
 
+/// Alice and Bob, signed up on `process`, their sockets open.
+async fn players(process: &Process) -> (Client, Client) {
+    let (mut alice, mut bob) = (client(process), client(process));
+    for (player, alias) in [(&mut alice, "alice"), (&mut bob, "bob")] {
+        player.sign_up(alias).await;
+        player.connect().await;
+    }
+    (alice, bob)
+}
+
 fn ok((status, body): (StatusCode, Value)) {
     assert_eq!(status, StatusCode::OK, "{body}");
 }
@@ -143,11 +153,7 @@ async fn a_kill_9_mid_game_loses_nothing_on_postgres_either() {
 
 async fn kill_9_mid_game(data: Data) {
     let first = Process::start(&data, 60_000).await;
-    let (mut alice, mut bob) = (client(&first), client(&first));
-    for (player, alias) in [(&mut alice, "alice"), (&mut bob, "bob")] {
-        player.sign_up(alias).await;
-        player.connect().await;
-    }
+    let (mut alice, mut bob) = players(&first).await;
     let game = start_game(&mut alice, &mut bob).await;
     mark(&mut alice, &mut bob, game, 0, 0).await;
     mark(&mut bob, &mut alice, game, 0, 1).await;
@@ -195,11 +201,7 @@ async fn kill_9_mid_game(data: Data) {
 async fn a_turn_timer_pending_at_the_kill_fires_after_the_restart() {
     let data = Data::embedded().await;
     let first = Process::start(&data, 1_500).await;
-    let (mut alice, mut bob) = (client(&first), client(&first));
-    for (player, alias) in [(&mut alice, "alice"), (&mut bob, "bob")] {
-        player.sign_up(alias).await;
-        player.connect().await;
-    }
+    let (mut alice, mut bob) = players(&first).await;
     let game = start_game(&mut alice, &mut bob).await;
     first.kill_9();
 
@@ -223,11 +225,7 @@ async fn a_crash_between_commit_and_publish_loses_no_event_and_shows_none_twice(
     let data = Data::embedded().await;
     // Aborts right after committing the winning move, before publishing it.
     let first = Process::start_with(&data, 60_000, &["--abort-after-commit-of", "GameEnded"]).await;
-    let (mut alice, mut bob) = (client(&first), client(&first));
-    for (player, alias) in [(&mut alice, "alice"), (&mut bob, "bob")] {
-        player.sign_up(alias).await;
-        player.connect().await;
-    }
+    let (mut alice, mut bob) = players(&first).await;
     let game = start_game(&mut alice, &mut bob).await;
     mark(&mut alice, &mut bob, game, 0, 0).await;
     mark(&mut bob, &mut alice, game, 0, 1).await;
