@@ -31,5 +31,15 @@ step "unit and integration tests" cargo test --workspace --exclude frontend --lo
 # A short turn clock so the aborted-game test waits seconds, not twenty, and
 # a fresh embedded database so the suite starts from an empty hall of fame.
 e2e_data=$(mktemp -d)
-trap 'rm -rf "$e2e_data"' EXIT
-step "end-to-end tests in Chromium" env TURN_TIMEOUT_MS=5000 DATA_DIR="$e2e_data" cargo leptos end-to-end --release
+trap 'rm -rf "$e2e_data" "$e2e_data.log"' EXIT
+# cargo-leptos 0.3.10 exits 0 even when the site does not build, so the
+# run only counts when Playwright reports its tests passed and none failed.
+end_to_end() {
+  local log="$e2e_data.log"
+  env TURN_TIMEOUT_MS=5000 DATA_DIR="$e2e_data" cargo leptos end-to-end --release 2>&1 | tee "$log"
+  if ! grep -Eq '^ +[0-9]+ passed' "$log" || grep -Eq '^ +[0-9]+ failed|^error' "$log"; then
+    echo "end-to-end: the site did not build or a test failed (see above)" >&2
+    return 1
+  fi
+}
+step "end-to-end tests in Chromium" end_to_end
