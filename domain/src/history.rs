@@ -29,6 +29,10 @@ pub struct HistoryPage {
 
 bus::states!(History, HistoryPage);
 
+/// States written once and seldom read, ever more of them: a store that
+/// keeps states in memory may leave these on disk.
+pub const ARCHIVED_STATES: &[&str] = &[<HistoryPage as bus::State>::TYPE];
+
 /// What `GetHistory` answers: the latest games and how many older pages
 /// `GetHistoryPage` can fetch (numbered from 0, the oldest).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -63,7 +63,7 @@ pub async fn open_storage(config: &Config) -> io::Result<Storage> {
         });
     }
     let database = Arc::new(
-        storage::SqliteStore::open(&config.data_dir)
+        storage::SqliteStore::open_with(&config.data_dir, domain::history::ARCHIVED_STATES)
             .await
             .map_err(io::Error::other)?,
     );

@@ -18,6 +18,34 @@ async fn sqlite_keeps_the_store_contract() {
 }
 
 #[tokio::test]
+async fn sqlite_keeps_the_store_contract_for_states_left_on_disk() {
+    // The contract's state type, read from the file instead of memory.
+    let data = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open_with(data.path(), &["Note"])
+        .await
+        .unwrap();
+    bus::testkit::store_contract(&store).await;
+    // Read from the file: a change made there shows at once.
+    let file = data.path().join(server::storage::DATABASE_FILE);
+    let mut other = <sqlx::SqliteConnection as sqlx::Connection>::connect(&format!(
+        "sqlite://{}",
+        file.display()
+    ))
+    .await
+    .unwrap();
+    sqlx::query("UPDATE states SET body = '\"changed\"' WHERE state_type = 'Note' AND id = 'a'")
+        .execute(&mut other)
+        .await
+        .unwrap();
+    let key = bus::StateKey {
+        state_type: "Note",
+        id: "a".into(),
+    };
+    let read = bus::Store::load(&store, &key).await.unwrap().unwrap();
+    assert_eq!(read.body.to_json_text().as_ref(), "\"changed\"");
+}
+
+#[tokio::test]
 async fn postgres_keeps_the_store_contract() {
     let database = TestDatabase::create().await;
     let store = PostgresStore::open(&database.url).await.unwrap();

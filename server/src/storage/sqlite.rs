@@ -2,15 +2,17 @@
 //! directory. WAL with `synchronous = NORMAL` is durable against process
 //! crashes, even `kill -9` (only a power cut may lose the last moments).
 //!
-//! This process is the file's only writer, so the store keeps every state
-//! in memory as well (read at start-up) and reads never touch the disk.
+//! This process is the file's only writer, so the store keeps its states in
+//! memory as well (read at start-up) and reads never touch the disk; only
+//! the state types named "on disk only" (written once, seldom read, and
+//! many: a history's old pages) are read from the file when asked for.
 //! Writes go to one thread that owns the connection and commits in groups:
 //! every write queued while the previous group was committing goes into
 //! the next transaction, and each caller hears back once its group is on
 //! disk; then the state is updated in memory. Migrations are sqlx's, run at
 //! start-up before anything else.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
@@ -25,7 +27,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
 use tokio::sync::{mpsc, oneshot};
 
-use super::{Write, backend, effects_from_text, effects_text, id_text, parse_id};
+use super::{Write, backend, effects_from_text, effects_text, id_text, parse_id, stored};
 
 /// The database file inside the data directory.
 pub const DATABASE_FILE: &str = "tictactoe.db";
@@ -39,6 +41,8 @@ static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite
 /// A SQLite-backed [`Store`].
 pub struct SqliteStore {
     path: PathBuf,
+    /// State types not kept in memory.
+    on_disk_only: HashSet<&'static str>,
     /// Every state, as committed.
     states: MemoryStore,
     writes: mpsc::UnboundedSender<Queued>,
@@ -60,6 +64,16 @@ impl SqliteStore {
     /// Opens (creating if needed) the database in `data_dir`, migrates it
     /// and reads it into memory.
     pub async fn open(data_dir: &Path) -> Result<Self, StoreError> {
+        Self::open_with(data_dir, &[]).await
+    }
+
+    /// As [`open`](Self::open), leaving the `on_disk_only` state types out
+    /// of memory.
+    pub async fn open_with(
+        data_dir: &Path,
+        on_disk_only: &[&'static str],
+    ) -> Result<Self, StoreError> {
+        let on_disk_only: HashSet<&'static str> = on_disk_only.iter().copied().collect();
         std::fs::create_dir_all(data_dir)
             .map_err(|error| backend(format!("{}: {error}", data_dir.display())))?;
         let path = data_dir.join(DATABASE_FILE);
@@ -77,9 +91,10 @@ impl SqliteStore {
         migrations.close().await;
 
         let opened = path.clone();
+        let skipped = on_disk_only.clone();
         let (connection, states) = tokio::task::spawn_blocking(move || {
             let connection = connect(&opened)?;
-            let states = read_states(&connection)?;
+            let states = read_states(&connection, &skipped)?;
             Ok::<_, StoreError>((connection, states))
         })
         .await
@@ -102,6 +117,7 @@ impl SqliteStore {
             .map_err(backend)?;
         Ok(Self {
             path,
+            on_disk_only,
             states,
             writes,
             _stop_checkpoints: stop_checkpoints,
@@ -136,6 +152,12 @@ impl SqliteStore {
     }
 
     async fn commit_now(&self, commit: Commit) -> Result<(), StoreError> {
+        if let Some(key) = &commit.key
+            && self.on_disk_only.contains(key.state_type)
+        {
+            // The version check is the SQL's alone.
+            return self.write(Write::Commit(commit)).await;
+        }
         if let Some(key) = &commit.key {
             let found = self.states.version(key);
             if found != commit.expected_version {
@@ -173,7 +195,10 @@ fn connect(path: &Path) -> Result<Connection, StoreError> {
 }
 
 /// Every state, into memory.
-fn read_states(connection: &Connection) -> Result<MemoryStore, StoreError> {
+fn read_states(
+    connection: &Connection,
+    on_disk_only: &HashSet<&'static str>,
+) -> Result<MemoryStore, StoreError> {
     let states = MemoryStore::new();
     let rows = query_all(
         connection,
@@ -189,6 +214,9 @@ fn read_states(connection: &Connection) -> Result<MemoryStore, StoreError> {
     )?;
     let mut known_types: HashMap<String, &'static str> = HashMap::new();
     for (state_type, id, version, body) in rows {
+        if on_disk_only.contains(state_type.as_str()) {
+            continue;
+        }
         // A state type is a `&'static str`: one leaked copy per type name.
         let state_type = *known_types
             .entry(state_type.clone())
@@ -306,11 +334,38 @@ fn query_all<T>(
 
 impl Store for SqliteStore {
     fn load<'a>(&'a self, key: &'a StateKey) -> StoreFuture<'a, Option<Stored>> {
-        self.states.load(key)
+        if !self.on_disk_only.contains(key.state_type) {
+            return self.states.load(key);
+        }
+        let (state_type, id) = (key.state_type, key.id.clone());
+        Box::pin(self.read(move |connection| {
+            connection
+                .query_row(
+                    "SELECT version, body FROM states WHERE state_type = ?1 AND id = ?2",
+                    params![state_type, id],
+                    |row| Ok(stored(row.get(0)?, row.get(1)?)),
+                )
+                .optional()
+                .map_err(sql)
+        }))
     }
 
     fn scan<'a>(&'a self, state_type: &'a str) -> StoreFuture<'a, Vec<(String, Stored)>> {
-        self.states.scan(state_type)
+        if !self.on_disk_only.contains(state_type) {
+            return self.states.scan(state_type);
+        }
+        let state_type = state_type.to_owned();
+        Box::pin(self.read(move |connection| {
+            let mut statement = connection
+                .prepare("SELECT id, version, body FROM states WHERE state_type = ?1")
+                .map_err(sql)?;
+            let rows = statement
+                .query_map([state_type], |row| {
+                    Ok((row.get(0)?, stored(row.get(1)?, row.get(2)?)))
+                })
+                .map_err(sql)?;
+            rows.collect::<Result<_, _>>().map_err(sql)
+        }))
     }
 
     fn commit(&self, commit: Commit) -> StoreFuture<'_, ()> {
