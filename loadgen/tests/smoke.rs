@@ -24,23 +24,27 @@ async fn server() -> (String, CancellationToken) {
     (url, stop)
 }
 
+/// A quiet run against `url`, with a time limit, and these flags.
+fn flags(url: &str, more: &[&str]) -> Args {
+    let base = [
+        "loadgen",
+        "--url",
+        url,
+        "--time-limit-secs",
+        "60",
+        "--quiet",
+    ];
+    Args::parse_from(base.iter().chain(more))
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn twenty_games_of_each_pattern_play_without_an_error() {
     let (url, stop) = server().await;
     for (pattern, moves) in [(Pattern::Win, 5), (Pattern::Draw, 9), (Pattern::Mixed, 7)] {
-        let args = Args::parse_from([
-            "loadgen",
-            "--url",
-            &url,
-            "--games",
-            "5",
-            "--total",
-            "20",
-            "--time-limit-secs",
-            "60",
-            "--quiet",
-        ]);
-        let args = Args { pattern, ..args };
+        let args = Args {
+            pattern,
+            ..flags(&url, &["--games", "5", "--total", "20"])
+        };
         let summary = run(&args).await;
         assert!(summary.clean(), "{summary}");
         assert_eq!(summary.games, 20, "{summary}");
@@ -61,17 +65,7 @@ async fn twenty_games_of_each_pattern_play_without_an_error() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn idle_games_wait_for_their_first_move_and_stay_connected() {
     let (url, stop) = server().await;
-    let args = Args::parse_from([
-        "loadgen",
-        "--url",
-        &url,
-        "--games",
-        "10",
-        "--idle-secs",
-        "0.5",
-        "--quiet",
-    ]);
-    let summary = run(&args).await;
+    let summary = run(&flags(&url, &["--games", "10", "--idle-secs", "0.5"])).await;
     assert!(summary.clean(), "{summary}");
     assert_eq!(summary.idle_games, 10);
     assert!(summary.rss_per_connection_bytes.is_some(), "{summary}");
@@ -81,18 +75,17 @@ async fn idle_games_wait_for_their_first_move_and_stay_connected() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn paced_games_keep_to_the_rate_asked() {
     let (url, stop) = server().await;
-    let args = Args::parse_from([
-        "loadgen",
-        "--url",
+    let args = flags(
         &url,
-        "--games",
-        "4",
-        "--moves-per-sec",
-        "40",
-        "--duration-secs",
-        "1",
-        "--quiet",
-    ]);
+        &[
+            "--games",
+            "4",
+            "--moves-per-sec",
+            "40",
+            "--duration-secs",
+            "1",
+        ],
+    );
     let summary = run(&args).await;
     assert!(summary.clean(), "{summary}");
     // Unpaced, four games make thousands of moves a second here.
