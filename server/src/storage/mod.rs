@@ -14,7 +14,11 @@ pub mod fault;
 mod postgres;
 mod sqlite;
 
-use bus::runtime::store::{Commit, Finished, OutboxEntry, ScheduleId, StoreError, StoredEffect};
+use std::collections::HashMap;
+
+use bus::runtime::store::{
+    Commit, Finished, OutboxEntry, PendingEntry, ScheduleId, Scheduled, StoreError, StoredEffect,
+};
 use bus::state::{StateBody, Stored};
 
 pub use postgres::PostgresStore;
@@ -41,9 +45,54 @@ fn stored(version: i64, body: String) -> Stored {
 }
 
 /// An entry's effects as one JSON array of `{"type", "payload"}`.
-fn effects_text(entry: &OutboxEntry) -> Result<String, StoreError> {
+fn effects_text(entry: &OutboxEntry) -> String {
     let effects: Vec<String> = entry.effects.iter().map(|e| e.to_json_text()).collect();
-    Ok(format!("[{}]", effects.join(",")))
+    format!("[{}]", effects.join(","))
+}
+
+/// A `schedules` row (id, key, due, period, event type, payload), as read
+/// by either database.
+type ScheduleRow = (String, String, i64, Option<i64>, String, String);
+
+fn scheduled(
+    (id, key, due, period, event_type, payload): ScheduleRow,
+) -> Result<Scheduled, StoreError> {
+    Ok(Scheduled {
+        id: parse_id(&id)?,
+        key,
+        due_at_ms: due as u64,
+        updates_every_ms: period.map(|period| period as u64),
+        event: StoredEffect::Json {
+            event_type,
+            payload,
+        },
+    })
+}
+
+/// The pending outbox from its rows: `deliveries` (entry, position,
+/// handler) and `entries` (id, effects) in commit order.
+fn pending_entries(
+    deliveries: Vec<(String, i64, i64)>,
+    entries: Vec<(String, String)>,
+) -> Result<Vec<PendingEntry>, StoreError> {
+    let mut handled: HashMap<u128, Vec<(u32, u32)>> = HashMap::new();
+    for (entry, position, handler) in deliveries {
+        handled
+            .entry(parse_id(&entry)?)
+            .or_default()
+            .push((position as u32, handler as u32));
+    }
+    entries
+        .into_iter()
+        .map(|(id, effects)| {
+            let id = parse_id(&id)?;
+            Ok(PendingEntry {
+                id,
+                effects: effects_from_text(&effects)?,
+                handled: handled.remove(&id).unwrap_or_default(),
+            })
+        })
+        .collect()
 }
 
 fn effects_from_text(text: &str) -> Result<Vec<StoredEffect>, StoreError> {

@@ -233,7 +233,7 @@ impl PostgresStore {
         if let Some(entry) = &commit.outbox {
             sqlx::query("INSERT INTO outbox (id, effects) VALUES ($1, $2)")
                 .bind(id_text(entry.id))
-                .bind(effects_text(entry)?)
+                .bind(effects_text(entry))
                 .execute(&mut *tx)
                 .await
                 .map_err(backend)?;
@@ -308,69 +308,32 @@ impl bus::Store for PostgresStore {
     fn pending_schedules(
         &self,
     ) -> bus::runtime::store::StoreFuture<'_, Vec<bus::runtime::store::Scheduled>> {
-        use super::{backend, parse_id};
-        use bus::runtime::store::{Scheduled, StoredEffect};
-        use sqlx::Row;
+        use super::{ScheduleRow, backend, scheduled};
         Box::pin(async move {
-            let rows = sqlx::query(
+            let rows: Vec<ScheduleRow> = sqlx::query_as(
                 "SELECT id, schedule_key, due_at_ms, updates_every_ms, event_type, payload FROM schedules",
             )
             .fetch_all(&self.pool)
             .await
             .map_err(backend)?;
-            rows.into_iter()
-                .map(|row| {
-                    let due: i64 = row.get("due_at_ms");
-                    let period: Option<i64> = row.get("updates_every_ms");
-                    Ok(Scheduled {
-                        id: parse_id(row.get("id"))?,
-                        key: row.get("schedule_key"),
-                        due_at_ms: due as u64,
-                        updates_every_ms: period.map(|period| period as u64),
-                        event: StoredEffect::Json {
-                            event_type: row.get("event_type"),
-                            payload: row.get("payload"),
-                        },
-                    })
-                })
-                .collect()
+            rows.into_iter().map(scheduled).collect()
         })
     }
 
     fn pending_outbox(
         &self,
     ) -> bus::runtime::store::StoreFuture<'_, Vec<bus::runtime::store::PendingEntry>> {
-        use super::{backend, effects_from_text, parse_id};
-        use bus::runtime::store::PendingEntry;
-        use sqlx::Row;
+        use super::{backend, pending_entries};
         Box::pin(async move {
-            let mut handled: std::collections::HashMap<u128, Vec<(u32, u32)>> = Default::default();
-            let rows = sqlx::query("SELECT entry, position, handler FROM deliveries")
+            let deliveries = sqlx::query_as("SELECT entry, position, handler FROM deliveries")
                 .fetch_all(&self.pool)
                 .await
                 .map_err(backend)?;
-            for row in rows {
-                let position: i64 = row.get("position");
-                let handler: i64 = row.get("handler");
-                handled
-                    .entry(parse_id(row.get("entry"))?)
-                    .or_default()
-                    .push((position as u32, handler as u32));
-            }
-            let rows = sqlx::query("SELECT id, effects FROM outbox ORDER BY seq")
+            let entries = sqlx::query_as("SELECT id, effects FROM outbox ORDER BY seq")
                 .fetch_all(&self.pool)
                 .await
                 .map_err(backend)?;
-            rows.into_iter()
-                .map(|row| {
-                    let id = parse_id(row.get("id"))?;
-                    Ok(PendingEntry {
-                        id,
-                        effects: effects_from_text(row.get("effects"))?,
-                        handled: handled.remove(&id).unwrap_or_default(),
-                    })
-                })
-                .collect()
+            pending_entries(deliveries, entries)
         })
     }
 

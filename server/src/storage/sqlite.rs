@@ -19,15 +19,14 @@ use std::time::Duration;
 
 use bus::runtime::store::{
     Commit, Finished, PendingEntry, ScheduleOp, Scheduled, Store, StoreError, StoreFuture,
-    StoredEffect,
 };
-use bus::state::{StateBody, StateKey, Stored};
+use bus::state::{StateKey, Stored};
 use bus::{Change, MemoryStore};
 use rusqlite::{Connection, OptionalExtension, params};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
 use tokio::sync::{mpsc, oneshot};
 
-use super::{Write, backend, effects_from_text, effects_text, id_text, parse_id, stored};
+use super::{Write, backend, effects_text, id_text, pending_entries, scheduled, stored};
 
 /// The database file inside the data directory.
 pub const DATABASE_FILE: &str = "tictactoe.db";
@@ -152,13 +151,11 @@ impl SqliteStore {
     }
 
     async fn commit_now(&self, commit: Commit) -> Result<(), StoreError> {
-        if let Some(key) = &commit.key
-            && self.on_disk_only.contains(key.state_type)
-        {
-            // The version check is the SQL's alone.
-            return self.write(Write::Commit(commit)).await;
-        }
         if let Some(key) = &commit.key {
+            if self.on_disk_only.contains(key.state_type) {
+                // The version check is the SQL's alone.
+                return self.write(Write::Commit(commit)).await;
+            }
             let found = self.states.version(key);
             if found != commit.expected_version {
                 return Err(StoreError::Conflict {
@@ -221,13 +218,7 @@ fn read_states(
         let state_type = *known_types
             .entry(state_type.clone())
             .or_insert_with(|| Box::leak(state_type.into_boxed_str()));
-        states.restore(
-            StateKey { state_type, id },
-            Stored {
-                version: version as u64,
-                body: StateBody::Json(body.into()),
-            },
-        );
+        states.restore(StateKey { state_type, id }, stored(version, body));
     }
     Ok(states)
 }
@@ -247,65 +238,32 @@ fn read_schedules(connection: &Connection) -> Result<Vec<Scheduled>, StoreError>
         "SELECT id, schedule_key, due_at_ms, updates_every_ms, event_type, payload FROM schedules",
         |row| {
             Ok((
-                row.get::<_, String>(0)?,
-                row.get::<_, String>(1)?,
-                row.get::<_, i64>(2)?,
-                row.get::<_, Option<i64>>(3)?,
-                row.get::<_, String>(4)?,
-                row.get::<_, String>(5)?,
+                row.get(0)?,
+                row.get(1)?,
+                row.get(2)?,
+                row.get(3)?,
+                row.get(4)?,
+                row.get(5)?,
             ))
         },
     )?
     .into_iter()
-    .map(|(id, key, due, period, event_type, payload)| {
-        Ok(Scheduled {
-            id: parse_id(&id)?,
-            key,
-            due_at_ms: due as u64,
-            updates_every_ms: period.map(|period| period as u64),
-            event: StoredEffect::Json {
-                event_type,
-                payload,
-            },
-        })
-    })
+    .map(scheduled)
     .collect()
 }
 
 fn read_outbox(connection: &Connection) -> Result<Vec<PendingEntry>, StoreError> {
-    let mut handled: HashMap<u128, Vec<(u32, u32)>> = HashMap::new();
     let deliveries = query_all(
         connection,
         "SELECT entry, position, handler FROM deliveries",
-        |row| {
-            Ok((
-                row.get::<_, String>(0)?,
-                row.get::<_, i64>(1)?,
-                row.get::<_, i64>(2)?,
-            ))
-        },
+        |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
     )?;
-    for (entry, position, handler) in deliveries {
-        handled
-            .entry(parse_id(&entry)?)
-            .or_default()
-            .push((position as u32, handler as u32));
-    }
-    query_all(
+    let entries = query_all(
         connection,
         "SELECT id, effects FROM outbox ORDER BY seq",
-        |row| Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?)),
-    )?
-    .into_iter()
-    .map(|(id, effects)| {
-        let id = parse_id(&id)?;
-        Ok(PendingEntry {
-            id,
-            effects: effects_from_text(&effects)?,
-            handled: handled.remove(&id).unwrap_or_default(),
-        })
-    })
-    .collect()
+        |row| Ok((row.get(0)?, row.get(1)?)),
+    )?;
+    pending_entries(deliveries, entries)
 }
 
 /// Copies committed WAL frames back into the database file once a second
@@ -578,7 +536,7 @@ fn apply_commit(tx: &rusqlite::Transaction<'_>, commit: &Commit) -> Result<(), S
     if let Some(entry) = &commit.outbox {
         run(
             "INSERT INTO outbox (id, effects) VALUES (?1, ?2)",
-            &[&id_text(entry.id), &effects_text(entry)?],
+            &[&id_text(entry.id), &effects_text(entry)],
         )?;
     }
     Ok(())
