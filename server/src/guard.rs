@@ -74,7 +74,7 @@ impl Bucket {
     }
 }
 
-fn refuse(error: ApiError) -> Response {
+pub(crate) fn refuse(error: ApiError) -> Response {
     let status = StatusCode::from_u16(error.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     (
         status,

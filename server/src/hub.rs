@@ -27,11 +27,12 @@ use app::wire::ServerFrame;
 use bus::{Envelope, Hook, Kind};
 use domain::wire::{Audience, audience, game_removed, joins_game};
 use domain::{GameId, UserId};
-use tokio::sync::mpsc;
+
+use crate::queue::{self, Receiver, Sender};
 
 /// A frame as sent: JSON text, shared by every recipient (cloning it
 /// counts a reference; the text is never copied per socket).
-pub type Frame = axum::extract::ws::Utf8Bytes;
+pub type Frame = tokio_tungstenite::tungstenite::Utf8Bytes;
 
 /// Public events kept per game for resuming clients.
 pub const RECENT: usize = 64;
@@ -70,8 +71,9 @@ struct LobbyNews {
 #[derive(Debug)]
 struct Connection {
     user: Option<UserId>,
-    frames: mpsc::Sender<Frame>,
-    followed: usize,
+    frames: Sender,
+    /// Games it follows besides its user's (at most [`MAX_FOLLOWED`]).
+    followed: Vec<GameId>,
 }
 
 #[derive(Debug, Default)]
@@ -108,16 +110,16 @@ impl Hub {
 
     /// Registers a socket (of `user`, or anonymous); its frames come out of
     /// the receiver, which closes when the hub cuts it off.
-    pub fn connect(&self, user: Option<UserId>) -> (ConnectionId, mpsc::Receiver<Frame>) {
+    pub fn connect(&self, user: Option<UserId>) -> (ConnectionId, Receiver) {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        let (frames, receiver) = mpsc::channel(self.queue);
+        let (frames, receiver) = queue::queue(self.queue);
         let mut routes = self.routes();
         routes.connections.insert(
             id,
             Connection {
                 user,
                 frames,
-                followed: 0,
+                followed: Vec::new(),
             },
         );
         if let Some(user) = user {
@@ -155,16 +157,12 @@ impl Hub {
     pub fn resume(&self, id: ConnectionId, game: GameId, version: u64) -> Option<Resumed> {
         let mut routes = self.routes();
         let known = routes.games.contains_key(&game);
-        let follows = routes
-            .games
-            .get(&game)
-            .is_some_and(|route| route.followers.contains(&id));
         let connection = routes.connections.get_mut(&id)?;
-        if !follows {
-            if connection.followed >= MAX_FOLLOWED {
+        if !connection.followed.contains(&game) {
+            if connection.followed.len() >= MAX_FOLLOWED {
                 return None;
             }
-            connection.followed += 1;
+            connection.followed.push(game);
         }
         let route = routes.games.entry(game).or_default();
         route.followers.insert(id);
@@ -310,8 +308,10 @@ impl Routes {
                 self.users.remove(&user);
             }
         }
-        for route in self.games.values_mut() {
-            route.followers.remove(&id);
+        for game in connection.followed {
+            if let Some(route) = self.games.get_mut(&game) {
+                route.followers.remove(&id);
+            }
         }
     }
 }
@@ -455,10 +455,7 @@ mod tests {
         assert_eq!(hub.connections(), 1);
         // The slow socket gets what was queued, then its queue closes.
         assert!(slow.try_recv().is_ok() && slow.try_recv().is_ok());
-        assert!(matches!(
-            slow.try_recv(),
-            Err(mpsc::error::TryRecvError::Disconnected)
-        ));
+        assert_eq!(slow.try_recv(), Err(queue::TryRecv::Closed));
     }
 
     #[test]

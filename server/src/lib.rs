@@ -5,6 +5,7 @@
 pub mod config;
 pub mod guard;
 pub mod hub;
+pub mod queue;
 pub mod routes;
 pub mod shutdown;
 pub mod socket;

@@ -367,6 +367,23 @@ async fn a_cross_site_socket_is_refused() {
 }
 
 #[tokio::test]
+async fn a_plain_get_of_the_socket_is_400_in_words() {
+    let server = TestServer::start(&[]).await;
+    let url = format!("http://{}/api/ws", server.addr);
+    let answer = reqwest::get(&url).await.unwrap();
+    assert_eq!(answer.status(), StatusCode::BAD_REQUEST);
+    let body: Value = answer.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "INVALID_PAYLOAD");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("upgrade"),
+        "{body}"
+    );
+}
+
+#[tokio::test]
 async fn garbage_from_one_client_does_not_touch_another_clients_game() {
     let server = TestServer::start(&[]).await;
     let mut alice = signed_up(&server, "alice").await;

@@ -10,46 +10,84 @@
 //! two intervals in a row: a browser answers pings by itself, so that
 //! silence means it is gone.
 
+mod handshake;
+mod io;
+
+use std::pin::Pin;
+
 use app::api::ssr::session_user;
+use app::api::{ApiError, ErrorCode};
 use app::server_status::ssr::now_ms;
 use app::wire::{ClientFrame, ServerFrame};
-use axum::extract::State;
-use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade, close_code};
-use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, header};
+use axum::response::Response;
 use domain::{GetUser, UserConnected, UserDisconnected, UserId};
+use futures::{SinkExt, StreamExt};
+use hyper::upgrade::Upgraded;
+use hyper_util::rt::TokioIo;
 use tokio::time::{Instant, interval_at};
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
 
+use crate::guard::refuse;
 use crate::hub::{ConnectionId, Frame, Resumed, control};
+use crate::queue::Receiver;
 use crate::state::AppState;
+use io::Io;
+
+/// An open event socket.
+type Socket = WebSocketStream<Io<TokioIo<Upgraded>>>;
 
 /// Room for a client's frames as they are read.
 const READ_BUFFER_BYTES: usize = 512;
-
-/// Frames queued together are written at once up to this size.
-const WRITE_BUFFER_BYTES: usize = 16 * 1024;
 
 /// The largest frame a client may send (a `Resume` is under 100 bytes).
 const MAX_CLIENT_MESSAGE_BYTES: usize = 16 * 1024;
 
 /// Upgrades `GET /api/ws` to a WebSocket.
-pub async fn upgrade(
-    ws: WebSocketUpgrade,
-    headers: HeaderMap,
-    State(state): State<AppState>,
-) -> Response {
-    if !same_origin(&headers) {
-        return (StatusCode::FORBIDDEN, "cross-origin WebSocket refused").into_response();
+pub async fn upgrade(State(state): State<AppState>, mut request: Request) -> Response {
+    if !same_origin(request.headers()) {
+        return refuse(ApiError::new(
+            ErrorCode::Forbidden,
+            "cross-origin WebSocket refused",
+        ));
     }
-    let user = session_user(&state.api.sessions, &headers);
-    // Clients only send small control frames (`Resume`). tungstenite zeroes
-    // its whole read buffer before each read: at the default 128 KiB that
-    // was the server's largest cost per event, and 128 KiB of memory per
-    // socket. Sends are flushed by `send_queued`, a batch at a time.
-    ws.read_buffer_size(READ_BUFFER_BYTES)
-        .write_buffer_size(WRITE_BUFFER_BYTES)
-        .max_message_size(MAX_CLIENT_MESSAGE_BYTES)
-        .on_upgrade(move |socket| serve(socket, state, user))
+    let accept = match handshake::accept_key(&request) {
+        Ok(accept) => accept,
+        Err(not) => return not.response(),
+    };
+    let user = session_user(&state.api.sessions, request.headers());
+    let upgrading = hyper::upgrade::on(&mut request);
+    tokio::spawn(async move {
+        match upgrading.await {
+            Ok(upgraded) => {
+                let socket = WebSocketStream::from_raw_socket(
+                    Io::new(TokioIo::new(upgraded)),
+                    Role::Server,
+                    Some(config()),
+                )
+                .await;
+                serve(socket, state, user).await;
+            }
+            Err(error) => tracing::debug!(%error, "WebSocket upgrade failed"),
+        }
+    });
+    handshake::switching(accept)
+}
+
+/// Clients only send small control frames (`Resume`): tungstenite zeroes
+/// its whole read buffer before each read, which at the default 128 KiB
+/// was the server's largest cost per event. Our frames skip its write
+/// buffer (see [`Io`]); its own (pongs, pings, close) go out at once.
+fn config() -> WebSocketConfig {
+    WebSocketConfig::default()
+        .read_buffer_size(READ_BUFFER_BYTES)
+        .write_buffer_size(0)
+        .max_message_size(Some(MAX_CLIENT_MESSAGE_BYTES))
+        .max_frame_size(Some(MAX_CLIENT_MESSAGE_BYTES))
 }
 
 /// A browser always sends `Origin`; it must name this site (the `Host` it
@@ -80,7 +118,7 @@ enum End {
     ServerShutdown,
 }
 
-async fn serve(mut socket: WebSocket, state: AppState, user: Option<UserId>) {
+async fn serve(mut socket: Socket, state: AppState, user: Option<UserId>) {
     let _open = state.live.open();
     let (id, mut frames) = state.hub.connect(user);
     let presence = announce(&state, user, id).await;
@@ -107,13 +145,14 @@ async fn serve(mut socket: WebSocket, state: AppState, user: Option<UserId>) {
         End::PeerClosed | End::SendFailed => return,
     };
     // Best effort: the peer may already be gone.
+    let code = if matches!(end, End::TooSlow) {
+        CloseCode::Policy
+    } else {
+        CloseCode::Away
+    };
     let _ = socket
         .send(Message::Close(Some(CloseFrame {
-            code: if matches!(end, End::TooSlow) {
-                close_code::POLICY
-            } else {
-                close_code::AWAY
-            },
+            code,
             reason: reason.into(),
         })))
         .await;
@@ -154,15 +193,15 @@ async fn announce(
 }
 
 async fn run(
-    socket: &mut WebSocket,
+    socket: &mut Socket,
     state: &AppState,
     id: ConnectionId,
-    frames: &mut tokio::sync::mpsc::Receiver<Frame>,
+    frames: &mut Receiver,
 ) -> End {
     let hello = control(&ServerFrame::Connected {
         server_time_ms: now_ms(),
     });
-    if send(socket, hello).await.is_err() {
+    if send(socket, [hello]).await.is_err() {
         return End::SendFailed;
     }
 
@@ -172,9 +211,9 @@ async fn run(
     loop {
         tokio::select! {
             () = state.shutdown.cancelled() => return End::ServerShutdown,
-            frame = frames.recv() => match frame {
-                Some(frame) => {
-                    if send_queued(socket, frame, frames).await.is_err() {
+            queued = frames.recv_all() => match queued {
+                Some(queued) => {
+                    if send(socket, queued).await.is_err() {
                         return End::SendFailed;
                     }
                 }
@@ -185,18 +224,18 @@ async fn run(
                     return End::PeerSilent;
                 }
                 if last_heard.elapsed() >= every
-                    && socket.send(Message::Ping(Vec::new().into())).await.is_err()
+                    && socket.send(Message::Ping(Default::default())).await.is_err()
                 {
                     return End::SendFailed;
                 }
             }
-            received = socket.recv() => match received {
+            received = socket.next() => match received {
                 None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return End::PeerClosed,
                 Some(Ok(message)) => {
                     // Any frame, pongs included, proves the peer is there.
                     last_heard = Instant::now();
                     if let Message::Text(text) = message
-                        && answer(socket, state, id, &text).await.is_err()
+                        && answer(socket, state, id, text.as_str()).await.is_err()
                     {
                         return End::SendFailed;
                     }
@@ -208,64 +247,45 @@ async fn run(
 
 /// Handles a frame from the client.
 async fn answer(
-    socket: &mut WebSocket,
+    socket: &mut Socket,
     state: &AppState,
     id: ConnectionId,
     text: &str,
-) -> Result<(), axum::Error> {
+) -> std::io::Result<()> {
     let frame = match serde_json::from_str::<ClientFrame>(text) {
         Ok(frame) => frame,
         Err(error) => {
             let refused = ServerFrame::Refused {
                 message: format!("not a client frame: {error}"),
             };
-            return send(socket, control(&refused)).await;
+            return send(socket, [control(&refused)]).await;
         }
     };
     match frame {
-        ClientFrame::Resume { game_id, version } => match state.hub.resume(id, game_id, version) {
-            Some(Resumed::Replay(frames)) => {
-                for frame in frames {
-                    send(socket, frame).await?;
-                }
-                Ok(())
-            }
-            Some(Resumed::Reload) => {
-                send(socket, control(&ServerFrame::ReloadGame { game_id })).await
-            }
-            None => {
-                let refused = ServerFrame::Refused {
+        ClientFrame::Resume { game_id, version } => {
+            let reply = match state.hub.resume(id, game_id, version) {
+                Some(Resumed::Replay(frames)) => frames,
+                Some(Resumed::Reload) => vec![control(&ServerFrame::ReloadGame { game_id })],
+                None => vec![control(&ServerFrame::Refused {
                     message: "this socket follows too many games".to_owned(),
-                };
-                send(socket, control(&refused)).await
-            }
-        },
-    }
-}
-
-async fn send(socket: &mut WebSocket, frame: Frame) -> Result<(), axum::Error> {
-    socket.send(Message::Text(frame)).await
-}
-
-/// Frames written before one flush: a move's events arrive together.
-const SEND_BATCH: usize = 32;
-
-/// Sends `first` and whatever else is queued already, flushed once (one
-/// write to the network instead of one per frame).
-async fn send_queued(
-    socket: &mut WebSocket,
-    first: Frame,
-    frames: &mut tokio::sync::mpsc::Receiver<Frame>,
-) -> Result<(), axum::Error> {
-    use futures::SinkExt;
-    socket.feed(Message::Text(first)).await?;
-    for _ in 1..SEND_BATCH {
-        match frames.try_recv() {
-            Ok(frame) => socket.feed(Message::Text(frame)).await?,
-            Err(_) => break,
+                })],
+            };
+            send(socket, reply).await
         }
     }
-    socket.flush().await
+}
+
+/// Writes `frames` as text frames and flushes once: a move's events go out
+/// in one write to the network, not one each.
+async fn send(socket: &mut Socket, frames: impl IntoIterator<Item = Frame>) -> std::io::Result<()> {
+    let io = socket.get_mut();
+    for frame in frames {
+        io.push_text(frame.as_str());
+    }
+    std::future::poll_fn(|cx| {
+        tokio::io::AsyncWrite::poll_flush(Pin::new(&mut *socket.get_mut()), cx)
+    })
+    .await
 }
 
 #[cfg(test)]
