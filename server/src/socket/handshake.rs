@@ -113,7 +113,8 @@ mod tests {
 
     #[test]
     fn each_missing_piece_is_named() {
-        let cases: [(fn(&mut Request<()>), NotAHandshake); 5] = [
+        type Edit = fn(&mut Request<()>);
+        let cases: [(Edit, NotAHandshake); 5] = [
             (|r| *r.method_mut() = Method::POST, NotAHandshake::NotGet),
             (
                 |r| {
