@@ -126,7 +126,7 @@ pub fn state(
         .site_addr(listening_on)
         .env(env)
         .build();
-    AppState {
+    AppState::new(state::Shared {
         leptos,
         api: ApiContext {
             bus,
@@ -149,7 +149,7 @@ pub fn state(
         )),
         max_body_bytes: config.max_body_bytes,
         instance: uuid::Uuid::new_v4().as_u64_pair().0,
-    }
+    })
 }
 
 /// Sends the hub's held-back lobby events every lobby interval.

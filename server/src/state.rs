@@ -12,9 +12,28 @@ use tokio_util::sync::CancellationToken;
 use crate::guard::RateLimiter;
 use crate::hub::Hub;
 
-/// Shared, cheaply cloned server state.
+/// Shared server state: a handle, so a clone (one per request, one per
+/// socket task) is one reference count, not a copy of every field.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl AppState {
+    /// Shares `shared`.
+    pub fn new(shared: Shared) -> Self {
+        Self(Arc::new(shared))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// What [`AppState`] shares.
+pub struct Shared {
     /// Where the site's files are and what the bundle is called.
     pub leptos: LeptosOptions,
     /// The bus, the sessions and the API's settings.

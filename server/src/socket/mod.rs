@@ -24,7 +24,7 @@ use axum::http::{HeaderMap, header};
 use axum::response::Response;
 use domain::{GetUser, UserConnected, UserDisconnected, UserId};
 use futures::{SinkExt, StreamExt};
-use hyper::upgrade::Upgraded;
+use hyper::upgrade::{OnUpgrade, Upgraded};
 use hyper_util::rt::TokioIo;
 use tokio::time::{Instant, interval_at};
 use tokio_tungstenite::WebSocketStream;
@@ -61,20 +61,7 @@ pub async fn upgrade(State(state): State<AppState>, mut request: Request) -> Res
     };
     let user = session_user(&state.api.sessions, request.headers());
     let upgrading = hyper::upgrade::on(&mut request);
-    tokio::spawn(async move {
-        match upgrading.await {
-            Ok(upgraded) => {
-                let socket = WebSocketStream::from_raw_socket(
-                    Io::new(TokioIo::new(upgraded)),
-                    Role::Server,
-                    Some(config()),
-                )
-                .await;
-                serve(socket, state, user).await;
-            }
-            Err(error) => tracing::debug!(%error, "WebSocket upgrade failed"),
-        }
-    });
+    tokio::spawn(serve(upgrading, state, user));
     handshake::switching(accept)
 }
 
@@ -118,10 +105,28 @@ enum End {
     ServerShutdown,
 }
 
-async fn serve(mut socket: Socket, state: AppState, user: Option<UserId>) {
+/// A socket's task: it lives as long as the socket, so what it holds while
+/// waiting is what each idle connection costs. The steps that run once (the
+/// upgrade, announcing the user, the close) are boxed for their duration
+/// rather than sized into the task for its whole life.
+async fn serve(upgrading: OnUpgrade, state: AppState, user: Option<UserId>) {
+    let upgraded = match upgrading.await {
+        Ok(upgraded) => upgraded,
+        Err(error) => {
+            tracing::debug!(%error, "WebSocket upgrade failed");
+            return;
+        }
+    };
+    let io = Io::new(TokioIo::new(upgraded));
+    let mut socket: Socket = Box::pin(WebSocketStream::from_raw_socket(
+        io,
+        Role::Server,
+        Some(config()),
+    ))
+    .await;
     let _open = state.live.open();
     let (id, mut frames) = state.hub.connect(user);
-    let presence = announce(&state, user, id).await;
+    let presence = Box::pin(announce(&state, user, id)).await;
     let end = run(&mut socket, &state, id, &mut frames).await;
     state.hub.disconnect(id);
     if let Some((user_id, connection_id)) = presence {
@@ -150,12 +155,11 @@ async fn serve(mut socket: Socket, state: AppState, user: Option<UserId>) {
     } else {
         CloseCode::Away
     };
-    let _ = socket
-        .send(Message::Close(Some(CloseFrame {
-            code,
-            reason: reason.into(),
-        })))
-        .await;
+    let close = Message::Close(Some(CloseFrame {
+        code,
+        reason: reason.into(),
+    }));
+    let _ = Box::pin(socket.send(close)).await;
 }
 
 /// How long a new socket waits for its user's creation to be committed (a
