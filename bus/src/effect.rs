@@ -184,12 +184,17 @@ impl Envelope {
     /// sent on the wire: `type` first, the payload's fields in their
     /// declared order.
     pub fn to_json_text(&self) -> String {
-        // Wire names are Rust identifiers: nothing to escape.
-        format!(
-            r#"{{"type":"{}","payload":{}}}"#,
-            self.type_name(),
-            self.payload_text()
-        )
+        // Wire names are Rust identifiers: nothing to escape. Sized exactly:
+        // a frame may be kept a while (a game's recent events), and spare
+        // capacity would be kept with it.
+        let (name, payload) = (self.type_name(), self.payload_text());
+        let mut text = String::with_capacity(name.len() + payload.len() + 22);
+        text.push_str(r#"{"type":""#);
+        text.push_str(name);
+        text.push_str(r#"","payload":"#);
+        text.push_str(&payload);
+        text.push('}');
+        text
     }
 
     /// The whole effect as `{"type": ..., "payload": ...}`.

@@ -694,6 +694,7 @@ fn the_wire_text_of_an_effect_is_its_json() {
         text.starts_with(r#"{"type":"Appended","payload":"#),
         "{text}"
     );
+    assert_eq!(text.capacity(), text.len(), "sized exactly");
     let parsed: serde_json::Value = serde_json::from_str(&text).unwrap();
     assert_eq!(parsed, effect.to_json());
     assert_eq!(serde_json::to_value(&effect).unwrap(), parsed);

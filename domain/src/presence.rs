@@ -1,7 +1,5 @@
 //! Presence: a user is online while at least one of their sockets is open.
 
-use std::collections::BTreeSet;
-
 use bus::{Ctx, Outcome};
 use serde::{Deserialize, Serialize};
 
@@ -26,7 +24,8 @@ pub struct Lobby {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct Online {
     alias: Alias,
-    connections: BTreeSet<uuid::Uuid>,
+    /// A tab or two: a short list (a set would cost a tree node each).
+    connections: Vec<uuid::Uuid>,
 }
 
 bus::states!(Lobby);
@@ -60,10 +59,12 @@ pub fn connected(lobby: Option<Lobby>, event: &UserConnected, _: &Ctx) -> Outcom
     let mut lobby = lobby.unwrap_or_default();
     let online = lobby.online.entry(event.user_id).or_insert_with(|| Online {
         alias: event.alias.clone(),
-        connections: BTreeSet::new(),
+        connections: Vec::new(),
     });
     let was_online = !online.connections.is_empty();
-    online.connections.insert(event.connection_id);
+    if !online.connections.contains(&event.connection_id) {
+        online.connections.push(event.connection_id);
+    }
     if was_online {
         Outcome::set(lobby)
     } else {
@@ -77,7 +78,9 @@ pub fn disconnected(lobby: Option<Lobby>, event: &UserDisconnected, _: &Ctx) -> 
     let Some(online) = lobby.online.get_mut(&event.user_id) else {
         return Outcome::keep();
     };
-    online.connections.remove(&event.connection_id);
+    online
+        .connections
+        .retain(|connection| *connection != event.connection_id);
     if online.connections.is_empty() {
         lobby.online.remove(&event.user_id);
         lobby.updated()

@@ -54,10 +54,17 @@ impl RateLimiter {
             let (rate, burst) = (self.rate, self.burst);
             buckets.retain(|_, bucket| bucket.refilled(rate, burst, now) < burst);
         }
-        let bucket = buckets.entry(key.to_owned()).or_insert(Bucket {
-            tokens: self.burst,
-            at: now,
-        });
+        // Looked up before inserting: no key copied per request.
+        if !buckets.contains_key(key) {
+            let full = Bucket {
+                tokens: self.burst,
+                at: now,
+            };
+            buckets.insert(key.to_owned(), full);
+        }
+        let Some(bucket) = buckets.get_mut(key) else {
+            return false;
+        };
         let tokens = bucket.refilled(self.rate, self.burst, now);
         *bucket = Bucket {
             tokens: if tokens >= 1.0 { tokens - 1.0 } else { tokens },

@@ -55,7 +55,8 @@ pub struct Hub {
 #[derive(Debug, Default)]
 struct Routes {
     connections: HashMap<ConnectionId, Connection>,
-    users: HashMap<UserId, HashSet<ConnectionId>>,
+    /// Each user's sockets (a user has a tab or two: a short list).
+    users: HashMap<UserId, Vec<ConnectionId>>,
     games: HashMap<GameId, GameRoute>,
     lobby: LobbyNews,
 }
@@ -123,7 +124,7 @@ impl Hub {
             },
         );
         if let Some(user) = user {
-            routes.users.entry(user).or_default().insert(id);
+            routes.users.entry(user).or_default().push(id);
         }
         (id, receiver)
     }
@@ -303,7 +304,7 @@ impl Routes {
         if let Some(user) = connection.user
             && let Some(sockets) = self.users.get_mut(&user)
         {
-            sockets.remove(&id);
+            sockets.retain(|socket| *socket != id);
             if sockets.is_empty() {
                 self.users.remove(&user);
             }

@@ -52,8 +52,9 @@ pub struct Sessions {
 
 #[derive(Debug, Default)]
 struct SessionTable {
-    users: HashMap<String, UserId>,
-    owners: HashMap<UserId, String>,
+    // The token is kept once, shared by both maps.
+    users: HashMap<Arc<str>, UserId>,
+    owners: HashMap<UserId, Arc<str>>,
 }
 
 impl Sessions {
@@ -64,6 +65,7 @@ impl Sessions {
     ) -> Self {
         let mut table = SessionTable::default();
         for (token, user) in known {
+            let token: Arc<str> = token.into();
             table.owners.insert(user, token.clone());
             table.users.insert(token, user);
         }
@@ -94,12 +96,13 @@ impl Sessions {
         let token = {
             let mut table = self.table.write().unwrap_or_else(PoisonError::into_inner);
             match table.owners.get(&user) {
-                Some(owner) if Some(owner.as_str()) == current => return Ok(Some(owner.clone())),
+                Some(owner) if Some(&**owner) == current => return Ok(Some(owner.to_string())),
                 Some(_) => return Ok(None),
                 None => {
                     let token = new_token();
-                    table.users.insert(token.clone(), user);
-                    table.owners.insert(user, token.clone());
+                    let shared: Arc<str> = token.as_str().into();
+                    table.users.insert(shared.clone(), user);
+                    table.owners.insert(user, shared);
                     token
                 }
             }
@@ -108,7 +111,7 @@ impl Sessions {
             && let Err(error) = store.save(&token, user).await
         {
             let mut table = self.table.write().unwrap_or_else(PoisonError::into_inner);
-            table.users.remove(&token);
+            table.users.remove(token.as_str());
             table.owners.remove(&user);
             return Err(error);
         }

@@ -42,7 +42,7 @@ use io::Io;
 type Socket = WebSocketStream<Io<TokioIo<Upgraded>>>;
 
 /// Room for a client's frames as they are read.
-const READ_BUFFER_BYTES: usize = 512;
+const READ_BUFFER_BYTES: usize = 256;
 
 /// The largest frame a client may send (a `Resume` is under 100 bytes).
 const MAX_CLIENT_MESSAGE_BYTES: usize = 16 * 1024;
