@@ -54,27 +54,33 @@ impl RateLimiter {
             let (rate, burst) = (self.rate, self.burst);
             buckets.retain(|_, bucket| bucket.refilled(rate, burst, now) < burst);
         }
-        // Looked up before inserting: no key copied per request.
-        if !buckets.contains_key(key) {
-            let full = Bucket {
-                tokens: self.burst,
-                at: now,
-            };
-            buckets.insert(key.to_owned(), full);
+        // Looked up first: the key is copied only for a new bucket, not
+        // per request.
+        if let Some(bucket) = buckets.get_mut(key) {
+            return bucket.take(self.rate, self.burst, now);
         }
-        let Some(bucket) = buckets.get_mut(key) else {
-            return false;
+        let mut bucket = Bucket {
+            tokens: self.burst,
+            at: now,
         };
-        let tokens = bucket.refilled(self.rate, self.burst, now);
-        *bucket = Bucket {
+        let allowed = bucket.take(self.rate, self.burst, now);
+        buckets.insert(key.to_owned(), bucket);
+        allowed
+    }
+}
+
+impl Bucket {
+    /// Refills for the time since the last request, then takes a token if
+    /// there is one.
+    fn take(&mut self, rate: f64, burst: f64, now: Instant) -> bool {
+        let tokens = self.refilled(rate, burst, now);
+        *self = Bucket {
             tokens: if tokens >= 1.0 { tokens - 1.0 } else { tokens },
             at: now,
         };
         tokens >= 1.0
     }
-}
 
-impl Bucket {
     fn refilled(&self, rate: f64, burst: f64, now: Instant) -> f64 {
         let elapsed = now.saturating_duration_since(self.at).as_secs_f64();
         (self.tokens + elapsed * rate).min(burst)

@@ -13,8 +13,6 @@
 mod handshake;
 mod io;
 
-use std::pin::Pin;
-
 use app::api::ssr::session_user;
 use app::api::{ApiError, ErrorCode};
 use app::server_status::ssr::now_ms;
@@ -282,14 +280,12 @@ async fn answer(
 /// Writes `frames` as text frames and flushes once: a move's events go out
 /// in one write to the network, not one each.
 async fn send(socket: &mut Socket, frames: impl IntoIterator<Item = Frame>) -> std::io::Result<()> {
+    use tokio::io::AsyncWriteExt;
     let io = socket.get_mut();
     for frame in frames {
         io.push_text(frame.as_str());
     }
-    std::future::poll_fn(|cx| {
-        tokio::io::AsyncWrite::poll_flush(Pin::new(&mut *socket.get_mut()), cx)
-    })
-    .await
+    io.flush().await
 }
 
 #[cfg(test)]
