@@ -3,11 +3,11 @@
 use std::hint::black_box;
 use std::sync::Arc;
 
-use bus::runtime::store::{Commit, ScheduleOp, Scheduled, StoredEffect};
-use bus::runtime::timers::{Timer, TimerIndex};
 use bus::{
     Bus, BusBuilder, Change, Ctx, Envelope, MemoryStore, Outcome, Runtime, Store, by_id, managed,
 };
+use bus::{Commit, ScheduleOp, Scheduled, StoredEffect};
+use bus::{Timer, TimerIndex};
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use serde::{Deserialize, Serialize};
 

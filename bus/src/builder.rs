@@ -6,11 +6,28 @@ use std::sync::Arc;
 use crate::effect::{Command, Effect, Envelope, Event};
 use crate::framework::{BusHandlerFailed, DeleteState, ScheduledEventUpdate};
 use crate::handler::{Handler, IntoHandler, IntoQueryHandler, QueryHandler};
+use crate::schema::{decode_lenient, decode_strict};
 
-type Decoder = fn(serde_json::Value) -> Result<Envelope, serde_json::Error>;
+/// The two readings of one effect type (see [`crate::schema`]).
+#[derive(Clone, Copy)]
+struct Decoders {
+    /// A client's payload: unknown fields refused.
+    strict: fn(serde_json::Value) -> Result<Envelope, String>,
+    /// A stored payload at its schema version: unknown fields ignored,
+    /// older versions upcast.
+    stored: fn(u32, serde_json::Value) -> Result<Envelope, String>,
+}
 
-fn decoder<E: Effect>(payload: serde_json::Value) -> Result<Envelope, serde_json::Error> {
-    serde_json::from_value::<E>(payload).map(Envelope::new)
+impl Decoders {
+    fn of<E: Effect>() -> Self {
+        Self {
+            strict: |payload| decode_strict::<E>(payload).map(Envelope::new),
+            stored: |version, payload| {
+                decode_lenient::<E>(E::TYPE, E::SCHEMA_VERSION, version, payload, E::upcast)
+                    .map(Envelope::new)
+            },
+        }
+    }
 }
 
 /// Why the handlers cannot make a bus.
@@ -62,7 +79,7 @@ pub struct BusBuilder {
     commands: HashMap<&'static str, Arc<dyn Handler>>,
     events: HashMap<&'static str, Vec<Arc<dyn Handler>>>,
     queries: HashMap<&'static str, Arc<dyn QueryHandler>>,
-    decoders: HashMap<&'static str, (std::any::TypeId, Decoder)>,
+    decoders: HashMap<&'static str, (std::any::TypeId, Decoders)>,
     errors: Vec<BuildError>,
 }
 
@@ -79,7 +96,7 @@ impl BusBuilder {
     /// this too), so it can be decoded from the wire or from a durable store.
     pub fn register<E: Effect>(&mut self) -> &mut Self {
         let id = std::any::TypeId::of::<E>();
-        match self.decoders.insert(E::TYPE, (id, decoder::<E>)) {
+        match self.decoders.insert(E::TYPE, (id, Decoders::of::<E>())) {
             Some((previous, _)) if previous != id => {
                 self.errors.push(BuildError::DuplicateTypeName(E::TYPE));
             }
@@ -172,7 +189,7 @@ pub struct Registry {
     commands: HashMap<&'static str, Arc<dyn Handler>>,
     events: HashMap<&'static str, Vec<Arc<dyn Handler>>>,
     queries: HashMap<&'static str, Arc<dyn QueryHandler>>,
-    decoders: HashMap<&'static str, Decoder>,
+    decoders: HashMap<&'static str, Decoders>,
 }
 
 impl Registry {
@@ -191,7 +208,8 @@ impl Registry {
         self.queries.get(effect)
     }
 
-    /// Decodes `{"type": effect_type, "payload": payload}` into an effect.
+    /// Decodes a client's `{"type": effect_type, "payload": payload}` into
+    /// an effect, strictly: a field the type does not have is an error.
     pub fn decode(
         &self,
         effect_type: &str,
@@ -200,14 +218,37 @@ impl Registry {
         if effect_type == DELETE_STATE {
             return self.decode_delete(payload);
         }
-        let decode = self
-            .decoders
-            .get(effect_type)
-            .ok_or_else(|| DecodeError::UnknownType(effect_type.to_owned()))?;
-        decode(payload).map_err(|error| DecodeError::Payload {
+        let decoders = self.decoders_of(effect_type)?;
+        (decoders.strict)(payload).map_err(|reason| DecodeError::Payload {
             effect_type: effect_type.to_owned(),
-            reason: error.to_string(),
+            reason,
         })
+    }
+
+    /// Decodes an effect a store kept, written at `schema_version`,
+    /// leniently: unknown fields are ignored and an older shape is upcast
+    /// (see [`Effect::upcast`]).
+    pub fn decode_stored(
+        &self,
+        effect_type: &str,
+        schema_version: u32,
+        payload: serde_json::Value,
+    ) -> Result<Envelope, DecodeError> {
+        if effect_type == DELETE_STATE {
+            return self.decode_delete(payload);
+        }
+        let decoders = self.decoders_of(effect_type)?;
+        (decoders.stored)(schema_version, payload).map_err(|reason| DecodeError::Payload {
+            effect_type: effect_type.to_owned(),
+            reason,
+        })
+    }
+
+    fn decoders_of(&self, effect_type: &str) -> Result<Decoders, DecodeError> {
+        self.decoders
+            .get(effect_type)
+            .copied()
+            .ok_or_else(|| DecodeError::UnknownType(effect_type.to_owned()))
     }
 }
 

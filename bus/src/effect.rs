@@ -38,6 +38,20 @@ pub trait Effect:
     const TYPE: &'static str;
     /// Which of the four kinds this effect is.
     const KIND: Kind;
+
+    /// The schema version of the payload this release writes (1 at first).
+    /// Raise it when a stored payload of the old shape would not read as
+    /// the same effect (a renamed field, a changed meaning) and say how to
+    /// read the old one in [`Effect::upcast`]. A new field with
+    /// `#[serde(default)]`, or a removed one, needs no new version: stored
+    /// payloads are read leniently.
+    const SCHEMA_VERSION: u32 = 1;
+
+    /// Brings a stored payload of schema version `from_version` (older than
+    /// [`Effect::SCHEMA_VERSION`]) to today's shape.
+    fn upcast(from_version: u32, payload: serde_json::Value) -> Result<serde_json::Value, String> {
+        crate::schema::no_older_shape(from_version, payload)
+    }
 }
 
 /// A command: exactly one handler, registered with [`BusBuilder::command`](crate::BusBuilder::command).
@@ -96,6 +110,10 @@ pub trait AnyEffect: Any + Send + Sync + fmt::Debug {
     fn type_name(&self) -> &'static str;
     /// The kind.
     fn kind(&self) -> Kind;
+    /// The schema version of its payload ([`Effect::SCHEMA_VERSION`]).
+    fn schema_version(&self) -> u32 {
+        1
+    }
     /// The payload as JSON (the `payload` of `{"type", "payload"}`).
     fn payload_json(&self) -> serde_json::Value;
     /// The payload as JSON text, written straight from the typed value.
@@ -116,6 +134,9 @@ impl<E: Effect> AnyEffect for Typed<E> {
     }
     fn kind(&self) -> Kind {
         E::KIND
+    }
+    fn schema_version(&self) -> u32 {
+        E::SCHEMA_VERSION
     }
     fn payload_json(&self) -> serde_json::Value {
         to_json_value(&self.0)
@@ -158,6 +179,11 @@ impl Envelope {
     /// The kind of the effect.
     pub fn kind(&self) -> Kind {
         self.0.kind()
+    }
+
+    /// The schema version of its payload, stored beside it.
+    pub fn schema_version(&self) -> u32 {
+        self.0.schema_version()
     }
 
     /// The typed effect, if it is an `E`.

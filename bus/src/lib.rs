@@ -2,15 +2,19 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
-pub mod builder;
-pub mod effect;
-pub mod framework;
-pub mod handler;
-pub mod outcome;
-pub mod state;
+mod builder;
+mod effect;
+mod framework;
+mod handler;
+mod outcome;
+mod schema;
+mod state;
 
 #[cfg(feature = "runtime")]
-pub mod runtime;
+mod runtime;
+#[cfg(feature = "testkit")]
+mod store_contract;
+/// Given / when / then against the real bus (cargo feature `testkit`).
 #[cfg(feature = "testkit")]
 pub mod testkit;
 
@@ -21,12 +25,18 @@ pub use framework::{
 };
 pub use handler::{Fetch, answer, answer_all, by_id, key, managed, over_all, singleton, stateless};
 pub use outcome::{Change, Ctx, HandlerError, IntoOutcome, Outcome};
-pub use state::{State, StateKey};
+pub use state::{AnyState, State, StateBody, StateKey, Stored};
+
+pub use schema::Upcast;
 
 #[cfg(feature = "runtime")]
 pub use runtime::{
-    bus::{Bus, BusError, Runtime},
-    clock::{Clock, FakeClock, SystemClock},
-    hooks::{CaptureHook, Hook, MetricsHook, TracingHook},
-    store::{MemoryStore, Store, StoreError},
+    BackendCause, Bus, BusError, CaptureHook, Clock, Commit, Delivery, EffectText, FakeClock,
+    Finished, HandlerReport, HandlerRun, Histogram, Hook, MemoryStore, MetricsHook, OutboxEntry,
+    OutboxId, PendingEntry, Runtime, ScheduleId, ScheduleOp, Scheduled, SetAside, SetAsideSource,
+    Store, StoreError, StoreFuture, StoredEffect, SystemClock, TracingHook,
 };
+/// The in-memory timer index, for the bus's own benchmark only.
+#[cfg(feature = "runtime")]
+#[doc(hidden)]
+pub use runtime::{Timer, TimerIndex};

@@ -8,6 +8,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::effect::to_json_value;
+use crate::schema::decode_lenient;
 
 /// A type of managed state: a plain serde type with a stable name, so that a
 /// durable store can keep it and read it back.
@@ -17,6 +18,18 @@ use crate::effect::to_json_value;
 pub trait State: Serialize + DeserializeOwned + Clone + fmt::Debug + Send + Sync + 'static {
     /// The name under which states of this type are stored.
     const TYPE: &'static str;
+
+    /// The schema version this release writes (1 at first); raise it, and
+    /// say in [`State::upcast`] how to read the older shape, when a stored
+    /// state of the old shape would not read as the same state. New fields
+    /// with `#[serde(default)]` and removed fields need no new version.
+    const SCHEMA_VERSION: u32 = 1;
+
+    /// Brings a stored state of schema version `from_version` (older than
+    /// [`State::SCHEMA_VERSION`]) to today's shape.
+    fn upcast(from_version: u32, state: serde_json::Value) -> Result<serde_json::Value, String> {
+        crate::schema::no_older_shape(from_version, state)
+    }
 }
 
 /// Implements [`State`] for each listed type, named after the type.
@@ -63,6 +76,8 @@ impl fmt::Display for StateKey {
 pub trait AnyState: Any + Send + Sync + fmt::Debug {
     /// The state's [`State::TYPE`].
     fn type_name(&self) -> &'static str;
+    /// The state's [`State::SCHEMA_VERSION`].
+    fn schema_version(&self) -> u32;
     /// The state as JSON, for durable stores.
     fn to_json(&self) -> serde_json::Value;
     /// The state as JSON text, written straight from the typed value.
@@ -76,6 +91,9 @@ pub trait AnyState: Any + Send + Sync + fmt::Debug {
 impl<S: State> AnyState for S {
     fn type_name(&self) -> &'static str {
         S::TYPE
+    }
+    fn schema_version(&self) -> u32 {
+        S::SCHEMA_VERSION
     }
     fn to_json(&self) -> serde_json::Value {
         to_json_value(self)
@@ -94,8 +112,13 @@ impl<S: State> AnyState for S {
 pub enum StateBody {
     /// The value itself; no serialisation on the way in or out.
     Live(Arc<dyn AnyState>),
-    /// JSON text, decoded when a handler asks for it.
-    Json(Arc<str>),
+    /// JSON text as a store kept it, decoded when a handler asks for it.
+    Json {
+        /// The state.
+        text: Arc<str>,
+        /// The schema version it was written at.
+        schema_version: u32,
+    },
 }
 
 impl StateBody {
@@ -104,7 +127,16 @@ impl StateBody {
         Self::Live(Arc::new(state))
     }
 
-    /// The state as an `S`, cloned from the live value or decoded from JSON.
+    /// A state as a durable store read it back.
+    pub fn json(text: impl Into<Arc<str>>, schema_version: u32) -> Self {
+        Self::Json {
+            text: text.into(),
+            schema_version,
+        }
+    }
+
+    /// The state as an `S`, cloned from the live value or read from JSON
+    /// leniently (see [`State::upcast`]).
     pub fn decode<S: State>(&self) -> Result<S, String> {
         match self {
             Self::Live(value) => value.as_any().downcast_ref::<S>().cloned().ok_or_else(|| {
@@ -114,8 +146,26 @@ impl StateBody {
                     S::TYPE
                 )
             }),
-            Self::Json(text) => serde_json::from_str(text)
+            Self::Json {
+                text,
+                schema_version,
+            } if *schema_version == S::SCHEMA_VERSION => serde_json::from_str(text)
                 .map_err(|error| format!("the stored {} does not decode: {error}", S::TYPE)),
+            Self::Json {
+                text,
+                schema_version,
+            } => {
+                let value = serde_json::from_str(text)
+                    .map_err(|error| format!("the stored {} is not JSON: {error}", S::TYPE))?;
+                decode_lenient(
+                    S::TYPE,
+                    S::SCHEMA_VERSION,
+                    *schema_version,
+                    value,
+                    S::upcast,
+                )
+                .map_err(|reason| format!("the stored {} does not decode: {reason}", S::TYPE))
+            }
         }
     }
 
@@ -123,7 +173,15 @@ impl StateBody {
     pub fn to_json_text(&self) -> Arc<str> {
         match self {
             Self::Live(value) => value.to_json_text().into(),
-            Self::Json(text) => text.clone(),
+            Self::Json { text, .. } => text.clone(),
+        }
+    }
+
+    /// The schema version [`to_json_text`](Self::to_json_text) is at.
+    pub fn schema_version(&self) -> u32 {
+        match self {
+            Self::Live(value) => value.schema_version(),
+            Self::Json { schema_version, .. } => *schema_version,
         }
     }
 }

@@ -4,11 +4,9 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use bus::runtime::store::{
-    Commit, Finished, PendingEntry, Scheduled, Store, StoreError, StoreFuture,
-};
-use bus::state::{StateKey, Stored};
 use bus::{Bus, BusBuilder, CaptureHook, Ctx, MemoryStore, Outcome, Runtime, by_id, key, managed};
+use bus::{Commit, Finished, PendingEntry, Scheduled, SetAside, Store, StoreError, StoreFuture};
+use bus::{StateKey, Stored};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -78,7 +76,7 @@ impl Dying {
 }
 
 fn died() -> StoreError {
-    StoreError::Backend("the process died".to_owned())
+    StoreError::backend_says("the process died")
 }
 
 impl Store for Dying {
@@ -114,6 +112,9 @@ impl Store for Dying {
             return Box::pin(std::future::ready(Err(died())));
         }
         self.inner.finish(finished)
+    }
+    fn set_aside(&self, unreadable: Vec<SetAside>) -> StoreFuture<'_, ()> {
+        self.inner.set_aside(unreadable)
     }
 }
 

@@ -97,16 +97,16 @@ fn a_second_query_handler_is_refused_at_start_up() {
 #[tokio::test]
 async fn a_command_or_query_without_handler_is_an_error_to_the_caller() {
     let bus = start(|_| {}, Runtime::new()).await;
-    assert_eq!(
+    assert!(matches!(
         bus.send(Append { list: 1, item: 1 }),
         Err(BusError::NoHandler("Append"))
-    );
-    assert_eq!(
+    ));
+    assert!(matches!(
         bus.query(GetList { list: 1 }).await,
         Err(BusError::NoHandler("GetList"))
-    );
+    ));
     // An event with no subscribers is fine.
-    assert_eq!(bus.publish(Appended { list: 1, len: 1 }), Ok(()));
+    assert!(matches!(bus.publish(Appended { list: 1, len: 1 }), Ok(())));
 }
 
 #[tokio::test]
@@ -588,7 +588,10 @@ async fn hooks_see_every_effect_and_time_every_handler() {
 async fn shutdown_refuses_new_work() {
     let bus = start(lists, Runtime::new()).await;
     bus.shutdown().await;
-    assert_eq!(bus.send(Append { list: 1, item: 1 }), Err(BusError::Closed));
+    assert!(matches!(
+        bus.send(Append { list: 1, item: 1 }),
+        Err(BusError::Closed)
+    ));
 }
 
 #[test]
@@ -614,49 +617,36 @@ struct Contended {
 }
 
 impl bus::Store for Contended {
-    fn load<'a>(
-        &'a self,
-        key: &'a bus::StateKey,
-    ) -> bus::runtime::store::StoreFuture<'a, Option<bus::state::Stored>> {
+    fn load<'a>(&'a self, key: &'a bus::StateKey) -> bus::StoreFuture<'a, Option<bus::Stored>> {
         self.inner.load(key)
     }
-    fn scan<'a>(
-        &'a self,
-        state_type: &'a str,
-    ) -> bus::runtime::store::StoreFuture<'a, Vec<(String, bus::state::Stored)>> {
+    fn scan<'a>(&'a self, state_type: &'a str) -> bus::StoreFuture<'a, Vec<(String, bus::Stored)>> {
         self.inner.scan(state_type)
     }
-    fn commit(
-        &self,
-        commit: bus::runtime::store::Commit,
-    ) -> bus::runtime::store::StoreFuture<'_, ()> {
+    fn commit(&self, commit: bus::Commit) -> bus::StoreFuture<'_, ()> {
         Box::pin(async move {
             if !self.slipped.swap(true, Ordering::SeqCst) {
-                let other = bus::runtime::store::Commit::state(
+                let other = bus::Commit::state(
                     commit.key.clone(),
                     None,
-                    bus::Change::Set(bus::state::StateBody::live(List { items: vec![100] })),
+                    bus::Change::Set(bus::StateBody::live(List { items: vec![100] })),
                 );
                 self.inner.commit(other).await?;
             }
             self.inner.commit(commit).await
         })
     }
-    fn pending_schedules(
-        &self,
-    ) -> bus::runtime::store::StoreFuture<'_, Vec<bus::runtime::store::Scheduled>> {
+    fn pending_schedules(&self) -> bus::StoreFuture<'_, Vec<bus::Scheduled>> {
         self.inner.pending_schedules()
     }
-    fn pending_outbox(
-        &self,
-    ) -> bus::runtime::store::StoreFuture<'_, Vec<bus::runtime::store::PendingEntry>> {
+    fn pending_outbox(&self) -> bus::StoreFuture<'_, Vec<bus::PendingEntry>> {
         self.inner.pending_outbox()
     }
-    fn finish(
-        &self,
-        finished: Vec<bus::runtime::store::Finished>,
-    ) -> bus::runtime::store::StoreFuture<'_, ()> {
+    fn finish(&self, finished: Vec<bus::Finished>) -> bus::StoreFuture<'_, ()> {
         self.inner.finish(finished)
+    }
+    fn set_aside(&self, unreadable: Vec<bus::SetAside>) -> bus::StoreFuture<'_, ()> {
+        self.inner.set_aside(unreadable)
     }
 }
 

@@ -16,7 +16,10 @@ macro_rules! effect_structs {
     ($($(#[$meta:meta])* $name:ident { $($(#[$field_meta:meta])* $field:ident : $ty:ty),* $(,)? })*) => {$(
         $(#[$meta])*
         #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-        #[serde(rename_all = "camelCase", deny_unknown_fields)]
+        // No `deny_unknown_fields`: the bus refuses a client's unknown
+        // field itself, and reads what a store kept leniently, so a stored
+        // effect outlives a release that drops one of its fields.
+        #[serde(rename_all = "camelCase")]
         pub struct $name { $($(#[$field_meta])* pub $field: $ty),* }
     )*};
 }

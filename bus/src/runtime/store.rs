@@ -6,25 +6,28 @@
 //! changes and the effects it emitted (an [`OutboxEntry`]), together. An
 //! entry stays until every handler its effects reach has run; each of those
 //! runs records its [`Delivery`] in its own commit, so after a crash the bus
-//! republishes what was left and skips what was handled. [`MemoryStore`]
-//! keeps live values and never serialises; durable stores keep JSON (see
-//! [`StateBody`]).
+//! republishes what was left and skips what was handled. The
+//! [`MemoryStore`](crate::MemoryStore) keeps live values and never
+//! serialises; durable stores keep JSON with its schema version (see
+//! [`StateBody`] and [`StoredEffect`]), and keep aside what a later release
+//! can no longer read ([`Store::set_aside`]).
 
-use std::collections::HashMap;
 use std::future::Future;
-use std::hash::BuildHasher;
 use std::pin::Pin;
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::Arc;
 
 use crate::effect::Envelope;
 use crate::outcome::Change;
 use crate::state::{StateBody, StateKey, Stored};
 
+/// A backend's own error, kept as the cause of a [`StoreError::Backend`].
+pub type BackendCause = Arc<dyn std::error::Error + Send + Sync + 'static>;
+
 /// The future a store operation returns.
 pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'a>>;
 
 /// Why a store operation failed.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
     /// Someone else wrote the state since it was read: run the handler again
     /// on the fresh state.
@@ -38,8 +41,35 @@ pub enum StoreError {
         found: Option<u64>,
     },
     /// The backend failed (I/O, connection, corrupt data).
-    #[error("store backend: {0}")]
-    Backend(String),
+    #[error("store backend: {context}")]
+    Backend {
+        /// What the store was doing.
+        context: String,
+        /// What the backend said, if it said anything.
+        #[source]
+        cause: Option<BackendCause>,
+    },
+}
+
+impl StoreError {
+    /// The backend failed at `context` with `cause`.
+    pub fn backend(
+        context: impl Into<String>,
+        cause: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        Self::Backend {
+            context: context.into(),
+            cause: Some(Arc::new(cause)),
+        }
+    }
+
+    /// The backend failed at `context`, for a reason it states itself.
+    pub fn backend_says(context: impl Into<String>) -> Self {
+        Self::Backend {
+            context: context.into(),
+            cause: None,
+        }
+    }
 }
 
 /// An identifier of one pending schedule.
@@ -54,23 +84,38 @@ pub enum StoredEffect {
     /// The effect itself (memory).
     Live(Envelope),
     /// Its wire form, decoded by the bus's registry (durable stores).
-    Json {
-        /// The effect's wire name.
-        event_type: String,
-        /// Its payload as JSON text.
-        payload: String,
-    },
+    Json(EffectText),
+}
+
+/// An effect as JSON text, as a durable store writes and reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EffectText {
+    /// The effect's wire name.
+    pub effect_type: String,
+    /// The schema version its payload was written at.
+    pub schema_version: u32,
+    /// Its payload as JSON text.
+    pub payload: String,
 }
 
 impl StoredEffect {
-    /// The wire name and JSON payload, for a durable store to write.
-    pub fn to_json_text(&self) -> (String, String) {
+    /// The wire name, schema version and JSON payload, for a durable store
+    /// to write.
+    pub fn to_text(&self) -> EffectText {
         match self {
-            Self::Live(effect) => (effect.type_name().to_owned(), effect.payload_text()),
-            Self::Json {
-                event_type,
-                payload,
-            } => (event_type.clone(), payload.clone()),
+            Self::Live(effect) => EffectText::of(effect),
+            Self::Json(text) => text.clone(),
+        }
+    }
+}
+
+impl EffectText {
+    /// The text of a live effect.
+    pub fn of(effect: &Envelope) -> Self {
+        Self {
+            effect_type: effect.type_name().to_owned(),
+            schema_version: effect.schema_version(),
+            payload: effect.payload_text(),
         }
     }
 }
@@ -132,6 +177,33 @@ pub struct PendingEntry {
     pub effects: Vec<StoredEffect>,
     /// The (position, handler) pairs already handled.
     pub handled: Vec<(u32, u32)>,
+}
+
+/// Where a stored effect that could not be read was found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SetAsideSource {
+    /// A pending schedule's event: the schedule is moved aside.
+    Schedule(ScheduleId),
+    /// One effect of an outbox entry: the entry's other effects are
+    /// delivered as usual.
+    Outbox {
+        /// The entry.
+        entry: OutboxId,
+        /// The effect's position in it.
+        position: u32,
+    },
+}
+
+/// A stored effect this release cannot read, kept aside with the reason
+/// for an operator to look at (and, once a release reads it, replay).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SetAside {
+    /// Where it was.
+    pub source: SetAsideSource,
+    /// The effect as it was stored.
+    pub effect: EffectText,
+    /// Why it does not read.
+    pub reason: String,
 }
 
 /// Work the bus is done with, for the store to forget.
@@ -197,218 +269,9 @@ pub trait Store: Send + Sync + 'static {
     fn pending_outbox(&self) -> StoreFuture<'_, Vec<PendingEntry>>;
     /// Forgets finished entries (with their deliveries) and fired schedules.
     fn finish(&self, finished: Vec<Finished>) -> StoreFuture<'_, ()>;
-}
-
-/// Shards keep writers on different keys off each other's lock.
-const SHARDS: usize = 16;
-
-/// An in-memory [`Store`]: the default for tests and benchmarks.
-#[derive(Debug)]
-pub struct MemoryStore {
-    shards: Vec<Mutex<HashMap<StateKey, Stored>>>,
-    schedules: Mutex<Schedules>,
-    outbox: Mutex<Outbox>,
-    hasher: std::collections::hash_map::RandomState,
-}
-
-#[derive(Debug, Default)]
-struct Outbox {
-    next: u64,
-    /// By commit order.
-    entries: std::collections::BTreeMap<u64, (OutboxEntry, Vec<(u32, u32)>)>,
-    order: HashMap<OutboxId, u64>,
-}
-
-impl Outbox {
-    fn add(&mut self, entry: OutboxEntry) {
-        self.next += 1;
-        self.order.insert(entry.id, self.next);
-        self.entries.insert(self.next, (entry, Vec::new()));
-    }
-
-    fn handled(&mut self, delivery: Delivery) {
-        if let Some(order) = self.order.get(&delivery.entry)
-            && let Some((_, handled)) = self.entries.get_mut(order)
-        {
-            handled.push((delivery.position, delivery.handler));
-        }
-    }
-
-    fn remove(&mut self, id: OutboxId) {
-        if let Some(order) = self.order.remove(&id) {
-            self.entries.remove(&order);
-        }
-    }
-}
-
-#[derive(Debug, Default)]
-struct Schedules {
-    by_id: HashMap<ScheduleId, Scheduled>,
-    by_key: HashMap<String, Vec<ScheduleId>>,
-}
-
-impl Schedules {
-    fn apply(&mut self, op: ScheduleOp) {
-        match op {
-            ScheduleOp::Cancel { key } => {
-                for id in self.by_key.remove(&key).unwrap_or_default() {
-                    self.by_id.remove(&id);
-                }
-            }
-            ScheduleOp::Add(scheduled) => {
-                self.by_key
-                    .entry(scheduled.key.clone())
-                    .or_default()
-                    .push(scheduled.id);
-                self.by_id.insert(scheduled.id, scheduled);
-            }
-        }
-    }
-
-    fn remove(&mut self, id: ScheduleId) {
-        if let Some(scheduled) = self.by_id.remove(&id)
-            && let Some(ids) = self.by_key.get_mut(&scheduled.key)
-        {
-            ids.retain(|other| *other != id);
-            if ids.is_empty() {
-                self.by_key.remove(&scheduled.key);
-            }
-        }
-    }
-}
-
-impl Default for MemoryStore {
-    fn default() -> Self {
-        Self {
-            shards: (0..SHARDS).map(|_| Mutex::default()).collect(),
-            schedules: Mutex::default(),
-            outbox: Mutex::default(),
-            hasher: Default::default(),
-        }
-    }
-}
-
-/// A poisoned lock only means another thread panicked while holding it; the
-/// maps stay consistent because every update below is a single insert/remove.
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-impl MemoryStore {
-    /// An empty store.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Puts a state as it was read from elsewhere, version and all (a
-    /// durable store that keeps its states in memory too fills one so).
-    pub fn restore(&self, key: StateKey, stored: Stored) {
-        lock(self.shard(&key)).insert(key, stored);
-    }
-
-    /// The version of the state at `key`, if any.
-    pub fn version(&self, key: &StateKey) -> Option<u64> {
-        lock(self.shard(key)).get(key).map(|stored| stored.version)
-    }
-
-    fn shard(&self, key: &StateKey) -> &Mutex<HashMap<StateKey, Stored>> {
-        &self.shards[self.hasher.hash_one(key) as usize % SHARDS]
-    }
-
-    fn commit_now(&self, commit: Commit) -> Result<(), StoreError> {
-        if let Some(key) = &commit.key {
-            let mut shard = lock(self.shard(key));
-            let found = shard.get(key).map(|stored| stored.version);
-            if found != commit.expected_version {
-                return Err(StoreError::Conflict {
-                    key: key.clone(),
-                    expected: commit.expected_version,
-                    found,
-                });
-            }
-            match commit.change {
-                Change::Keep => {}
-                Change::Set(body) => {
-                    let version = found.map_or(1, |version| version + 1);
-                    shard.insert(key.clone(), Stored { version, body });
-                }
-                Change::Delete => {
-                    shard.remove(key);
-                }
-            }
-        }
-        if !commit.schedules.is_empty() {
-            let mut schedules = lock(&self.schedules);
-            for op in commit.schedules {
-                schedules.apply(op);
-            }
-        }
-        if commit.outbox.is_some() || commit.delivery.is_some() {
-            let mut outbox = lock(&self.outbox);
-            if let Some(delivery) = commit.delivery {
-                outbox.handled(delivery);
-            }
-            if let Some(entry) = commit.outbox {
-                outbox.add(entry);
-            }
-        }
-        Ok(())
-    }
-}
-
-impl Store for MemoryStore {
-    fn load<'a>(&'a self, key: &'a StateKey) -> StoreFuture<'a, Option<Stored>> {
-        let stored = lock(self.shard(key)).get(key).cloned();
-        Box::pin(std::future::ready(Ok(stored)))
-    }
-
-    fn scan<'a>(&'a self, state_type: &'a str) -> StoreFuture<'a, Vec<(String, Stored)>> {
-        let mut all = Vec::new();
-        for shard in &self.shards {
-            all.extend(
-                lock(shard)
-                    .iter()
-                    .filter(|(key, _)| key.state_type == state_type)
-                    .map(|(key, stored)| (key.id.clone(), stored.clone())),
-            );
-        }
-        Box::pin(std::future::ready(Ok(all)))
-    }
-
-    fn commit(&self, commit: Commit) -> StoreFuture<'_, ()> {
-        Box::pin(std::future::ready(self.commit_now(commit)))
-    }
-
-    fn pending_schedules(&self) -> StoreFuture<'_, Vec<Scheduled>> {
-        let all = lock(&self.schedules).by_id.values().cloned().collect();
-        Box::pin(std::future::ready(Ok(all)))
-    }
-
-    fn pending_outbox(&self) -> StoreFuture<'_, Vec<PendingEntry>> {
-        let pending = lock(&self.outbox)
-            .entries
-            .values()
-            .map(|(entry, handled)| PendingEntry {
-                id: entry.id,
-                effects: entry
-                    .effects
-                    .iter()
-                    .cloned()
-                    .map(StoredEffect::Live)
-                    .collect(),
-                handled: handled.clone(),
-            })
-            .collect();
-        Box::pin(std::future::ready(Ok(pending)))
-    }
-
-    fn finish(&self, finished: Vec<Finished>) -> StoreFuture<'_, ()> {
-        for done in finished {
-            match done {
-                Finished::Entry(id) => lock(&self.outbox).remove(id),
-                Finished::Schedule(id) => lock(&self.schedules).remove(id),
-            }
-        }
-        Box::pin(std::future::ready(Ok(())))
-    }
+    /// Keeps unreadable stored effects aside, with their reasons: a pending
+    /// schedule moves out of the schedules; an outbox effect is copied (its
+    /// entry is finished as usual). Setting the same effect aside twice (a
+    /// second start before its entry finished) keeps one copy.
+    fn set_aside(&self, unreadable: Vec<SetAside>) -> StoreFuture<'_, ()>;
 }

@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use crate::effect::Envelope;
-use crate::runtime::store::ScheduleId;
+use crate::runtime::store::{ScheduleId, Scheduled};
 
 /// One pending schedule, ready to fire.
 #[derive(Debug, Clone)]
@@ -24,7 +24,7 @@ pub struct Timer {
 
 impl Timer {
     /// The timer of a pending schedule, with its event decoded.
-    pub fn of(scheduled: crate::runtime::store::Scheduled, event: Envelope) -> Self {
+    pub fn of(scheduled: Scheduled, event: Envelope) -> Self {
         Self {
             id: scheduled.id,
             key: scheduled.key,

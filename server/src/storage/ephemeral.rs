@@ -6,9 +6,9 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use bus::runtime::store::{Commit, Finished, PendingEntry, Scheduled, StoreFuture};
-use bus::state::{StateKey, Stored};
+use bus::{Commit, Finished, PendingEntry, Scheduled, SetAside, StoreFuture};
 use bus::{MemoryStore, Store};
+use bus::{StateKey, Stored};
 
 /// A durable store with some state types in memory instead.
 pub struct WithEphemeral {
@@ -69,5 +69,9 @@ impl Store for WithEphemeral {
             self.memory.finish(finished.clone()).await?;
             self.durable.finish(finished).await
         })
+    }
+
+    fn set_aside(&self, unreadable: Vec<SetAside>) -> StoreFuture<'_, ()> {
+        self.durable.set_aside(unreadable)
     }
 }

@@ -6,8 +6,8 @@
 use std::sync::Arc;
 
 use bus::Store;
-use bus::runtime::store::{Commit, Finished, PendingEntry, Scheduled, StoreFuture};
-use bus::state::{StateKey, Stored};
+use bus::{Commit, Finished, PendingEntry, Scheduled, SetAside, StoreFuture};
+use bus::{StateKey, Stored};
 
 /// A store that ends the process after one kind of commit.
 pub struct AbortAfterCommit {
@@ -60,5 +60,9 @@ impl Store for AbortAfterCommit {
 
     fn finish(&self, finished: Vec<Finished>) -> StoreFuture<'_, ()> {
         self.inner.finish(finished)
+    }
+
+    fn set_aside(&self, unreadable: Vec<SetAside>) -> StoreFuture<'_, ()> {
+        self.inner.set_aside(unreadable)
     }
 }

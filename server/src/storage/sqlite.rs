@@ -17,16 +17,16 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
 
-use bus::runtime::store::{
-    Commit, Finished, PendingEntry, ScheduleOp, Scheduled, Store, StoreError, StoreFuture,
+use bus::{
+    Commit, Finished, MemoryStore, PendingEntry, Scheduled, SetAside, StateKey, Store, StoreError,
+    StoreFuture, Stored,
 };
-use bus::state::{StateKey, Stored};
-use bus::{Change, MemoryStore};
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, OptionalExtension};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
 use tokio::sync::{mpsc, oneshot};
 
-use super::{Write, backend, effects_text, id_text, pending_entries, scheduled, stored};
+use super::rows::{pending_entries, scheduled, sessions, stored};
+use super::sql::{self, Executor, Param, Write};
 
 /// The database file inside the data directory.
 pub const DATABASE_FILE: &str = "tictactoe.db";
@@ -55,8 +55,8 @@ struct Queued {
     done: oneshot::Sender<Result<(), StoreError>>,
 }
 
-fn sql(error: rusqlite::Error) -> StoreError {
-    backend(error)
+fn sqlite(error: rusqlite::Error) -> StoreError {
+    StoreError::backend("SQLite", error)
 }
 
 impl SqliteStore {
@@ -73,11 +73,12 @@ impl SqliteStore {
         on_disk_only: &[&'static str],
     ) -> Result<Self, StoreError> {
         let on_disk_only: HashSet<&'static str> = on_disk_only.iter().copied().collect();
-        std::fs::create_dir_all(data_dir)
-            .map_err(|error| backend(format!("{}: {error}", data_dir.display())))?;
+        std::fs::create_dir_all(data_dir).map_err(|error| {
+            StoreError::backend(format!("cannot make {}", data_dir.display()), error)
+        })?;
         let path = data_dir.join(DATABASE_FILE);
         let options = SqliteConnectOptions::from_str("sqlite://")
-            .map_err(backend)?
+            .map_err(|error| StoreError::backend("SQLite options", error))?
             .filename(&path)
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal);
@@ -85,8 +86,13 @@ impl SqliteStore {
             .max_connections(1)
             .connect_with(options)
             .await
-            .map_err(backend)?;
-        MIGRATIONS.run(&migrations).await.map_err(backend)?;
+            .map_err(|error| {
+                StoreError::backend(format!("cannot open {}", path.display()), error)
+            })?;
+        MIGRATIONS
+            .run(&migrations)
+            .await
+            .map_err(|error| StoreError::backend("cannot migrate the SQLite database", error))?;
         migrations.close().await;
 
         let opened = path.clone();
@@ -97,23 +103,23 @@ impl SqliteStore {
             Ok::<_, StoreError>((connection, states))
         })
         .await
-        .map_err(backend)??;
+        .map_err(|error| StoreError::backend("the SQLite start-up read stopped", error))??;
         // The writer never checkpoints (copies the WAL back into the
         // database) itself: a thread of its own does, beside it.
         connection
             .pragma_update(None, "wal_autocheckpoint", 0)
-            .map_err(sql)?;
+            .map_err(sqlite)?;
         let (writes, queue) = mpsc::unbounded_channel();
         std::thread::Builder::new()
             .name("sqlite-writer".into())
             .spawn(move || write_in_groups(connection, queue))
-            .map_err(backend)?;
+            .map_err(|error| StoreError::backend("cannot start the SQLite writer", error))?;
         let checkpoints = connect(&path)?;
         let (stop_checkpoints, stopped) = std::sync::mpsc::channel::<()>();
         std::thread::Builder::new()
             .name("sqlite-checkpoint".into())
             .spawn(move || checkpoint_every_second(&checkpoints, &stopped))
-            .map_err(backend)?;
+            .map_err(|error| StoreError::backend("cannot start the SQLite checkpoints", error))?;
         Ok(Self {
             path,
             on_disk_only,
@@ -132,7 +138,7 @@ impl SqliteStore {
         let path = self.path.clone();
         tokio::task::spawn_blocking(move || read(&connect(&path)?))
             .await
-            .map_err(backend)?
+            .map_err(|error| StoreError::backend("a SQLite read stopped", error))?
     }
 
     /// Every session, to restore at start-up.
@@ -143,7 +149,7 @@ impl SqliteStore {
     /// Queues a write for the writer and waits until it is committed.
     async fn write(&self, write: Write) -> Result<(), StoreError> {
         let (done, result) = oneshot::channel();
-        let stopped = || backend("the database writer has stopped");
+        let stopped = || StoreError::backend_says("the SQLite writer has stopped");
         self.writes
             .send(Queued { write, done })
             .map_err(|_| stopped())?;
@@ -178,16 +184,18 @@ impl SqliteStore {
 }
 
 fn connect(path: &Path) -> Result<Connection, StoreError> {
-    let connection = Connection::open(path).map_err(sql)?;
+    let connection = Connection::open(path).map_err(sqlite)?;
     connection
         .pragma_update(None, "journal_mode", "WAL")
-        .map_err(sql)?;
+        .map_err(sqlite)?;
     connection
         .pragma_update(None, "synchronous", "NORMAL")
-        .map_err(sql)?;
+        .map_err(sqlite)?;
     connection
         .busy_timeout(Duration::from_secs(5))
-        .map_err(sql)?;
+        .map_err(sqlite)?;
+    // Room for every statement the writer runs (sql.rs has 16).
+    connection.set_prepared_statement_cache_capacity(32);
     Ok(connection)
 }
 
@@ -197,20 +205,17 @@ fn read_states(
     on_disk_only: &HashSet<&'static str>,
 ) -> Result<MemoryStore, StoreError> {
     let states = MemoryStore::new();
-    let rows = query_all(
-        connection,
-        "SELECT state_type, id, version, body FROM states",
-        |row| {
-            Ok((
-                row.get::<_, String>(0)?,
-                row.get::<_, String>(1)?,
-                row.get::<_, i64>(2)?,
-                row.get::<_, String>(3)?,
-            ))
-        },
-    )?;
+    let rows = query_all(connection, sql::SELECT_ALL_STATES, |row| {
+        Ok((
+            row.get::<_, String>(0)?,
+            row.get::<_, String>(1)?,
+            row.get::<_, i64>(2)?,
+            row.get::<_, String>(3)?,
+            row.get::<_, i64>(4)?,
+        ))
+    })?;
     let mut known_types: HashMap<String, &'static str> = HashMap::new();
-    for (state_type, id, version, body) in rows {
+    for (state_type, id, version, body, schema_version) in rows {
         if on_disk_only.contains(state_type.as_str()) {
             continue;
         }
@@ -218,51 +223,44 @@ fn read_states(
         let state_type = *known_types
             .entry(state_type.clone())
             .or_insert_with(|| Box::leak(state_type.into_boxed_str()));
-        states.restore(StateKey { state_type, id }, stored(version, body));
+        states.restore(
+            StateKey { state_type, id },
+            stored(version, body, schema_version),
+        );
     }
     Ok(states)
 }
 
 fn read_sessions(connection: &Connection) -> Result<Vec<(String, uuid::Uuid)>, StoreError> {
-    query_all(connection, "SELECT token, user_id FROM sessions", |row| {
-        Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
-    })?
-    .into_iter()
-    .map(|(token, user)| Ok((token, user.parse().map_err(backend)?)))
-    .collect()
+    sessions(query_all(connection, sql::SELECT_SESSIONS, |row| {
+        Ok((row.get(0)?, row.get(1)?))
+    })?)
 }
 
 fn read_schedules(connection: &Connection) -> Result<Vec<Scheduled>, StoreError> {
-    query_all(
-        connection,
-        "SELECT id, schedule_key, due_at_ms, updates_every_ms, event_type, payload FROM schedules",
-        |row| {
-            Ok((
-                row.get(0)?,
-                row.get(1)?,
-                row.get(2)?,
-                row.get(3)?,
-                row.get(4)?,
-                row.get(5)?,
-            ))
-        },
-    )?
+    query_all(connection, sql::SELECT_SCHEDULES, |row| {
+        Ok((
+            row.get(0)?,
+            row.get(1)?,
+            row.get(2)?,
+            row.get(3)?,
+            row.get(4)?,
+            row.get(5)?,
+            row.get(6)?,
+        ))
+    })?
     .into_iter()
     .map(scheduled)
     .collect()
 }
 
 fn read_outbox(connection: &Connection) -> Result<Vec<PendingEntry>, StoreError> {
-    let deliveries = query_all(
-        connection,
-        "SELECT entry, position, handler FROM deliveries",
-        |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
-    )?;
-    let entries = query_all(
-        connection,
-        "SELECT id, effects FROM outbox ORDER BY seq",
-        |row| Ok((row.get(0)?, row.get(1)?)),
-    )?;
+    let deliveries = query_all(connection, sql::SELECT_DELIVERIES, |row| {
+        Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+    })?;
+    let entries = query_all(connection, sql::SELECT_OUTBOX, |row| {
+        Ok((row.get(0)?, row.get(1)?))
+    })?;
     pending_entries(deliveries, entries)
 }
 
@@ -285,9 +283,9 @@ fn query_all<T>(
     statement: &str,
     row: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
 ) -> Result<Vec<T>, StoreError> {
-    let mut statement = connection.prepare(statement).map_err(sql)?;
-    let rows = statement.query_map([], row).map_err(sql)?;
-    rows.collect::<Result<_, _>>().map_err(sql)
+    let mut statement = connection.prepare(statement).map_err(sqlite)?;
+    let rows = statement.query_map([], row).map_err(sqlite)?;
+    rows.collect::<Result<_, _>>().map_err(sqlite)
 }
 
 impl Store for SqliteStore {
@@ -298,13 +296,11 @@ impl Store for SqliteStore {
         let (state_type, id) = (key.state_type, key.id.clone());
         Box::pin(self.read(move |connection| {
             connection
-                .query_row(
-                    "SELECT version, body FROM states WHERE state_type = ?1 AND id = ?2",
-                    params![state_type, id],
-                    |row| Ok(stored(row.get(0)?, row.get(1)?)),
-                )
+                .query_row(sql::SELECT_STATE, [state_type, id.as_str()], |row| {
+                    Ok(stored(row.get(0)?, row.get(1)?, row.get(2)?))
+                })
                 .optional()
-                .map_err(sql)
+                .map_err(sqlite)
         }))
     }
 
@@ -315,14 +311,14 @@ impl Store for SqliteStore {
         let state_type = state_type.to_owned();
         Box::pin(self.read(move |connection| {
             let mut statement = connection
-                .prepare("SELECT id, version, body FROM states WHERE state_type = ?1")
-                .map_err(sql)?;
+                .prepare(sql::SELECT_STATES_OF_TYPE)
+                .map_err(sqlite)?;
             let rows = statement
                 .query_map([state_type], |row| {
-                    Ok((row.get(0)?, stored(row.get(1)?, row.get(2)?)))
+                    Ok((row.get(0)?, stored(row.get(1)?, row.get(2)?, row.get(3)?)))
                 })
-                .map_err(sql)?;
-            rows.collect::<Result<_, _>>().map_err(sql)
+                .map_err(sqlite)?;
+            rows.collect::<Result<_, _>>().map_err(sqlite)
         }))
     }
 
@@ -340,6 +336,11 @@ impl Store for SqliteStore {
 
     fn finish(&self, finished: Vec<Finished>) -> StoreFuture<'_, ()> {
         Box::pin(self.write(Write::Finish(finished)))
+    }
+
+    fn set_aside(&self, unreadable: Vec<SetAside>) -> StoreFuture<'_, ()> {
+        let at_ms = super::now_ms();
+        Box::pin(self.write(Write::SetAside { unreadable, at_ms }))
     }
 }
 
@@ -398,7 +399,7 @@ fn commit_group(
     connection: &mut Connection,
     group: &[Queued],
 ) -> Result<Vec<Result<(), StoreError>>, StoreError> {
-    let tx = connection.transaction().map_err(sql)?;
+    let tx = connection.transaction().map_err(sqlite)?;
     let mut results = Vec::with_capacity(group.len());
     for queued in group {
         match apply(&tx, &queued.write) {
@@ -407,137 +408,58 @@ fn commit_group(
             Err(error) => return Err(error),
         }
     }
-    tx.commit().map_err(sql)?;
+    tx.commit().map_err(sqlite)?;
     Ok(results)
 }
 
 fn commit_one(connection: &mut Connection, write: &Write) -> Result<(), StoreError> {
-    let tx = connection.transaction().map_err(sql)?;
+    let tx = connection.transaction().map_err(sqlite)?;
     apply(&tx, write)?;
-    tx.commit().map_err(sql)
+    tx.commit().map_err(sqlite)
 }
 
-/// One write on an open transaction. A commit whose version check fails
-/// returns `Conflict` having written nothing: the state write comes first
-/// and is the check.
+/// One write on an open transaction: the shared statements, run on this
+/// thread. Every [`Executor`] call here is ready at once (rusqlite is
+/// synchronous), so `block_on` only polls it.
 fn apply(tx: &rusqlite::Transaction<'_>, write: &Write) -> Result<(), StoreError> {
-    match write {
-        Write::Commit(commit) => apply_commit(tx, commit),
-        Write::Finish(finished) => {
-            for done in finished {
-                let statements: &[&str] = match done {
-                    Finished::Entry(_) => &[
-                        "DELETE FROM deliveries WHERE entry = ?1",
-                        "DELETE FROM outbox WHERE id = ?1",
-                    ],
-                    Finished::Schedule(_) => &["DELETE FROM schedules WHERE id = ?1"],
-                };
-                let (Finished::Entry(id) | Finished::Schedule(id)) = done;
-                for statement in statements {
-                    tx.prepare_cached(statement)
-                        .and_then(|mut statement| statement.execute([id_text(*id)]))
-                        .map_err(sql)?;
-                }
-            }
-            Ok(())
+    futures::executor::block_on(sql::apply(&mut OnTransaction(tx), write))
+}
+
+/// The writer's open transaction, as an [`Executor`].
+struct OnTransaction<'a>(&'a rusqlite::Transaction<'a>);
+
+impl rusqlite::ToSql for Param<'_> {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        match self {
+            Param::Text(text) => text.to_sql(),
+            Param::Int(number) => number.to_sql(),
+            Param::MaybeInt(number) => number.to_sql(),
         }
-        Write::Session { token, user } => tx
-            .prepare_cached("INSERT INTO sessions (token, user_id) VALUES (?1, ?2)")
-            .and_then(|mut statement| statement.execute(params![token, user.to_string()]))
-            .map(|_| ())
-            .map_err(sql),
     }
 }
 
-fn apply_commit(tx: &rusqlite::Transaction<'_>, commit: &Commit) -> Result<(), StoreError> {
-    let run = |statement: &str, values: &[&dyn rusqlite::ToSql]| -> Result<usize, StoreError> {
-        tx.prepare_cached(statement)
-            .and_then(|mut statement| statement.execute(values))
-            .map_err(sql)
-    };
-    if let Some(key) = &commit.key {
-        let (state_type, id) = (key.state_type, key.id.as_str());
-        let expected = commit.expected_version.map(|version| version as i64);
-        let rows = match (&commit.change, expected) {
-            (Change::Set(body), None) => Some(run(
-                "INSERT INTO states (state_type, id, version, body) VALUES (?1, ?2, 1, ?3) \
-                 ON CONFLICT (state_type, id) DO NOTHING",
-                &[&state_type, &id, &body.to_json_text().as_ref()],
-            )?),
-            (Change::Set(body), Some(version)) => Some(run(
-                "UPDATE states SET version = ?3 + 1, body = ?4 \
-                 WHERE state_type = ?1 AND id = ?2 AND version = ?3",
-                &[&state_type, &id, &version, &body.to_json_text().as_ref()],
-            )?),
-            (Change::Delete, Some(version)) => Some(run(
-                "DELETE FROM states WHERE state_type = ?1 AND id = ?2 AND version = ?3",
-                &[&state_type, &id, &version],
-            )?),
-            // Kept: the version is checked.
-            (Change::Keep, Some(version)) => Some(run(
-                "UPDATE states SET version = version \
-                 WHERE state_type = ?1 AND id = ?2 AND version = ?3",
-                &[&state_type, &id, &version],
-            )?),
-            // Nothing read, nothing to write: it must still not exist.
-            (Change::Keep | Change::Delete, None) => None,
-        };
-        if rows != Some(1) {
-            let found: Option<i64> = tx
-                .prepare_cached("SELECT version FROM states WHERE state_type = ?1 AND id = ?2")
-                .and_then(|mut statement| {
-                    statement
-                        .query_row([state_type, id], |row| row.get(0))
-                        .optional()
-                })
-                .map_err(sql)?;
-            if rows.is_some() || found.is_some() {
-                return Err(StoreError::Conflict {
-                    key: key.clone(),
-                    expected: commit.expected_version,
-                    found: found.map(|version| version as u64),
-                });
-            }
-        }
+impl Executor for OnTransaction<'_> {
+    async fn execute(
+        &mut self,
+        sql: &'static str,
+        params: &[Param<'_>],
+    ) -> Result<u64, StoreError> {
+        let mut statement = self.0.prepare_cached(sql).map_err(sqlite)?;
+        let rows = statement
+            .execute(rusqlite::params_from_iter(params))
+            .map_err(sqlite)?;
+        Ok(rows as u64)
     }
-    for op in &commit.schedules {
-        match op {
-            ScheduleOp::Cancel { key } => {
-                run("DELETE FROM schedules WHERE schedule_key = ?1", &[key])?;
-            }
-            ScheduleOp::Add(scheduled) => {
-                let (event_type, payload) = scheduled.event.to_json_text();
-                run(
-                    "INSERT INTO schedules (id, schedule_key, due_at_ms, updates_every_ms, event_type, payload) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                    &[
-                        &id_text(scheduled.id),
-                        &scheduled.key,
-                        &(scheduled.due_at_ms as i64),
-                        &scheduled.updates_every_ms.map(|period| period as i64),
-                        &event_type,
-                        &payload,
-                    ],
-                )?;
-            }
-        }
+
+    async fn fetch_int(
+        &mut self,
+        sql: &'static str,
+        params: &[Param<'_>],
+    ) -> Result<Option<i64>, StoreError> {
+        let mut statement = self.0.prepare_cached(sql).map_err(sqlite)?;
+        statement
+            .query_row(rusqlite::params_from_iter(params), |row| row.get(0))
+            .optional()
+            .map_err(sqlite)
     }
-    if let Some(delivery) = &commit.delivery {
-        run(
-            "INSERT INTO deliveries (entry, position, handler) VALUES (?1, ?2, ?3) \
-             ON CONFLICT DO NOTHING",
-            &[
-                &id_text(delivery.entry),
-                &i64::from(delivery.position),
-                &i64::from(delivery.handler),
-            ],
-        )?;
-    }
-    if let Some(entry) = &commit.outbox {
-        run(
-            "INSERT INTO outbox (id, effects) VALUES (?1, ?2)",
-            &[&id_text(entry.id), &effects_text(entry)],
-        )?;
-    }
-    Ok(())
 }

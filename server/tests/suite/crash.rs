@@ -2,12 +2,10 @@
 //! aborted between a commit and its publication) and started again on the
 //! same data, has lost nothing, on the embedded database and on PostgreSQL.
 
-mod common;
-
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use common::{Client, TestDatabase};
+use crate::common::{Client, TestDatabase};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -102,7 +100,7 @@ impl Drop for Process {
 }
 
 fn client(process: &Process) -> Client {
-    let server = common::TestServerAddr(format!("127.0.0.1:{}", process.port));
+    let server = crate::common::TestServerAddr(format!("127.0.0.1:{}", process.port));
     server.client()
 }
 

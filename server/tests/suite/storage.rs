@@ -1,12 +1,10 @@
 //! The embedded database and PostgreSQL keep the store contract, and the
 //! game runs on them.
 
-mod common;
-
 use std::sync::Arc;
 
+use crate::common::TestDatabase;
 use bus::{Bus, BusBuilder, CaptureHook, Runtime};
-use common::TestDatabase;
 use domain::{Alias, GetUsersOnline, UserConnected};
 use server::storage::{PostgresStore, SqliteStore};
 

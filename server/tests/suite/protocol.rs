@@ -1,11 +1,9 @@
 //! The public protocol over real HTTP and WebSocket: two players with their
 //! own cookies play whole games; a third sees none of it.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{Client, TestServer};
+use crate::common::{Client, TestServer};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use uuid::Uuid;

@@ -1,6 +1,5 @@
 //! A real server on an ephemeral port, and clients that talk to it as a
 //! browser does: HTTP with a cookie jar, and the event WebSocket.
-#![allow(dead_code)]
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -28,7 +27,8 @@ pub struct TestServer {
     pub addr: SocketAddr,
     pub stop: CancellationToken,
     pub task: JoinHandle<std::io::Result<()>>,
-    pub data: tempfile::TempDir,
+    /// The data folder, removed when the server is dropped.
+    _data: tempfile::TempDir,
 }
 
 impl TestServer {
@@ -46,7 +46,7 @@ impl TestServer {
             addr,
             stop,
             task,
-            data,
+            _data: data,
         }
     }
 

@@ -1,9 +1,7 @@
 //! Bad input gets a clear 4xx with `{"error": {"code", "message"}}` and
 //! changes nothing; nobody acts for anyone else.
 
-mod common;
-
-use common::{Client, TestServer};
+use crate::common::{Client, TestServer};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use uuid::Uuid;

@@ -1,11 +1,9 @@
 //! The walking skeleton over real HTTP and a real WebSocket: a server on an
 //! ephemeral port per test.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{TestServer, next_text};
+use crate::common::{TestServer, next_text};
 use futures::StreamExt;
 use tokio_tungstenite::tungstenite::Message;
 

@@ -1,0 +1,53 @@
+//! Why the bus refused a call or could not answer it.
+
+use crate::builder::DecodeError;
+use crate::effect::{Envelope, Kind};
+use crate::runtime::store::StoreError;
+
+/// Why the bus refused or could not answer.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum BusError {
+    /// Nothing handles this command or query.
+    #[error("no handler for {0}")]
+    NoHandler(&'static str),
+    /// Only commands are sent, events published, queries asked.
+    #[error("{effect} is a {kind:?}, not a {expected:?}")]
+    WrongKind {
+        /// The effect.
+        effect: &'static str,
+        /// What it is.
+        kind: Kind,
+        /// What the call takes.
+        expected: Kind,
+    },
+    /// The bus is shutting down.
+    #[error("the bus is shut down")]
+    Closed,
+    /// The query handler failed.
+    #[error("query {query} failed: {reason}")]
+    QueryFailed {
+        /// The query's wire name.
+        query: &'static str,
+        /// What went wrong (the handler's error, or its panic).
+        reason: String,
+    },
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A JSON effect did not decode.
+    #[error(transparent)]
+    Decode(#[from] DecodeError),
+}
+
+/// `Ok` when `effect` is of the `expected` kind.
+pub(super) fn expect_kind(effect: &Envelope, expected: Kind) -> Result<(), BusError> {
+    if effect.kind() == expected {
+        Ok(())
+    } else {
+        Err(BusError::WrongKind {
+            effect: effect.type_name(),
+            kind: effect.kind(),
+            expected,
+        })
+    }
+}

@@ -1,0 +1,181 @@
+//! One run of a handler: the hooks around it, a panic turned into an
+//! error, its outcome split into what the store commits and what the bus
+//! dispatches afterwards, and the report of a failure.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::time::Instant;
+
+use crate::effect::Envelope;
+use crate::framework::{BusHandlerFailed, CancelScheduledEvents, ScheduleEvent};
+use crate::handler::{ErasedOutcome, Handler, Loaded};
+use crate::outcome::Ctx;
+use crate::runtime::bus::Bus;
+use crate::runtime::hooks::{HandlerReport, HandlerRun};
+use crate::runtime::store::{
+    Commit, Delivery, Finished, OutboxEntry, OutboxId, ScheduleOp, Scheduled, StoredEffect,
+};
+use crate::runtime::timers::Timer;
+use crate::state::StateKey;
+
+/// A handler's outcome, ready to commit.
+pub(super) struct Prepared {
+    /// What the store writes, all or nothing.
+    pub(super) commit: Commit,
+    /// The schedule changes, for the timer index once committed.
+    pub(super) schedules: Vec<ScheduleOp>,
+    /// Everything the handler emitted, in order, for dispatch once committed.
+    pub(super) emitted: Vec<Envelope>,
+}
+
+impl Bus {
+    /// Runs the handler function with hooks around it; a panic becomes an error.
+    pub(super) fn call(
+        &self,
+        handler: &dyn Handler,
+        key: Option<&StateKey>,
+        loaded: Loaded,
+        effect: &Envelope,
+        now: u64,
+    ) -> Result<ErasedOutcome, String> {
+        let hooks = &self.inner.hooks;
+        let run = HandlerRun {
+            handler: handler.name(),
+            effect,
+            key,
+        };
+        for hook in hooks {
+            hook.before_handler(&run);
+        }
+        let started = (!hooks.is_empty()).then(Instant::now);
+        let result = catch_unwind(AssertUnwindSafe(|| {
+            handler.run(loaded, effect, &Ctx::at(now))
+        }));
+        let result = match result {
+            Ok(Ok(outcome)) => Ok(outcome),
+            Ok(Err(error)) => Err(error.to_string()),
+            Err(panic) => Err(panic_reason(panic.as_ref())),
+        };
+        if let Some(started) = started {
+            let report = HandlerReport {
+                elapsed: started.elapsed(),
+                failure: result.as_ref().err().map(String::as_str),
+            };
+            for hook in hooks {
+                hook.after_handler(&run, &report);
+            }
+        }
+        result
+    }
+
+    /// The commit went in: the timer index learns the schedule changes, and
+    /// the emitted effects go out (as a batch when they are in the outbox).
+    pub(super) fn after_commit(
+        &self,
+        schedules: Vec<ScheduleOp>,
+        entry: Option<OutboxId>,
+        emitted: Vec<Envelope>,
+        now: u64,
+    ) {
+        if !schedules.is_empty() {
+            let mut timers = self.timers();
+            for op in schedules {
+                match op {
+                    ScheduleOp::Cancel { key } => {
+                        timers.cancel(&key);
+                    }
+                    ScheduleOp::Add(scheduled) => {
+                        // Made by this process: always live.
+                        if let StoredEffect::Live(event) = &scheduled.event {
+                            let event = event.clone();
+                            timers.add(Timer::of(scheduled, event), now);
+                        }
+                    }
+                }
+            }
+            drop(timers);
+            self.inner.timers_changed.notify_one();
+        }
+        match entry {
+            Some(entry) => self.dispatch_batch(Finished::Entry(entry), emitted, &[]),
+            // Only schedule changes: for hooks.
+            None => emitted.into_iter().for_each(|effect| self.dispatch(effect)),
+        }
+    }
+
+    /// Reports a handler's failure as a [`BusHandlerFailed`] event.
+    pub(super) fn fail(&self, handler: &str, effect: &Envelope, reason: String) {
+        tracing::warn!(handler, effect = effect.type_name(), %reason, "handler failed");
+        // A failing subscriber of failures must not loop.
+        if effect.is::<BusHandlerFailed>() {
+            return;
+        }
+        self.dispatch(Envelope::new(BusHandlerFailed {
+            handler: handler.to_owned(),
+            effect: effect.to_json(),
+            reason,
+        }));
+    }
+}
+
+/// Splits an outcome into the commit (with the outbox entry of the effects
+/// to dispatch) and the schedule changes for the timer index.
+pub(super) fn prepare(
+    key: Option<StateKey>,
+    expected_version: Option<u64>,
+    outcome: ErasedOutcome,
+    delivery: Option<Delivery>,
+    now: u64,
+) -> Prepared {
+    let mut schedules = Vec::new();
+    let mut effects = Vec::new();
+    for effect in &outcome.emitted {
+        if let Some(schedule) = effect.downcast_ref::<ScheduleEvent>() {
+            let scheduled = Scheduled {
+                id: uuid::Uuid::new_v4().as_u128(),
+                key: schedule.key.clone(),
+                due_at_ms: now.saturating_add(schedule.after_ms),
+                updates_every_ms: schedule.updates_every_ms,
+                event: StoredEffect::Live(schedule.event.clone()),
+            };
+            schedules.push(ScheduleOp::Add(scheduled));
+        } else if let Some(cancel) = effect.downcast_ref::<CancelScheduledEvents>() {
+            schedules.push(ScheduleOp::Cancel {
+                key: cancel.key.clone(),
+            });
+        } else {
+            effects.push(effect.clone());
+        }
+    }
+    let commit = Commit {
+        key,
+        expected_version,
+        change: outcome.change,
+        schedules: schedules.clone(),
+        outbox: (!effects.is_empty()).then(|| OutboxEntry {
+            id: uuid::Uuid::new_v4().as_u128(),
+            effects,
+        }),
+        delivery,
+    };
+    Prepared {
+        commit,
+        schedules,
+        emitted: outcome.emitted,
+    }
+}
+
+/// Schedules and cancellations are committed as schedule changes, not as
+/// outbox effects.
+pub(super) fn is_schedule_change(effect: &Envelope) -> bool {
+    effect.is::<ScheduleEvent>() || effect.is::<CancelScheduledEvents>()
+}
+
+/// What a panic said, as a failure reason.
+pub(super) fn panic_reason(panic: &(dyn std::any::Any + Send)) -> String {
+    let message = panic
+        .downcast_ref::<&str>()
+        .map(|message| (*message).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a non-string payload".to_owned());
+    format!("panicked: {message}")
+}

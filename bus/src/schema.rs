@@ -1,0 +1,58 @@
+//! Reading what another release wrote.
+//!
+//! Two readings of one type, for two kinds of writer:
+//!
+//! - **strict**, for what a client sends: a field the type does not have is
+//!   an error, so a typo never passes for a missing optional field;
+//! - **lenient**, for what a store kept: unknown fields are ignored (a
+//!   release that removed a field still reads rows written before), fields
+//!   added since with `#[serde(default)]` take their default, and a payload
+//!   written at an older schema version is first brought to today's shape
+//!   by the type's `upcast` (as cqrs-es upcasters do). A payload written by
+//!   a *newer* schema version is refused: its meaning changed in a way this
+//!   release cannot know.
+
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+/// How a stored type reads a payload written at an older schema version.
+pub type Upcast = fn(from_version: u32, payload: Value) -> Result<Value, String>;
+
+/// Decodes a client's payload, refusing fields the type does not have.
+pub(crate) fn decode_strict<T: DeserializeOwned>(payload: Value) -> Result<T, String> {
+    let mut unknown = Vec::new();
+    let value = serde_ignored::deserialize(payload, |path| unknown.push(path.to_string()))
+        .map_err(|error: serde_json::Error| error.to_string())?;
+    match unknown.as_slice() {
+        [] => Ok(value),
+        [field] => Err(format!("unknown field `{field}`")),
+        fields => Err(format!("unknown fields `{}`", fields.join("`, `"))),
+    }
+}
+
+/// Decodes a stored payload of `type_name`, written at schema version
+/// `written`, into a `T` of schema version `current`.
+pub(crate) fn decode_lenient<T: DeserializeOwned>(
+    type_name: &str,
+    current: u32,
+    written: u32,
+    payload: Value,
+    upcast: Upcast,
+) -> Result<T, String> {
+    let payload = if written == current {
+        payload
+    } else if written < current {
+        upcast(written, payload)
+            .map_err(|reason| format!("{type_name} version {written} does not upgrade: {reason}"))?
+    } else {
+        return Err(format!(
+            "{type_name} version {written} was written by a newer release (this one reads up to {current})"
+        ));
+    };
+    serde_json::from_value(payload).map_err(|error| error.to_string())
+}
+
+/// The `upcast` of a type that has had one shape only.
+pub(crate) fn no_older_shape(from_version: u32, _: Value) -> Result<Value, String> {
+    Err(format!("no reading of version {from_version} is known"))
+}

@@ -1,0 +1,10 @@
+//! The server's integration tests, one binary: each module links the whole
+//! server, so five binaries meant five links of it on every change.
+
+mod common;
+
+mod bad_input;
+mod crash;
+mod protocol;
+mod skeleton;
+mod storage;
