@@ -6,7 +6,7 @@ use std::sync::Arc;
 use crate::effect::{Command, Effect, Envelope, Event};
 use crate::framework::{BusHandlerFailed, DeleteState, ScheduledEventUpdate};
 use crate::handler::{Handler, IntoHandler, IntoQueryHandler, QueryHandler};
-use crate::schema::{decode_lenient, decode_strict};
+use crate::schema::{SchemaError, decode_lenient, decode_strict};
 
 /// The two readings of one effect type (see [`crate::schema`]).
 #[derive(Clone, Copy)]
@@ -25,6 +25,11 @@ impl Decoders {
             stored: |version, payload| {
                 decode_lenient::<E>(E::TYPE, E::SCHEMA_VERSION, version, payload, E::upcast)
                     .map(Envelope::new)
+                    .map_err(|error| match error {
+                        // The type is in the message already.
+                        SchemaError::Json { cause, .. } => cause.to_string(),
+                        other => other.to_string(),
+                    })
             },
         }
     }

@@ -15,7 +15,7 @@ use serde::Serialize;
 
 use crate::effect::{Effect, Envelope, Query};
 use crate::outcome::{Change, Ctx, HandlerError, IntoOutcome, Outcome};
-use crate::state::{State, StateBody, StateKey, Stored};
+use crate::state::{State, StateBody, StateError, StateKey, Stored};
 
 type KeyFn<E> = Arc<dyn Fn(&E) -> Option<String> + Send + Sync>;
 type Condition<E> = Arc<dyn Fn(&E) -> bool + Send + Sync>;
@@ -159,7 +159,7 @@ pub trait IntoQueryHandler {
 
 fn typed<E: 'static>(effect: &Envelope) -> Result<&E, HandlerError> {
     effect.downcast_ref::<E>().ok_or_else(|| {
-        HandlerError::new(format!(
+        HandlerError::Misrouted(format!(
             "routed a {} to a handler of {}",
             effect.type_name(),
             std::any::type_name::<E>()
@@ -188,24 +188,33 @@ fn effects_only(outcome: Outcome<()>) -> ErasedOutcome {
     }
 }
 
+fn state_error<S: State>(cause: StateError) -> HandlerError {
+    HandlerError::State {
+        state_type: S::TYPE,
+        cause,
+    }
+}
+
 fn decode_all<S: State>(loaded: Loaded) -> Result<Vec<S>, HandlerError> {
     match loaded {
         Loaded::All(states) => states
             .iter()
-            .map(|stored| stored.body.decode::<S>().map_err(HandlerError))
+            .map(|stored| stored.body.decode::<S>().map_err(state_error::<S>))
             .collect(),
-        Loaded::Nothing | Loaded::One(_) => {
-            Err(HandlerError::new("expected every state of a type"))
-        }
+        Loaded::Nothing | Loaded::One(_) => Err(HandlerError::Misrouted(
+            "expected every state of a type".into(),
+        )),
     }
 }
 
 fn decode_one<S: State>(loaded: Loaded) -> Result<Option<S>, HandlerError> {
     match loaded {
         Loaded::One(stored) => stored
-            .map(|stored| stored.body.decode::<S>().map_err(HandlerError))
+            .map(|stored| stored.body.decode::<S>().map_err(state_error::<S>))
             .transpose(),
-        Loaded::Nothing | Loaded::All(_) => Err(HandlerError::new("expected one state")),
+        Loaded::Nothing | Loaded::All(_) => {
+            Err(HandlerError::Misrouted("expected one state".into()))
+        }
     }
 }
 

@@ -25,9 +25,9 @@ pub use framework::{
 };
 pub use handler::{Fetch, answer, answer_all, by_id, key, managed, over_all, singleton, stateless};
 pub use outcome::{Change, Ctx, HandlerError, IntoOutcome, Outcome};
-pub use state::{AnyState, State, StateBody, StateKey, Stored};
+pub use state::{AnyState, State, StateBody, StateError, StateKey, Stored};
 
-pub use schema::Upcast;
+pub use schema::{SchemaError, Upcast};
 
 #[cfg(feature = "runtime")]
 pub use runtime::{

@@ -4,7 +4,7 @@ use std::fmt;
 
 use crate::effect::{Effect, Envelope, Event};
 use crate::framework::{CancelScheduledEvents, DeleteState, ScheduleEvent};
-use crate::state::State;
+use crate::state::{State, StateError};
 
 /// What happens to the handler's state.
 #[derive(Debug, Clone, PartialEq)]
@@ -136,34 +136,42 @@ impl Outcome<()> {
 
 /// A handler that could not do its job: a bug or broken data, not a rule
 /// refusal (refusals are events the domain defines). The bus turns it into
-/// [`BusHandlerFailed`](crate::BusHandlerFailed).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HandlerError(pub String);
+/// [`BusHandlerFailed`](crate::BusHandlerFailed), with its causes.
+#[derive(Debug, thiserror::Error)]
+pub enum HandlerError {
+    /// The handler failed, for the reason it gives.
+    #[error("{0}")]
+    Failed(String),
+    /// The state it manages does not read.
+    #[error("{state_type}: {cause}")]
+    State {
+        /// The state's type.
+        state_type: &'static str,
+        /// Why.
+        #[source]
+        cause: StateError,
+    },
+    /// The bus handed it something it does not take (a bug in the bus).
+    #[error("{0}")]
+    Misrouted(String),
+}
 
 impl HandlerError {
     /// An error with this reason.
     pub fn new(reason: impl fmt::Display) -> Self {
-        Self(reason.to_string())
+        Self::Failed(reason.to_string())
     }
 }
-
-impl fmt::Display for HandlerError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for HandlerError {}
 
 impl From<&str> for HandlerError {
     fn from(reason: &str) -> Self {
-        Self(reason.to_owned())
+        Self::Failed(reason.to_owned())
     }
 }
 
 impl From<String> for HandlerError {
     fn from(reason: String) -> Self {
-        Self(reason)
+        Self::Failed(reason)
     }
 }
 

@@ -30,6 +30,42 @@ pub(crate) fn decode_strict<T: DeserializeOwned>(payload: Value) -> Result<T, St
     }
 }
 
+/// Why a stored payload does not read.
+#[derive(Debug, thiserror::Error)]
+pub enum SchemaError {
+    /// Its schema version is older, and the type's upcast refused it.
+    #[error("{type_name} version {written} does not upgrade: {reason}")]
+    Upcast {
+        /// The stored type.
+        type_name: String,
+        /// The version it was written at.
+        written: u32,
+        /// What the upcast said.
+        reason: String,
+    },
+    /// A newer release wrote it.
+    #[error(
+        "{type_name} version {written} was written by a newer release (this one reads up to {current})"
+    )]
+    Newer {
+        /// The stored type.
+        type_name: String,
+        /// The version it was written at.
+        written: u32,
+        /// The newest version this release reads.
+        current: u32,
+    },
+    /// Its JSON does not fit the type.
+    #[error("{type_name} does not decode: {cause}")]
+    Json {
+        /// The stored type.
+        type_name: String,
+        /// What serde said.
+        #[source]
+        cause: serde_json::Error,
+    },
+}
+
 /// Decodes a stored payload of `type_name`, written at schema version
 /// `written`, into a `T` of schema version `current`.
 pub(crate) fn decode_lenient<T: DeserializeOwned>(
@@ -38,18 +74,26 @@ pub(crate) fn decode_lenient<T: DeserializeOwned>(
     written: u32,
     payload: Value,
     upcast: Upcast,
-) -> Result<T, String> {
+) -> Result<T, SchemaError> {
     let payload = if written == current {
         payload
     } else if written < current {
-        upcast(written, payload)
-            .map_err(|reason| format!("{type_name} version {written} does not upgrade: {reason}"))?
+        upcast(written, payload).map_err(|reason| SchemaError::Upcast {
+            type_name: type_name.to_owned(),
+            written,
+            reason,
+        })?
     } else {
-        return Err(format!(
-            "{type_name} version {written} was written by a newer release (this one reads up to {current})"
-        ));
+        return Err(SchemaError::Newer {
+            type_name: type_name.to_owned(),
+            written,
+            current,
+        });
     };
-    serde_json::from_value(payload).map_err(|error| error.to_string())
+    serde_json::from_value(payload).map_err(|cause| SchemaError::Json {
+        type_name: type_name.to_owned(),
+        cause,
+    })
 }
 
 /// The `upcast` of a type that has had one shape only.

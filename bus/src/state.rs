@@ -8,7 +8,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::effect::to_json_value;
-use crate::schema::decode_lenient;
+use crate::schema::{SchemaError, decode_lenient};
 
 /// A type of managed state: a plain serde type with a stable name, so that a
 /// durable store can keep it and read it back.
@@ -137,26 +137,39 @@ impl StateBody {
 
     /// The state as an `S`, cloned from the live value or read from JSON
     /// leniently (see [`State::upcast`]).
-    pub fn decode<S: State>(&self) -> Result<S, String> {
+    pub fn decode<S: State>(&self) -> Result<S, StateError> {
         match self {
-            Self::Live(value) => value.as_any().downcast_ref::<S>().cloned().ok_or_else(|| {
-                format!(
-                    "the stored state is a {}, not a {}",
-                    value.type_name(),
-                    S::TYPE
-                )
-            }),
+            Self::Live(value) => {
+                value
+                    .as_any()
+                    .downcast_ref::<S>()
+                    .cloned()
+                    .ok_or_else(|| StateError::WrongType {
+                        found: value.type_name(),
+                        expected: S::TYPE,
+                    })
+            }
             Self::Json {
                 text,
                 schema_version,
-            } if *schema_version == S::SCHEMA_VERSION => serde_json::from_str(text)
-                .map_err(|error| format!("the stored {} does not decode: {error}", S::TYPE)),
+            } if *schema_version == S::SCHEMA_VERSION => {
+                serde_json::from_str(text).map_err(|cause| {
+                    StateError::Schema(SchemaError::Json {
+                        type_name: S::TYPE.to_owned(),
+                        cause,
+                    })
+                })
+            }
             Self::Json {
                 text,
                 schema_version,
             } => {
-                let value = serde_json::from_str(text)
-                    .map_err(|error| format!("the stored {} is not JSON: {error}", S::TYPE))?;
+                let value = serde_json::from_str(text).map_err(|cause| {
+                    StateError::Schema(SchemaError::Json {
+                        type_name: S::TYPE.to_owned(),
+                        cause,
+                    })
+                })?;
                 decode_lenient(
                     S::TYPE,
                     S::SCHEMA_VERSION,
@@ -164,7 +177,7 @@ impl StateBody {
                     value,
                     S::upcast,
                 )
-                .map_err(|reason| format!("the stored {} does not decode: {reason}", S::TYPE))
+                .map_err(StateError::Schema)
             }
         }
     }
@@ -184,6 +197,22 @@ impl StateBody {
             Self::Json { schema_version, .. } => *schema_version,
         }
     }
+}
+
+/// Why a stored state cannot be handed to its handler.
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    /// A live value of another type sits at its key (a bug).
+    #[error("the stored state is a {found}, not a {expected}")]
+    WrongType {
+        /// What is there.
+        found: &'static str,
+        /// What the handler manages.
+        expected: &'static str,
+    },
+    /// Its stored JSON does not read as today's type.
+    #[error("the stored state does not read")]
+    Schema(#[source] SchemaError),
 }
 
 /// A stored state with the version that optimistic concurrency checks.

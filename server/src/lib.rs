@@ -12,7 +12,6 @@ pub mod socket;
 pub mod state;
 pub mod storage;
 
-use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -32,6 +31,23 @@ use crate::hub::Hub;
 /// workspace's `[[workspace.metadata.leptos]]`).
 pub const BUNDLE_NAME: &str = "tictactoe";
 
+/// Why the server could not start or stopped serving.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// The database could not be opened, migrated or read.
+    #[error("the store failed")]
+    Store(#[from] bus::StoreError),
+    /// The game's handlers do not make a bus (a bug).
+    #[error("the handlers do not make a bus")]
+    Handlers(#[from] bus::BuildError),
+    /// The bus refused to start or to answer at start-up.
+    #[error("the bus failed")]
+    Bus(#[from] bus::BusError),
+    /// The listener failed.
+    #[error("the listener failed")]
+    Io(#[from] std::io::Error),
+}
+
 /// Where state lives: the bus's store, and the sessions.
 pub struct Storage {
     /// The bus's store.
@@ -43,7 +59,7 @@ pub struct Storage {
 /// Opens the store the configuration names: memory with `--in-memory`,
 /// PostgreSQL with `--database-url`, else the embedded database under
 /// `--data-dir`.
-pub async fn open_storage(config: &Config) -> io::Result<Storage> {
+pub async fn open_storage(config: &Config) -> Result<Storage, bus::StoreError> {
     if config.in_memory {
         return Ok(Storage {
             store: Arc::new(bus::MemoryStore::new()),
@@ -51,12 +67,8 @@ pub async fn open_storage(config: &Config) -> io::Result<Storage> {
         });
     }
     if let Some(url) = &config.database_url {
-        let database = Arc::new(
-            storage::PostgresStore::open(url)
-                .await
-                .map_err(io::Error::other)?,
-        );
-        let known = database.sessions().await.map_err(io::Error::other)?;
+        let database = Arc::new(storage::PostgresStore::open(url).await?);
+        let known = database.sessions().await?;
         tracing::info!(sessions = known.len(), "PostgreSQL database open");
         return Ok(Storage {
             sessions: Sessions::restore(known, database.clone()),
@@ -64,11 +76,9 @@ pub async fn open_storage(config: &Config) -> io::Result<Storage> {
         });
     }
     let database = Arc::new(
-        storage::SqliteStore::open_with(&config.data_dir, domain::history::ARCHIVED_STATES)
-            .await
-            .map_err(io::Error::other)?,
+        storage::SqliteStore::open_with(&config.data_dir, domain::history::ARCHIVED_STATES).await?,
     );
-    let known = database.sessions().await.map_err(io::Error::other)?;
+    let known = database.sessions().await?;
     tracing::info!(
         path = %config.data_dir.join(storage::DATABASE_FILE).display(),
         sessions = known.len(),
@@ -93,17 +103,22 @@ pub async fn start_bus(
     config: &Config,
     store: Arc<dyn bus::Store>,
     hub: Arc<Hub>,
-) -> io::Result<Bus> {
+) -> Result<Bus, ServeError> {
     let mut handlers = BusBuilder::new();
     domain::register(&mut handlers, config.rules());
-    let registry = handlers.build().map_err(io::Error::other)?;
+    let registry = handlers.build()?;
     let runtime = Runtime::new()
         .store(store)
         .hook(hub)
         .hook(Arc::new(TracingHook));
-    Bus::start(registry, runtime)
-        .await
-        .map_err(io::Error::other)
+    let bus = Bus::start(registry, runtime).await?;
+    if bus.set_aside_at_start() > 0 {
+        tracing::warn!(
+            count = bus.set_aside_at_start(),
+            "stored effects this release cannot read were set aside (table set_aside)"
+        );
+    }
+    Ok(bus)
 }
 
 /// Builds the shared state for `config`, whose server stops when `shutdown`
@@ -173,7 +188,7 @@ pub async fn serve(
     listener: TcpListener,
     config: Config,
     shutdown: CancellationToken,
-) -> io::Result<()> {
+) -> Result<(), ServeError> {
     let addr = listener.local_addr()?;
     let hub = Arc::new(Hub::new(
         config.ws_queue_frames,
@@ -192,13 +207,9 @@ pub async fn serve(
     }
     let bus = start_bus(&config, storage.store, hub.clone()).await?;
     // No socket is open yet: whoever the store remembers as online is not.
-    bus.publish(domain::PresenceReset {})
-        .map_err(io::Error::other)?;
+    bus.publish(domain::PresenceReset {})?;
     bus.settle().await;
-    let games = bus
-        .query(domain::GetLiveGames {})
-        .await
-        .map_err(io::Error::other)?;
+    let games = bus.query(domain::GetLiveGames {}).await?;
     hub.seed(games.into_iter().map(|game| (game.game_id, game.players)));
     tokio::spawn(flush_lobby(hub.clone(), shutdown.clone()));
     let state = state(
@@ -226,5 +237,5 @@ pub async fn serve(
         }
     };
     bus.shutdown().await;
-    served
+    Ok(served?)
 }

@@ -27,8 +27,20 @@ async fn main() -> std::process::ExitCode {
     match serve(listener, config, stop).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(error) => {
-            tracing::error!(%error, "server failed");
+            tracing::error!(error = %with_causes(&error), "server failed");
             std::process::ExitCode::FAILURE
         }
     }
+}
+
+/// An error and each of its causes, `: `-separated.
+fn with_causes(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(next) = cause {
+        text.push_str(": ");
+        text.push_str(&next.to_string());
+        cause = next.source();
+    }
+    text
 }

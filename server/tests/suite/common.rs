@@ -26,7 +26,7 @@ pub const PATIENCE: Duration = Duration::from_secs(5);
 pub struct TestServer {
     pub addr: SocketAddr,
     pub stop: CancellationToken,
-    pub task: JoinHandle<std::io::Result<()>>,
+    pub task: JoinHandle<Result<(), server::ServeError>>,
     /// The data folder, removed when the server is dropped.
     _data: tempfile::TempDir,
 }
@@ -129,6 +129,16 @@ pub struct Client {
 }
 
 impl Client {
+    /// This client signed in as `user` with a session `token` the server
+    /// already knows.
+    pub fn with_session(mut self, user: uuid::Uuid, token: &str) -> Self {
+        let url: reqwest::Url = format!("{}/api", self.base).parse().expect("url");
+        self.jar
+            .add_cookie_str(&format!("session={token}; Path=/api"), &url);
+        self.user = user;
+        self
+    }
+
     pub async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
         let response = self
             .http

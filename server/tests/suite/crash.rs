@@ -2,107 +2,13 @@
 //! aborted between a commit and its publication) and started again on the
 //! same data, has lost nothing, on the embedded database and on PostgreSQL.
 
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use crate::common::{Client, TestDatabase};
+use crate::common::Client;
+use crate::process::{Data, Process, client};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use uuid::Uuid;
-
-/// Where a server keeps its state.
-enum Data {
-    Embedded(tempfile::TempDir),
-    Postgres(TestDatabase),
-}
-
-impl Data {
-    async fn embedded() -> Self {
-        Self::Embedded(tempfile::tempdir().unwrap())
-    }
-
-    async fn postgres() -> Self {
-        Self::Postgres(TestDatabase::create().await)
-    }
-
-    fn flags(&self) -> [String; 2] {
-        match self {
-            Self::Embedded(folder) => ["--data-dir".into(), folder.path().display().to_string()],
-            Self::Postgres(database) => ["--database-url".into(), database.url.clone()],
-        }
-    }
-
-    async fn forget(self) {
-        if let Self::Postgres(database) = self {
-            database.drop_it().await;
-        }
-    }
-}
-
-/// The server binary as a child process.
-struct Process {
-    child: Child,
-    port: u16,
-}
-
-impl Process {
-    async fn start(data: &Data, turn_timeout_ms: u64) -> Self {
-        Self::start_with(data, turn_timeout_ms, &[]).await
-    }
-
-    async fn start_with(data: &Data, turn_timeout_ms: u64, extra: &[&str]) -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let child = Command::new(env!("CARGO_BIN_EXE_server"))
-            .args(["--addr", &format!("127.0.0.1:{port}")])
-            .args(data.flags())
-            .args(["--turn-timeout-ms", &turn_timeout_ms.to_string()])
-            .args(extra)
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("the server starts");
-        // Owned from here: dropped (killed and reaped) if it never comes up.
-        let process = Self { child, port };
-        let health = format!("http://127.0.0.1:{port}/healthz");
-        for _ in 0..200 {
-            if reqwest::get(&health)
-                .await
-                .is_ok_and(|r| r.status().is_success())
-            {
-                return process;
-            }
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        }
-        panic!("the server did not come up");
-    }
-
-    fn kill_9(mut self) {
-        self.child.kill().expect("SIGKILL");
-        self.child.wait().expect("reaped");
-    }
-
-    /// Points a client at this process (cookies are kept: same host).
-    fn adopt(&self, client: &mut Client) {
-        client.base = format!("http://127.0.0.1:{}", self.port);
-        client.socket = None;
-    }
-}
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn client(process: &Process) -> Client {
-    let server = crate::common::TestServerAddr(format!("127.0.0.1:{}", process.port));
-    server.client()
-}
 
 /// Alice and Bob, signed up on `process`, their sockets open.
 async fn players(process: &Process) -> (Client, Client) {

@@ -2,9 +2,11 @@
 //! server, so five binaries meant five links of it on every change.
 
 mod common;
+mod process;
 
 mod bad_input;
 mod crash;
 mod protocol;
 mod skeleton;
 mod storage;
+mod upgrade;
