@@ -131,16 +131,16 @@ fn an_older_shape_is_upcast_and_a_newer_one_refused() {
 fn a_state_of_an_older_shape_is_upcast_and_new_fields_take_their_default() {
     let v1 = StateBody::json(r#"{"units": 4}"#, 1);
     assert_eq!(
-        v1.decode::<Account>(),
-        Ok(Account {
+        v1.decode::<Account>().ok(),
+        Some(Account {
             cents: 400,
             deposits: 0
         })
     );
     let v2_with_a_removed_field = StateBody::json(r#"{"cents": 7, "colour": "red"}"#, 2);
     assert_eq!(
-        v2_with_a_removed_field.decode::<Account>(),
-        Ok(Account {
+        v2_with_a_removed_field.decode::<Account>().ok(),
+        Some(Account {
             cents: 7,
             deposits: 0
         })
@@ -249,8 +249,8 @@ async fn what_does_not_read_is_set_aside_and_the_rest_replays() {
         .expect("load")
         .expect("the readable effects were handled");
     assert_eq!(
-        account.body.decode::<Account>(),
-        Ok(Account {
+        account.body.decode::<Account>().ok(),
+        Some(Account {
             cents: 205,
             deposits: 2
         })
