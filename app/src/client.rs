@@ -3,16 +3,16 @@
 
 use std::collections::HashMap;
 
+use domain::audience::Delivered;
 use domain::users::User;
 use domain::view::{Applied, GameView};
-use domain::wire::Delivered;
 use domain::{Alias, GameError, GameId, OnlineUser, ScoreEntry, UserId, UserInvited};
 use leptos::prelude::*;
 use serde_json::json;
 
 use crate::calls::query;
-use crate::connection::{Link, Outgoing};
-use crate::wire::{ClientFrame, ServerFrame};
+use crate::link::{Link, Outgoing};
+use crate::socket_frames::{ClientFrame, ServerFrame};
 
 /// Everything the pages show, as signals; `Copy`, shared through context.
 #[derive(Debug, Clone, Copy)]
@@ -49,7 +49,7 @@ pub struct Client {
 }
 
 impl Client {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self {
             me: RwSignal::new(None),
             me_known: RwSignal::new(false),
@@ -272,15 +272,6 @@ impl Client {
             self.reload_game(game_id);
         }
     }
-}
-
-/// Puts a [`Client`] in context and, in the browser, opens the socket.
-pub fn provide_client() -> Client {
-    let client = Client::new();
-    provide_context(client);
-    provide_context(client.link);
-    crate::connection::start(client);
-    client
 }
 
 /// The client, from context.

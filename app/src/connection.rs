@@ -1,96 +1,31 @@
 //! The browser's live link to the server: one WebSocket at
-//! [`SOCKET_PATH`](crate::wire::SOCKET_PATH), reopened with backoff whenever
-//! it drops, feeding every frame to the [`Client`](crate::client::Client).
+//! [`SOCKET_PATH`](crate::socket_frames::SOCKET_PATH), reopened with backoff
+//! whenever it drops, feeding every frame to the
+//! [`Client`](crate::client::Client).
 
 use leptos::prelude::*;
 
 use crate::client::Client;
-use crate::wire::ClientFrame;
+#[cfg(feature = "hydrate")]
+use crate::link::Outgoing;
+use crate::link::use_link;
 
-/// The state of the event WebSocket, as the page shows it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Link {
-    /// First attempt, not answered yet (also what the server renders).
-    Connecting,
-    /// The server's `Connected` frame arrived on the open socket.
-    Connected,
-    /// The socket dropped; waiting before attempt number `attempt`.
-    Reconnecting {
-        /// How many attempts failed since the last success.
-        attempt: u32,
-    },
-}
-
-impl Link {
-    /// A short machine-readable name, used as `data-state` (and by the tests).
-    pub const fn name(self) -> &'static str {
-        match self {
-            Self::Connecting => "connecting",
-            Self::Connected => "connected",
-            Self::Reconnecting { .. } => "reconnecting",
-        }
-    }
-
-    /// What the player reads.
-    pub fn describe(self) -> String {
-        match self {
-            Self::Connecting => "Connecting…".to_owned(),
-            Self::Connected => "Connected".to_owned(),
-            Self::Reconnecting { attempt } => {
-                format!("Connection lost, reconnecting (attempt {attempt})…")
-            }
-        }
-    }
-}
-
-/// What components ask of the socket.
-#[derive(Debug, Clone)]
-pub enum Out {
-    /// Send this frame.
-    Frame(ClientFrame),
-    /// Close and open again at once (the session changed).
-    Reconnect,
-}
-
-/// The way to the socket task (nothing on the server, which has no socket).
-#[derive(Debug, Clone)]
-pub struct Outgoing {
-    #[cfg(feature = "hydrate")]
-    sender: futures::channel::mpsc::UnboundedSender<Out>,
-}
-
-impl Outgoing {
-    /// Queues a frame for the socket.
-    pub fn send(&self, frame: ClientFrame) {
-        self.push(Out::Frame(frame));
-    }
-
-    /// Asks for a fresh socket.
-    pub fn reconnect(&self) {
-        self.push(Out::Reconnect);
-    }
-
-    #[cfg(feature = "hydrate")]
-    fn push(&self, out: Out) {
-        let _ = self.sender.unbounded_send(out);
-    }
-
-    #[cfg(not(feature = "hydrate"))]
-    fn push(&self, _: Out) {}
-}
-
-/// The link state, from context.
-pub fn use_link() -> RwSignal<Link> {
-    expect_context::<RwSignal<Link>>()
+/// Puts a [`Client`] in context and, in the browser, opens the socket.
+pub fn provide_client() -> Client {
+    let client = Client::new();
+    provide_context(client);
+    provide_context(client.link);
+    start(client);
+    client
 }
 
 /// In the browser, after hydration, opens the socket for `client`. Effects
 /// never run on the server, which renders "Connecting…".
-pub fn start(client: Client) {
+fn start(client: Client) {
     #[cfg(feature = "hydrate")]
     Effect::new(move |_| {
         let (sender, receiver) = futures::channel::mpsc::unbounded();
-        client.attach(Outgoing { sender });
+        client.attach(Outgoing::new(sender));
         leptos::task::spawn_local(socket::run(client, receiver));
     });
     #[cfg(not(feature = "hydrate"))]
@@ -116,10 +51,10 @@ mod socket {
     use gloo_timers::future::TimeoutFuture;
     use leptos::prelude::*;
 
-    use super::{Link, Out};
     use crate::backoff::Backoff;
     use crate::client::Client;
-    use crate::wire::SOCKET_PATH;
+    use crate::link::{Link, Out};
+    use crate::socket_frames::SOCKET_PATH;
 
     /// First retry after about half a second, then doubling up to ten.
     const FIRST_RETRY_MS: u32 = 500;

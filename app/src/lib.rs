@@ -11,9 +11,10 @@ pub mod client;
 pub mod connection;
 pub mod game_page;
 pub mod invitation;
+pub mod link;
 pub mod lobby;
 pub mod server_status;
 pub mod shell;
-pub mod wire;
+pub mod socket_frames;
 
 pub use shell::{App, shell};

@@ -19,74 +19,30 @@ pub struct ServerStatus {
 /// Asks the server for its [`ServerStatus`].
 #[server(prefix = "/api", endpoint = "status")]
 pub async fn fetch_server_status() -> Result<ServerStatus, ServerFnError> {
-    let live = use_context::<ssr::LiveConnections>()
-        .ok_or_else(|| ServerFnError::new("the server did not provide its connection count"))?;
+    let missing = || ServerFnError::new("the server did not provide its status");
+    let ssr::OpenSockets(open) = use_context::<ssr::OpenSockets>().ok_or_else(missing)?;
+    let ssr::ServerClock(now_ms) = use_context::<ssr::ServerClock>().ok_or_else(missing)?;
     Ok(ServerStatus {
         version: env!("CARGO_PKG_VERSION").to_owned(),
-        server_time_ms: ssr::now_ms(),
-        live_connections: live.count(),
+        server_time_ms: now_ms(),
+        live_connections: open(),
     })
 }
 
-/// Server-side state the server function reads from context.
+/// What the server provides for [`fetch_server_status`] to read.
 #[cfg(feature = "ssr")]
 pub mod ssr {
     use std::sync::Arc;
-    use std::sync::atomic::{AtomicU64, Ordering};
-    use std::time::{SystemTime, UNIX_EPOCH};
 
-    /// How many event WebSockets are open; cloned into every request's context.
-    #[derive(Debug, Clone, Default)]
-    pub struct LiveConnections(Arc<AtomicU64>);
+    /// How many event sockets are open, as the server counts them; in
+    /// every request's context.
+    #[derive(Clone)]
+    pub struct OpenSockets(pub Arc<dyn Fn() -> u64 + Send + Sync>);
 
-    impl LiveConnections {
-        /// Counts one more open socket until the returned guard is dropped.
-        pub fn open(&self) -> OpenConnection {
-            self.0.fetch_add(1, Ordering::Relaxed);
-            OpenConnection(self.0.clone())
-        }
-
-        /// Sockets open now.
-        pub fn count(&self) -> u64 {
-            self.0.load(Ordering::Relaxed)
-        }
-    }
-
-    /// One open socket; dropping it (however the socket ends) uncounts it.
-    #[derive(Debug)]
-    pub struct OpenConnection(Arc<AtomicU64>);
-
-    impl Drop for OpenConnection {
-        fn drop(&mut self) {
-            self.0.fetch_sub(1, Ordering::Relaxed);
-        }
-    }
-
-    /// Wall-clock time in milliseconds since the Unix epoch.
-    pub fn now_ms() -> u64 {
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |elapsed| {
-                u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX)
-            })
-    }
-
-    #[cfg(test)]
-    mod tests {
-        use super::*;
-
-        #[test]
-        fn guards_count_open_sockets() {
-            let live = LiveConnections::default();
-            let first = live.open();
-            let second = live.open();
-            assert_eq!(live.count(), 2);
-            drop(first);
-            assert_eq!(live.count(), 1);
-            drop(second);
-            assert_eq!(live.count(), 0);
-        }
-    }
+    /// Server time for the status, in milliseconds since the Unix epoch;
+    /// in every request's context (the bus clock).
+    #[derive(Clone)]
+    pub struct ServerClock(pub Arc<dyn Fn() -> u64 + Send + Sync>);
 }
 
 /// `hh:mm:ss UTC` of a server time, for people.

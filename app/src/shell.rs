@@ -9,8 +9,8 @@ use leptos_router::{
 };
 
 use crate::about::AboutPage;
-use crate::client::{provide_client, use_client};
-use crate::connection::ConnectionBanner;
+use crate::client::use_client;
+use crate::connection::{ConnectionBanner, provide_client};
 use crate::game_page::GamePage;
 use crate::invitation::InvitationDialog;
 use crate::lobby::LobbyPage;

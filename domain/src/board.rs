@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::ids::UserId;
+
 /// A player's mark. X moves first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Mark {
@@ -116,6 +118,20 @@ impl Board {
             None => Verdict::Playing,
         }
     }
+}
+
+/// One move of a game, for the history.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Move {
+    /// Who moved.
+    pub player_id: UserId,
+    /// The column.
+    pub x: u8,
+    /// The row.
+    pub y: u8,
+    /// When, on the server clock.
+    pub at: u64,
 }
 
 #[cfg(test)]

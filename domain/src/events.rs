@@ -8,8 +8,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::alias::Alias;
-use crate::board::Board;
-use crate::game::Move;
+use crate::board::{Board, Move};
 use crate::ids::{GameId, UserId};
 
 macro_rules! effect_structs {
@@ -41,9 +40,8 @@ effect_structs! {
     /// Server-internal: the server (re)started, so no socket is open yet;
     /// presence from before is void.
     PresenceReset {}
-    /// The users online changed (to everyone): at most
-    /// [`ONLINE_LIST_LIMIT`](crate::presence::ONLINE_LIST_LIMIT) of them,
-    /// and how many there are.
+    /// The users online changed (to everyone): at most a page of them
+    /// (`presence::ONLINE_LIST_LIMIT`), and how many there are.
     UsersOnlineUpdated { users: Vec<OnlineUser>, total: u64 }
     /// Who is online?
     GetUsersOnline {}
@@ -154,15 +152,6 @@ domain_events!(
     GameStateReadyToBeCleaned,
     GameArchived,
     HistoryPageFilled,
-);
-bus::queries!(
-    GetUser => Option<crate::users::User>,
-    GetUsersOnline => Vec<OnlineUser>,
-    GetGame => Option<crate::view::GameView>,
-    GetLiveGames => Vec<LiveGame>,
-    GetTopThreePlayers => Vec<ScoreEntry>,
-    GetHistory => crate::history::Recent,
-    GetHistoryPage => Vec<GameArchived>,
 );
 
 /// A user in the online list.

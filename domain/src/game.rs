@@ -8,7 +8,7 @@
 use bus::{Ctx, Outcome};
 use serde::{Deserialize, Serialize};
 
-use crate::board::{Board, Mark, PlacementError, Verdict};
+use crate::board::{Board, Mark, Move, PlacementError, Verdict};
 use crate::events::*;
 use crate::ids::{GameId, UserId};
 
@@ -28,20 +28,6 @@ impl Default for Rules {
             cleanup_delay_ms: 10_000,
         }
     }
-}
-
-/// One move of a game, for the history.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Move {
-    /// Who moved.
-    pub player_id: UserId,
-    /// The column.
-    pub x: u8,
-    /// The row.
-    pub y: u8,
-    /// When, on the server clock.
-    pub at: u64,
 }
 
 /// A game, by stage.

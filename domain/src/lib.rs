@@ -8,21 +8,23 @@
 #![forbid(unsafe_code)]
 
 pub mod alias;
+pub mod audience;
 pub mod board;
+pub mod client_calls;
 pub mod events;
 pub mod game;
 pub mod history;
 pub mod ids;
 pub mod presence;
+mod queries;
 pub mod scoring;
 pub mod users;
 pub mod view;
-pub mod wire;
 
 use bus::{BusBuilder, answer, answer_all, by_id, key, managed, singleton};
 
 pub use alias::{Alias, AliasError};
-pub use board::{Board, Mark, PlacementError, Verdict};
+pub use board::{Board, Mark, Move, PlacementError, Verdict};
 pub use events::*;
 pub use game::{Game, Rules};
 pub use ids::{GameId, UserId};

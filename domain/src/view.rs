@@ -154,8 +154,8 @@ impl GameView {
 
     /// Moves the view forward by one public event of its game, as the
     /// browser does with what the socket brings.
-    pub fn apply(&mut self, event: &crate::wire::Delivered) -> Applied {
-        use crate::wire::Delivered;
+    pub fn apply(&mut self, event: &crate::audience::Delivered) -> Applied {
+        use crate::audience::Delivered;
         let Some((game_id, version)) = event.game_version() else {
             return Applied::OtherGame;
         };
@@ -222,7 +222,7 @@ impl GameView {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::wire::Delivered;
+    use crate::audience::Delivered;
     use crate::{
         BoardUpdated, GameEnded, GameStarted, MarkPlaced, PlayerJoinedAGame, WaitingForPlayerPlay,
     };

@@ -2,10 +2,13 @@
 //! event WebSocket and shutdown. `main.rs` only parses flags and calls [`serve`].
 #![forbid(unsafe_code)]
 
+mod api_calls;
+pub mod body_limit;
 pub mod config;
-pub mod guard;
-pub mod hub;
+pub mod event_routing;
+pub mod live_sockets;
 pub mod queue;
+pub mod rate_limit;
 pub mod routes;
 pub mod shutdown;
 pub mod socket;
@@ -15,7 +18,8 @@ pub mod storage;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use app::api::ssr::{ApiContext, Sessions};
+use app::api::endpoints::ApiContext;
+use app::api::sessions::Sessions;
 use bus::{Bus, BusBuilder, Runtime, TracingHook};
 use leptos::config::{Env, LeptosOptions};
 use tokio::net::TcpListener;
@@ -24,8 +28,8 @@ use tokio_util::sync::CancellationToken;
 pub use config::Config;
 pub use state::AppState;
 
-use crate::guard::RateLimiter;
-use crate::hub::Hub;
+use crate::event_routing::Hub;
+use crate::rate_limit::RateLimiter;
 
 /// The name cargo-leptos gives the WASM, JS and CSS bundle (`name` in the
 /// workspace's `[[workspace.metadata.leptos]]`).

@@ -12,7 +12,9 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use tokio::sync::Notify;
 
-use crate::hub::Frame;
+/// A frame as sent: JSON text, shared by every recipient (cloning it
+/// counts a reference; the text is never copied per socket).
+pub type Frame = tokio_tungstenite::tungstenite::Utf8Bytes;
 
 /// A bounded queue of frames between the hub and one socket.
 pub fn queue(capacity: usize) -> (Sender, Receiver) {

@@ -1,7 +1,8 @@
 //! The HTTP routes: health, the event WebSocket, server functions (the API),
 //! pages and static files.
 
-use app::wire::SOCKET_PATH;
+use app::server_status::ssr::{OpenSockets, ServerClock};
+use app::socket_frames::SOCKET_PATH;
 use app::{App, shell};
 use axum::Router;
 use axum::routing::get;
@@ -9,15 +10,22 @@ use leptos::prelude::provide_context;
 use leptos_axum::{LeptosRoutes, generate_route_list};
 use tower_http::trace::TraceLayer;
 
+use crate::body_limit::{MaxBodyBytes, limit_body};
+use crate::rate_limit::limit_rate;
+use crate::socket;
 use crate::state::AppState;
-use crate::{guard, socket};
 
 /// Every route of the site.
 pub fn router(state: AppState) -> Router {
     let pages = generate_route_list(App);
-    let (live, api) = (state.live.clone(), state.api.clone());
+    let live = state.live.clone();
+    let open = OpenSockets(std::sync::Arc::new(move || live.count()));
+    let bus = state.api.bus.clone();
+    let clock = ServerClock(std::sync::Arc::new(move || bus.now_ms()));
+    let api = state.api.clone();
     let context = move || {
-        provide_context(live.clone());
+        provide_context(open.clone());
+        provide_context(clock.clone());
         provide_context(api.clone());
     };
     let options = state.leptos.clone();
@@ -28,9 +36,14 @@ pub fn router(state: AppState) -> Router {
         .route(SOCKET_PATH, get(socket::upgrade))
         .leptos_routes_with_context(&state, pages, context, render)
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        // Outermost first: the rate limit refuses before the body is read.
         .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            guard::guard,
+            MaxBodyBytes(state.max_body_bytes),
+            limit_body,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.limiter.clone(),
+            limit_rate,
         ))
         .layer(TraceLayer::new_for_http())
         .with_state(state)

@@ -3,14 +3,14 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use app::api::ssr::ApiContext;
-use app::server_status::ssr::LiveConnections;
+use app::api::endpoints::ApiContext;
 use axum::extract::FromRef;
 use leptos::prelude::LeptosOptions;
 use tokio_util::sync::CancellationToken;
 
-use crate::guard::RateLimiter;
-use crate::hub::Hub;
+use crate::event_routing::Hub;
+use crate::live_sockets::LiveSockets;
+use crate::rate_limit::RateLimiter;
 
 /// Shared server state: a handle, so a clone (one per request, one per
 /// socket task) is one reference count, not a copy of every field.
@@ -41,7 +41,7 @@ pub struct Shared {
     /// Routes events to sockets.
     pub hub: Arc<Hub>,
     /// Event WebSockets open right now.
-    pub live: LiveConnections,
+    pub live: LiveSockets,
     /// Cancelled when the server shuts down.
     pub shutdown: CancellationToken,
     /// Silence on a socket before the server pings it.

@@ -97,10 +97,58 @@ impl fmt::Display for ApiError {
 
 impl std::error::Error for ApiError {}
 
+/// The error as an HTTP response: its code's status, its JSON body.
+#[cfg(feature = "ssr")]
+impl axum::response::IntoResponse for ApiError {
+    fn into_response(self) -> axum::response::Response {
+        let status = axum::http::StatusCode::from_u16(self.status())
+            .unwrap_or(axum::http::StatusCode::INTERNAL_SERVER_ERROR);
+        let body = serde_json::to_string(&self).unwrap_or_default();
+        (
+            status,
+            [(axum::http::header::CONTENT_TYPE, "application/json")],
+            body,
+        )
+            .into_response()
+    }
+}
+
+/// A server function's result with its error's status on the response:
+/// server functions answer every error with 500 unless told otherwise.
+#[cfg(feature = "ssr")]
+pub(crate) fn with_status<T>(result: Result<T, ApiError>) -> Result<T, ApiError> {
+    if let Err(error) = &result {
+        set_response_status(error);
+    }
+    result
+}
+
+/// Puts `error`'s status on the response of the request being answered.
+#[cfg(feature = "ssr")]
+fn set_response_status(error: &ApiError) {
+    if let Some(response) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>()
+        && let Ok(status) = axum::http::StatusCode::from_u16(error.status())
+    {
+        response.set_status(status);
+    }
+}
+
 impl FromServerFnError for ApiError {
     type Encoder = JsonEncoding;
 
     fn from_server_fn_error(error: ServerFnErrorErr) -> Self {
+        let error = Self::from_framework(error);
+        // On the server this is the endpoint's answer (the body did not
+        // decode, say): it carries its status like any other error.
+        #[cfg(feature = "ssr")]
+        set_response_status(&error);
+        error
+    }
+}
+
+impl ApiError {
+    /// The framework's own errors, in the API's codes.
+    fn from_framework(error: ServerFnErrorErr) -> Self {
         match error {
             // The body did not decode into the server function's arguments.
             ServerFnErrorErr::Args(message) | ServerFnErrorErr::Deserialization(message) => {

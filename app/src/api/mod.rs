@@ -10,9 +10,11 @@
 //!
 //! Errors are `{"error": {"code", "message"}}` with the status of the code.
 
+#[cfg(feature = "ssr")]
+pub mod endpoints;
 mod error;
 #[cfg(feature = "ssr")]
-pub mod ssr;
+pub mod sessions;
 
 pub use error::{ApiError, ErrorCode};
 
@@ -30,23 +32,23 @@ pub struct Accepted {
 /// `POST /api/commands`: queues a command acting as the session's user.
 #[server(prefix = "/api", endpoint = "commands", input = Json)]
 pub async fn commands(command: serde_json::Value) -> Result<Accepted, ApiError> {
-    ssr::send_command(command).await
+    error::with_status(endpoints::send_command(command).await)
 }
 
 /// `POST /api/queries`: answers a query from committed state.
 #[server(prefix = "/api", endpoint = "queries", input = Json)]
 pub async fn queries(query: serde_json::Value) -> Result<serde_json::Value, ApiError> {
-    ssr::answer_query(query).await
+    error::with_status(endpoints::answer_query(query).await)
 }
 
 /// `POST /api/me`: the session's user, if the browser has signed in.
 #[server(prefix = "/api", endpoint = "me", input = Json)]
 pub async fn me() -> Result<Option<domain::users::User>, ApiError> {
-    ssr::me().await
+    error::with_status(endpoints::me().await)
 }
 
 /// `POST /api/events`: publishes an event from a trusted service.
 #[server(prefix = "/api", endpoint = "events", input = Json)]
 pub async fn events(event: serde_json::Value) -> Result<Accepted, ApiError> {
-    ssr::publish_event(event).await
+    error::with_status(endpoints::publish_event(event).await)
 }

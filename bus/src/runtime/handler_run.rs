@@ -1,30 +1,40 @@
 //! One run of a handler: the hooks around it, a panic turned into an
-//! error, its outcome split into what the store commits and what the bus
-//! dispatches afterwards, and the report of a failure.
+//! error, and its outcome split into what the store commits and what the
+//! bus dispatches afterwards.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::time::Instant;
 
 use crate::effect::Envelope;
-use crate::framework::{BusHandlerFailed, CancelScheduledEvents, ScheduleEvent};
+use crate::framework::{CancelScheduledEvents, ScheduleEvent};
 use crate::handler::{ErasedOutcome, Handler, Loaded};
 use crate::outcome::Ctx;
 use crate::runtime::bus::Bus;
 use crate::runtime::hooks::{HandlerReport, HandlerRun};
 use crate::runtime::store::{
-    Commit, Delivery, Finished, OutboxEntry, OutboxId, ScheduleOp, Scheduled, StoredEffect,
+    Commit, Delivery, OutboxEntry, OutboxId, ScheduleOp, Scheduled, StoredEffect,
 };
-use crate::runtime::timers::Timer;
 use crate::state::StateKey;
 
 /// A handler's outcome, ready to commit.
 pub(super) struct Prepared {
     /// What the store writes, all or nothing.
     pub(super) commit: Commit,
-    /// The schedule changes, for the timer index once committed.
+    /// What to do once it is committed.
+    pub(super) then: Committed,
+}
+
+/// What follows a commit: the timer index learns the schedule changes, the
+/// emitted effects go out.
+pub(super) struct Committed {
+    /// The schedule changes, in order.
     pub(super) schedules: Vec<ScheduleOp>,
-    /// Everything the handler emitted, in order, for dispatch once committed.
+    /// The outbox entry the effects were committed as, if any.
+    pub(super) entry: Option<OutboxId>,
+    /// Everything the handler emitted, in order.
     pub(super) emitted: Vec<Envelope>,
+    /// When the handler ran.
+    pub(super) now: u64,
 }
 
 impl Bus {
@@ -65,55 +75,6 @@ impl Bus {
             }
         }
         result
-    }
-
-    /// The commit went in: the timer index learns the schedule changes, and
-    /// the emitted effects go out (as a batch when they are in the outbox).
-    pub(super) fn after_commit(
-        &self,
-        schedules: Vec<ScheduleOp>,
-        entry: Option<OutboxId>,
-        emitted: Vec<Envelope>,
-        now: u64,
-    ) {
-        if !schedules.is_empty() {
-            let mut timers = self.timers();
-            for op in schedules {
-                match op {
-                    ScheduleOp::Cancel { key } => {
-                        timers.cancel(&key);
-                    }
-                    ScheduleOp::Add(scheduled) => {
-                        // Made by this process: always live.
-                        if let StoredEffect::Live(event) = &scheduled.event {
-                            let event = event.clone();
-                            timers.add(Timer::of(scheduled, event), now);
-                        }
-                    }
-                }
-            }
-            drop(timers);
-            self.inner.timers_changed.notify_one();
-        }
-        match entry {
-            Some(entry) => self.dispatch_batch(Finished::Entry(entry), emitted, &[]),
-            // Only schedule changes: for hooks.
-            None => emitted.into_iter().for_each(|effect| self.dispatch(effect)),
-        }
-    }
-
-    /// Reports a handler's failure as a [`BusHandlerFailed`] event.
-    pub(super) fn fail(&self, handler: &str, effect: &Envelope, reason: String) {
-        tracing::warn!(handler, effect = effect.type_name(), %reason, "handler failed");
-        // A failing subscriber of failures must not loop.
-        if effect.is::<BusHandlerFailed>() {
-            return;
-        }
-        self.dispatch(Envelope::new(BusHandlerFailed {
-            handler: handler.to_owned(),
-            effect: effect.to_json(),
-            reason,
-        }));
     }
 }
 
@@ -157,10 +118,15 @@ pub(super) fn prepare(
         }),
         delivery,
     };
+    let entry = commit.outbox.as_ref().map(|entry| entry.id);
     Prepared {
         commit,
-        schedules,
-        emitted: outcome.emitted,
+        then: Committed {
+            schedules,
+            entry,
+            emitted: outcome.emitted,
+            now,
+        },
     }
 }
 

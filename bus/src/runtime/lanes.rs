@@ -1,4 +1,4 @@
-//! How an effect reaches its lane, and how a lane runs it.
+//! How an effect reaches its lane, and what a lane does with it.
 //!
 //! Every effect is routed by the state key its handler names (or by the
 //! handler's name for a stateless one, or the state type for one over all
@@ -6,51 +6,117 @@
 //! an unbounded queue that runs its jobs one at a time. So effects on one key
 //! never run concurrently and run in dispatch order, while different keys
 //! spread over the lanes and run in parallel. A command accepted by
-//! [`Bus::send`](crate::Bus::send) is on its lane's queue before `send`
-//! returns, which is what orders two sends on one key.
+//! [`Bus::send`] is on its lane's queue before `send` returns, which is what
+//! orders two sends on one key.
+//!
+//! After a handler's commit its emitted effects are dispatched the same way,
+//! as a [`Batch`] whose runs are counted until the store may forget them.
 
 use std::hash::{BuildHasher, Hash};
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 
 use tokio::sync::mpsc;
 
-use crate::effect::{Envelope, Kind};
-use crate::framework::DeleteState;
-use crate::handler::{Handler, Loaded, Route};
+use crate::effect::{Command, Envelope, Event, Kind};
+use crate::framework::{BusHandlerFailed, DeleteState};
+use crate::handler::{Handler, Route};
+use crate::runtime::batch::{Batch, Source, Tracked, Tracking};
 use crate::runtime::bus::Bus;
-use crate::runtime::outbox_replay::{Source, Tracked, Tracking};
-use crate::runtime::store::StoreError;
-use crate::state::StateKey;
-
-/// One piece of work for a lane.
-pub(super) enum Job {
-    /// Run a handler on an effect.
-    Run {
-        handler: Arc<dyn Handler>,
-        route: Route,
-        effect: Envelope,
-        tracked: Option<Tracked>,
-    },
-    /// Delete a state ([`DeleteState`]).
-    Delete {
-        key: StateKey,
-        request: Envelope,
-        tracked: Option<Tracked>,
-    },
-}
+use crate::runtime::conflict_retry::Ran;
+use crate::runtime::error::{BusError, expect_kind};
+use crate::runtime::handler_run::{Committed, is_schedule_change};
+use crate::runtime::job::Job;
+use crate::runtime::store::{Finished, ScheduleOp, StoredEffect};
+use crate::runtime::timers::Timer;
 
 impl Bus {
+    /// Queues a command for its handler. `Ok` means accepted, not handled:
+    /// outcomes arrive as events.
+    pub fn send<C: Command>(&self, command: C) -> Result<(), BusError> {
+        self.send_envelope(Envelope::new(command))
+    }
+
+    /// Queues a type-erased command (decoded from the wire, say).
+    pub fn send_envelope(&self, command: Envelope) -> Result<(), BusError> {
+        self.accepting()?;
+        expect_kind(&command, Kind::Command)?;
+        if self
+            .inner
+            .registry
+            .command_handler(command.type_name())
+            .is_none()
+        {
+            return Err(BusError::NoHandler(command.type_name()));
+        }
+        self.dispatch(command);
+        Ok(())
+    }
+
+    /// Publishes an event to its subscribers (none is fine).
+    pub fn publish<E: Event>(&self, event: E) -> Result<(), BusError> {
+        self.publish_envelope(Envelope::new(event))
+    }
+
+    /// Publishes a type-erased event.
+    pub fn publish_envelope(&self, event: Envelope) -> Result<(), BusError> {
+        self.accepting()?;
+        expect_kind(&event, Kind::Event)?;
+        self.dispatch(event);
+        Ok(())
+    }
+
     /// Dispatches an effect nobody committed (sent, published, a failure
     /// report, a schedule update).
     pub(super) fn dispatch(&self, effect: Envelope) {
         self.dispatch_from(effect, None);
     }
 
+    /// Dispatches committed effects as one batch; the store forgets
+    /// `finished` once every handler they reach has run. `handled` lists
+    /// the (position, handler) runs done before a restart, skipped now.
+    pub(super) fn dispatch_batch(
+        &self,
+        finished: Finished,
+        effects: impl IntoIterator<Item = Envelope>,
+        handled: &[(u32, u32)],
+    ) {
+        let mut position = 0;
+        let positioned = effects.into_iter().filter_map(|effect| {
+            if is_schedule_change(&effect) {
+                // Committed with the schedules, not in the outbox: for hooks.
+                self.dispatch(effect);
+                return None;
+            }
+            position += 1;
+            Some((position - 1, effect))
+        });
+        self.dispatch_positioned(finished, positioned, handled);
+    }
+
+    /// As [`dispatch_batch`](Self::dispatch_batch), each effect at the
+    /// position it has in its outbox entry.
+    pub(super) fn dispatch_positioned(
+        &self,
+        finished: Finished,
+        effects: impl IntoIterator<Item = (u32, Envelope)>,
+        handled: &[(u32, u32)],
+    ) {
+        let batch = Batch::new(finished);
+        for (position, effect) in effects {
+            let source = Source {
+                batch: &batch,
+                position,
+                handled,
+            };
+            self.dispatch_from(effect, Some(source));
+        }
+        self.run_done(&batch);
+    }
+
     /// Hands `effect` to each handler it reaches, each on the lane of the
     /// key that handler routes it to. `source` is where it sits in a
     /// committed batch, if it is part of one.
-    pub(super) fn dispatch_from(&self, effect: Envelope, source: Option<Source<'_>>) {
+    fn dispatch_from(&self, effect: Envelope, source: Option<Source<'_>>) {
         for hook in &self.inner.hooks {
             hook.dispatched(&effect);
         }
@@ -138,17 +204,21 @@ impl Bus {
     }
 
     fn enqueue(&self, lane: usize, job: Job) {
-        self.inner.in_flight.fetch_add(1, Ordering::SeqCst);
+        self.started_one();
         if self.inner.lanes[lane].send(job).is_err() {
             // The lanes are gone (shut down): the job is dropped, uncounted.
             self.finished_one();
         }
     }
 
-    /// One job (or one store write of finished work) is done.
-    pub(super) fn finished_one(&self) {
-        if self.inner.in_flight.fetch_sub(1, Ordering::SeqCst) == 1 {
-            self.inner.settled.notify_waiters();
+    /// One run of `batch` is done (or its dispatch is): when none is left,
+    /// the store may forget it.
+    fn run_done(&self, batch: &Batch) {
+        if batch.one_done() {
+            self.started_one();
+            if self.inner.finished.send(batch.finished).is_err() {
+                self.finished_one();
+            }
         }
     }
 
@@ -170,7 +240,10 @@ impl Bus {
                     tracked,
                 } => {
                     let delivery = tracked.as_ref().and_then(Tracked::delivery);
-                    self.run(handler.as_ref(), route, effect, delivery).await;
+                    match self.run(handler.as_ref(), route, &effect, delivery).await {
+                        Ran::Committed(committed) => self.after_commit(committed),
+                        Ran::Failed(reason) => self.fail(handler.name(), &effect, reason),
+                    }
                     tracked
                 }
                 Job::Delete {
@@ -179,7 +252,9 @@ impl Bus {
                     tracked,
                 } => {
                     let delivery = tracked.as_ref().and_then(Tracked::delivery);
-                    self.delete(key, &request, delivery).await;
+                    if let Err(reason) = self.delete(key, delivery).await {
+                        self.fail("bus", &request, reason);
+                    }
                     tracked
                 }
             };
@@ -190,20 +265,52 @@ impl Bus {
         }
     }
 
-    /// The state a route names, as committed.
-    pub(super) async fn load(&self, route: &Route) -> Result<Loaded, StoreError> {
-        Ok(match route {
-            Route::Skip | Route::Stateless => Loaded::Nothing,
-            Route::Key(key) => Loaded::One(self.inner.store.load(key).await?),
-            Route::All(state_type) => Loaded::All(
-                self.inner
-                    .store
-                    .scan(state_type)
-                    .await?
-                    .into_iter()
-                    .map(|(_, stored)| stored)
-                    .collect(),
-            ),
-        })
+    /// The commit went in: the timer index learns the schedule changes, and
+    /// the emitted effects go out (as a batch when they are in the outbox).
+    fn after_commit(&self, committed: Committed) {
+        let Committed {
+            schedules,
+            entry,
+            emitted,
+            now,
+        } = committed;
+        if !schedules.is_empty() {
+            let mut timers = self.timers();
+            for op in schedules {
+                match op {
+                    ScheduleOp::Cancel { key } => {
+                        timers.cancel(&key);
+                    }
+                    ScheduleOp::Add(scheduled) => {
+                        // Made by this process: always live.
+                        if let StoredEffect::Live(event) = &scheduled.event {
+                            let event = event.clone();
+                            timers.add(Timer::of(scheduled, event), now);
+                        }
+                    }
+                }
+            }
+            drop(timers);
+            self.inner.timers_changed.notify_one();
+        }
+        match entry {
+            Some(entry) => self.dispatch_batch(Finished::Entry(entry), emitted, &[]),
+            // Only schedule changes: for hooks.
+            None => emitted.into_iter().for_each(|effect| self.dispatch(effect)),
+        }
+    }
+
+    /// Reports a handler's failure as a [`BusHandlerFailed`] event.
+    fn fail(&self, handler: &str, effect: &Envelope, reason: String) {
+        tracing::warn!(handler, effect = effect.type_name(), %reason, "handler failed");
+        // A failing subscriber of failures must not loop.
+        if effect.is::<BusHandlerFailed>() {
+            return;
+        }
+        self.dispatch(Envelope::new(BusHandlerFailed {
+            handler: handler.to_owned(),
+            effect: effect.to_json(),
+            reason,
+        }));
     }
 }

@@ -2,14 +2,13 @@
 //! the index changes), fires what is due, and sleeps again. With a fake
 //! clock the task is off and tests move time with [`Bus::advance_to`].
 
-use std::sync::PoisonError;
 use std::time::Duration;
 
 use crate::effect::Envelope;
 use crate::framework::ScheduledEventUpdate;
 use crate::runtime::bus::Bus;
 use crate::runtime::store::Finished;
-use crate::runtime::timers::{Fired, TimerIndex};
+use crate::runtime::timers::Fired;
 
 impl Bus {
     /// Schedules pending now.
@@ -61,13 +60,6 @@ impl Bus {
             self.settle().await;
         }
         set_clock(target_ms);
-    }
-
-    pub(super) fn timers(&self) -> std::sync::MutexGuard<'_, TimerIndex> {
-        self.inner
-            .timers
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
     }
 
     /// The timer task, on the real clock.

@@ -12,7 +12,7 @@
 
 use crate::builder::Registry;
 use crate::effect::Envelope;
-use crate::runtime::outbox_replay::Replay;
+use crate::runtime::batch::Replay;
 use crate::runtime::store::{SetAside, SetAsideSource, Store, StoreError, StoredEffect};
 use crate::runtime::timers::{Timer, TimerIndex};
 

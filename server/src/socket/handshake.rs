@@ -14,7 +14,7 @@ use axum::http::{
 use axum::response::Response;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 
-use crate::guard::refuse;
+use axum::response::IntoResponse;
 
 /// Why a request is not a WebSocket opening handshake.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -35,7 +35,8 @@ impl NotAHandshake {
     /// The answer: 426 for a version this server does not speak (with the
     /// version it does), 400 for the rest.
     pub fn response(self) -> Response {
-        let mut response = refuse(ApiError::new(ErrorCode::InvalidPayload, self.to_string()));
+        let mut response =
+            ApiError::new(ErrorCode::InvalidPayload, self.to_string()).into_response();
         if self == Self::WrongVersion {
             *response.status_mut() = StatusCode::UPGRADE_REQUIRED;
             response.headers_mut().insert(

@@ -2,7 +2,7 @@
 //!
 //! A socket signs in with the session cookie (anonymous sockets get the
 //! lobby's events), refuses an `Origin` other than the site's own, and gets
-//! a `Connected` frame first, then what the [`Hub`](crate::hub::Hub) routes
+//! a `Connected` frame first, then what the [`Hub`](crate::event_routing::Hub) routes
 //! to it. A socket of a signed-in user makes that user online.
 //!
 //! The server pings a socket after [`AppState::ws_ping_interval`] of
@@ -13,10 +13,9 @@
 mod handshake;
 mod io;
 
-use app::api::ssr::session_user;
+use app::api::sessions::session_user;
 use app::api::{ApiError, ErrorCode};
-use app::server_status::ssr::now_ms;
-use app::wire::{ClientFrame, ServerFrame};
+use app::socket_frames::{ClientFrame, ServerFrame};
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, header};
 use axum::response::Response;
@@ -30,10 +29,11 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
 
-use crate::guard::refuse;
-use crate::hub::{ConnectionId, Frame, Resumed, control};
+use crate::event_routing::{ConnectionId, Resumed, control};
+use crate::queue::Frame;
 use crate::queue::Receiver;
 use crate::state::AppState;
+use axum::response::IntoResponse;
 use io::Io;
 
 /// An open event socket.
@@ -48,10 +48,8 @@ const MAX_CLIENT_MESSAGE_BYTES: usize = 16 * 1024;
 /// Upgrades `GET /api/ws` to a WebSocket.
 pub async fn upgrade(State(state): State<AppState>, mut request: Request) -> Response {
     if !same_origin(request.headers()) {
-        return refuse(ApiError::new(
-            ErrorCode::Forbidden,
-            "cross-origin WebSocket refused",
-        ));
+        return ApiError::new(ErrorCode::Forbidden, "cross-origin WebSocket refused")
+            .into_response();
     }
     let accept = match handshake::accept_key(&request) {
         Ok(accept) => accept,
@@ -201,7 +199,7 @@ async fn run(
     frames: &mut Receiver,
 ) -> End {
     let hello = control(&ServerFrame::Connected {
-        server_time_ms: now_ms(),
+        server_time_ms: state.api.bus.now_ms(),
     });
     if send(socket, [hello]).await.is_err() {
         return End::SendFailed;

@@ -173,19 +173,25 @@ impl Store for PostgresStore {
     }
 }
 
-impl app::api::ssr::SessionStore for PostgresStore {
+impl app::api::sessions::SessionStore for PostgresStore {
     fn save<'a>(
         &'a self,
         token: &'a str,
         user: uuid::Uuid,
-    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send + 'a>> {
+    ) -> std::pin::Pin<
+        Box<
+            dyn std::future::Future<Output = Result<(), app::api::sessions::SessionStoreError>>
+                + Send
+                + 'a,
+        >,
+    > {
         Box::pin(async move {
             self.write(Write::Session {
                 token: token.to_owned(),
                 user,
             })
             .await
-            .map_err(|error| error.to_string())
+            .map_err(|error| app::api::sessions::SessionStoreError(Box::new(error)))
         })
     }
 }

@@ -344,19 +344,25 @@ impl Store for SqliteStore {
     }
 }
 
-impl app::api::ssr::SessionStore for SqliteStore {
+impl app::api::sessions::SessionStore for SqliteStore {
     fn save<'a>(
         &'a self,
         token: &'a str,
         user: uuid::Uuid,
-    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send + 'a>> {
+    ) -> std::pin::Pin<
+        Box<
+            dyn std::future::Future<Output = Result<(), app::api::sessions::SessionStoreError>>
+                + Send
+                + 'a,
+        >,
+    > {
         Box::pin(async move {
             self.write(Write::Session {
                 token: token.to_owned(),
                 user,
             })
             .await
-            .map_err(|error| error.to_string())
+            .map_err(|error| app::api::sessions::SessionStoreError(Box::new(error)))
         })
     }
 }

@@ -1,25 +1,20 @@
-//! The gate in front of the API endpoints: a rate limit per session, a body
-//! size limit, and the HTTP status of each API error.
+//! The rate limit in front of the API: a token bucket per session (per
+//! client address without one). A request past it is refused with 429
+//! before it reaches an endpoint.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
-use app::api::ssr::session_token;
+use app::api::sessions::session_token;
 use app::api::{ApiError, ErrorCode};
-use axum::body::{Body, to_bytes};
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::{Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use crate::state::AppState;
+use crate::api_calls::is_api_call;
 
-/// The server functions' error marker header (`server_fn`'s own).
-const SERVER_FN_ERROR: &str = "serverfnerror";
-/// Error bodies are small; anything larger is not ours.
-const MAX_ERROR_BODY: usize = 64 * 1024;
 /// Buckets kept before idle ones are swept.
 const SWEEP_AT: usize = 10_000;
 
@@ -87,22 +82,12 @@ impl Bucket {
     }
 }
 
-pub(crate) fn refuse(error: ApiError) -> Response {
-    let status = StatusCode::from_u16(error.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    (
-        status,
-        [(header::CONTENT_TYPE, "application/json")],
-        serde_json::to_string(&error).unwrap_or_default(),
-    )
-        .into_response()
-}
-
-fn is_api_call(request: &Request) -> bool {
-    request.method() == Method::POST && request.uri().path().starts_with("/api/")
-}
-
-/// The middleware.
-pub async fn guard(State(state): State<AppState>, request: Request, next: Next) -> Response {
+/// The middleware: one token per API call, from the caller's bucket.
+pub async fn limit_rate(
+    State(limiter): State<Arc<RateLimiter>>,
+    request: Request,
+    next: Next,
+) -> Response {
     if !is_api_call(&request) {
         return next.run(request).await;
     }
@@ -114,34 +99,11 @@ pub async fn guard(State(state): State<AppState>, request: Request, next: Next) 
                 .map(|ConnectInfo(peer)| peer.ip().to_string())
         })
         .unwrap_or_default();
-    if !state.limiter.allow(&key, Instant::now()) {
-        return refuse(ApiError::new(
-            ErrorCode::TooManyRequests,
-            "too many requests: slow down",
-        ));
+    if !limiter.allow(&key, Instant::now()) {
+        return ApiError::new(ErrorCode::TooManyRequests, "too many requests: slow down")
+            .into_response();
     }
-
-    let (parts, body) = request.into_parts();
-    let Ok(body) = to_bytes(body, state.max_body_bytes).await else {
-        return refuse(ApiError::new(
-            ErrorCode::PayloadTooLarge,
-            format!("the body is larger than {} bytes", state.max_body_bytes),
-        ));
-    };
-    let response = next.run(Request::from_parts(parts, Body::from(body))).await;
-
-    // Server functions answer every error with 500; the code says better.
-    if !response.headers().contains_key(SERVER_FN_ERROR) {
-        return response;
-    }
-    let (mut parts, body) = response.into_parts();
-    let body = to_bytes(body, MAX_ERROR_BODY).await.unwrap_or_default();
-    if let Ok(error) = serde_json::from_slice::<ApiError>(&body)
-        && let Ok(status) = StatusCode::from_u16(error.status())
-    {
-        parts.status = status;
-    }
-    Response::from_parts(parts, Body::from(body))
+    next.run(request).await
 }
 
 #[cfg(test)]

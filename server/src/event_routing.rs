@@ -1,4 +1,4 @@
-//! Routes events to the sockets they concern.
+//! The hub: routes events to the sockets they concern.
 //!
 //! The hub is a bus [`Hook`]: every event the bus dispatches passes through
 //! [`Hub::dispatched`], which serialises it once and hands the same frame to
@@ -23,16 +23,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
-use app::wire::ServerFrame;
+use app::socket_frames::ServerFrame;
 use bus::{Envelope, Hook, Kind};
-use domain::wire::{Audience, audience, game_removed, joins_game};
+use domain::audience::{Audience, audience, game_removed, joins_game};
 use domain::{GameId, UserId};
 
-use crate::queue::{self, Receiver, Sender};
-
-/// A frame as sent: JSON text, shared by every recipient (cloning it
-/// counts a reference; the text is never copied per socket).
-pub type Frame = tokio_tungstenite::tungstenite::Utf8Bytes;
+use crate::queue::{self, Frame, Receiver, Sender};
 
 /// Public events kept per game for resuming clients.
 pub const RECENT: usize = 64;

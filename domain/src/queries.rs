@@ -1,0 +1,15 @@
+//! Which answer each query of the game has. Kept apart from the effects
+//! ([`events`](crate::events)): the answers are the rule families' own
+//! types, and those families depend on the effects, not the other way.
+
+use crate::events::*;
+
+bus::queries!(
+    GetUser => Option<crate::users::User>,
+    GetUsersOnline => Vec<OnlineUser>,
+    GetGame => Option<crate::view::GameView>,
+    GetLiveGames => Vec<LiveGame>,
+    GetTopThreePlayers => Vec<ScoreEntry>,
+    GetHistory => crate::history::Recent,
+    GetHistoryPage => Vec<GameArchived>,
+);
