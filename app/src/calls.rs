@@ -1,40 +1,57 @@
-//! Calling the API from components: commands and queries by wire name.
+//! Calling the API from components, typed: a command is one of the
+//! domain's command types, a query one of its query types answered with
+//! that query's own answer type, so a renamed field is a compile error in
+//! the browser too.
 
-use serde::de::DeserializeOwned;
-use serde_json::{Value, json};
+use bus::{Command, Query};
+use serde_json::json;
 
 use crate::api::{ApiError, ErrorCode, commands, queries};
 
 /// Sends a command; `Ok` once the server queued it.
-pub async fn command(effect_type: &str, payload: Value) -> Result<(), ApiError> {
-    commands(json!({ "type": effect_type, "payload": payload }))
+pub async fn command<C: Command>(command: C) -> Result<(), ApiError> {
+    commands(json!({ "type": C::TYPE, "payload": command }))
         .await
         .map(|_| ())
 }
 
-/// Asks a query and decodes the answer.
-pub async fn query<T: DeserializeOwned>(effect_type: &str, payload: Value) -> Result<T, ApiError> {
-    let answer = queries(json!({ "type": effect_type, "payload": payload })).await?;
+/// Asks a query; its answer.
+///
+/// The API answers a query whose answer is nothing (`None`) with 404: for a
+/// query whose answer type is an `Option`, that is `Ok(None)` here.
+pub async fn query<Q: Query>(query: Q) -> Result<Q::Answer, ApiError> {
+    let answer = match queries(json!({ "type": Q::TYPE, "payload": query })).await {
+        Ok(answer) => answer,
+        Err(error) if error.code() == ErrorCode::NotFound => {
+            return serde_json::from_value(serde_json::Value::Null).map_err(|_| error);
+        }
+        Err(error) => return Err(error),
+    };
     serde_json::from_value(answer).map_err(|error| {
         ApiError::new(
             ErrorCode::Internal,
-            format!("unexpected {effect_type} answer: {error}"),
+            format!("unexpected {} answer: {error}", Q::TYPE),
         )
     })
 }
 
+/// What a command that needs the signed-in user gets before there is one.
+pub fn signed_out() -> ApiError {
+    ApiError::new(ErrorCode::NoSession, "create a user first")
+}
+
 /// A fresh random id, from the browser's cryptographic random source.
 #[cfg(feature = "hydrate")]
-pub fn new_id() -> uuid::Uuid {
+pub fn new_id<I: From<uuid::Uuid>>() -> I {
     let mut bytes = [0u8; 16];
     if let Some(crypto) = web_sys::window().and_then(|window| window.crypto().ok()) {
         let _ = crypto.get_random_values_with_u8_array(&mut bytes);
     }
-    uuid::Builder::from_random_bytes(bytes).into_uuid()
+    I::from(uuid::Builder::from_random_bytes(bytes).into_uuid())
 }
 
 /// Ids are made in the browser only; the server never renders one.
 #[cfg(not(feature = "hydrate"))]
-pub fn new_id() -> uuid::Uuid {
-    uuid::Uuid::nil()
+pub fn new_id<I: From<uuid::Uuid>>() -> I {
+    I::from(uuid::Uuid::nil())
 }

@@ -6,9 +6,11 @@ use std::collections::HashMap;
 use domain::audience::Delivered;
 use domain::users::User;
 use domain::view::{Applied, GameView};
-use domain::{Alias, GameError, GameId, OnlineUser, ScoreEntry, UserId, UserInvited};
+use domain::{
+    Alias, GameError, GameId, GetGame, GetTopThreePlayers, GetUser, GetUsersOnline, OnlineUser,
+    ScoreEntry, UserId, UserInvited,
+};
 use leptos::prelude::*;
-use serde_json::json;
 
 use crate::calls::query;
 use crate::link::{Link, Outgoing};
@@ -67,6 +69,12 @@ impl Client {
             link: RwSignal::new(Link::Connecting),
             outgoing: StoredValue::new(None),
         }
+    }
+
+    /// The signed-in user's id, if there is one (untracked).
+    pub fn my_id(&self) -> Option<UserId> {
+        self.me
+            .with_untracked(|me| me.as_ref().map(|me| me.user_id))
     }
 
     /// Hands the socket's sender to the client (browser only).
@@ -204,11 +212,11 @@ impl Client {
     pub fn reload_game(&self, game_id: GameId) {
         let client = *self;
         leptos::task::spawn_local(async move {
-            let answer = query::<GameView>("GetGame", json!({ "gameId": game_id })).await;
+            let answer = query(GetGame { game_id }).await;
             // Resume only a game that exists: asking again about one that is
             // gone would be told "reload" again, forever.
             let version = match answer {
-                Ok(view) => {
+                Ok(Some(view)) => {
                     client.learn_players(&view).await;
                     let version = view.version;
                     client.game.update(|game| {
@@ -222,7 +230,7 @@ impl Client {
                     version
                 }
                 // Cleaned up: what we show is what there is.
-                Err(_) => return,
+                Ok(None) | Err(_) => return,
             };
             client.send(ClientFrame::Resume { game_id, version });
         });
@@ -234,8 +242,10 @@ impl Client {
                 .aliases
                 .with_untracked(|aliases| aliases.contains_key(&seat.user_id));
             if !known
-                && let Ok(Some(user)) =
-                    query::<Option<User>>("GetUser", json!({ "userId": seat.user_id })).await
+                && let Ok(Some(user)) = query(GetUser {
+                    user_id: seat.user_id,
+                })
+                .await
             {
                 self.learn([(user.user_id, user.alias)]);
             }
@@ -253,14 +263,14 @@ impl Client {
                 client.me.set(me);
                 client.me_known.set(true);
             }
-            if let Ok(online) = query::<Vec<OnlineUser>>("GetUsersOnline", json!({})).await {
+            if let Ok(online) = query(GetUsersOnline {}).await {
                 client.learn(online.iter().map(|u| (u.user_id, u.alias.clone())));
                 client
                     .online_total
                     .update(|total| *total = (*total).max(online.len() as u64));
                 client.online.set(online);
             }
-            if let Ok(fame) = query::<Vec<ScoreEntry>>("GetTopThreePlayers", json!({})).await {
+            if let Ok(fame) = query(GetTopThreePlayers {}).await {
                 client.learn(fame.iter().map(|s| (s.user_id, s.alias.clone())));
                 client.fame.set(fame);
             }

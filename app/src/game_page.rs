@@ -2,12 +2,11 @@
 //! to the server's deadline, the board, errors in words, and end screens.
 
 use domain::view::{GameView, Stage};
-use domain::{GameResult, Mark, UserId};
+use domain::{GameId, GameResult, Mark, PlaceMark, UserId};
 use leptos::prelude::*;
 use leptos_router::hooks::{use_navigate, use_params_map};
-use serde_json::json;
 
-use crate::calls::command;
+use crate::calls::{command, signed_out};
 use crate::client::{Client, describe_error, use_client};
 use crate::lobby::invite;
 
@@ -16,7 +15,7 @@ use crate::lobby::invite;
 pub fn GamePage() -> impl IntoView {
     let client = use_client();
     let params = use_params_map();
-    let game_id = move || params.with(|p| p.get("id").and_then(|id| id.parse::<uuid::Uuid>().ok()));
+    let game_id = move || params.with(|p| p.get("id").and_then(|id| id.parse::<GameId>().ok()));
 
     // In the browser: load the game and follow it, again when the id changes.
     Effect::new(move |_| {
@@ -79,8 +78,18 @@ fn Game(client: Client, view: GameView) -> impl IntoView {
             let play = move |_| {
                 client.game_error.set(None);
                 leptos::task::spawn_local(async move {
-                    let placed =
-                        command("PlaceMark", json!({ "gameId": game_id, "x": x, "y": y })).await;
+                    let placed = match client.my_id() {
+                        Some(player_id) => {
+                            command(PlaceMark {
+                                game_id,
+                                player_id,
+                                x: i64::from(x),
+                                y: i64::from(y),
+                            })
+                            .await
+                        }
+                        None => Err(signed_out()),
+                    };
                     if let Err(refusal) = placed {
                         client.notice.set(Some(refusal.to_string()));
                     }

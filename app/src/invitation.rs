@@ -1,10 +1,10 @@
 //! The invitation dialog, on every page: accept (join the game) or decline.
 
+use domain::{DeclineInvitation, JoinGame};
 use leptos::prelude::*;
 use leptos_router::hooks::use_navigate;
-use serde_json::json;
 
-use crate::calls::command;
+use crate::calls::{command, signed_out};
 use crate::client::use_client;
 
 /// Shows a pending invitation with Accept and Decline.
@@ -21,7 +21,11 @@ pub fn InvitationDialog() -> impl IntoView {
             client.invitation.set(None);
             let navigate = navigate.clone();
             leptos::task::spawn_local(async move {
-                match command("JoinGame", json!({ "gameId": game_id })).await {
+                let joined = match client.my_id() {
+                    Some(player_id) => command(JoinGame { game_id, player_id }).await,
+                    None => Err(signed_out()),
+                };
+                match joined {
                     Ok(()) => navigate(&format!("/game/{game_id}"), Default::default()),
                     Err(refusal) => client.notice.set(Some(refusal.to_string())),
                 }
@@ -30,7 +34,13 @@ pub fn InvitationDialog() -> impl IntoView {
         let decline = move |_| {
             client.invitation.set(None);
             leptos::task::spawn_local(async move {
-                let _ = command("DeclineInvitation", json!({ "gameId": game_id })).await;
+                if let Some(invited_id) = client.my_id() {
+                    let _ = command(DeclineInvitation {
+                        game_id,
+                        invited_id,
+                    })
+                    .await;
+                }
             });
         };
         Some(view! {

@@ -1,11 +1,10 @@
 //! The lobby (`/`): pick an alias, see who is online and the hall of fame,
 //! choose an opponent and press Play!.
 
-use domain::{Alias, UserId};
+use domain::{Alias, CreateGame, CreateUser, GameId, InviteUser, JoinGame, UserId};
 use leptos::prelude::*;
-use serde_json::json;
 
-use crate::calls::{command, new_id};
+use crate::calls::{command, new_id, signed_out};
 use crate::client::{Client, use_client};
 
 /// The lobby page.
@@ -40,8 +39,12 @@ fn SignIn(client: Client) -> impl IntoView {
         error.set(None);
         busy.set(true);
         leptos::task::spawn_local(async move {
-            let user_id = new_id();
-            match command("CreateUser", json!({ "userId": user_id, "alias": checked })).await {
+            let user_id: UserId = new_id();
+            let create = CreateUser {
+                user_id,
+                alias: checked.clone(),
+            };
+            match command(create).await {
                 Ok(()) => {
                     client.aliases.update(|aliases| {
                         aliases.insert(user_id, checked.clone());
@@ -170,24 +173,32 @@ fn OnlinePlayers(client: Client) -> impl IntoView {
 /// Creates a game, sits down as X and invites `opponent`; the page moves to
 /// the game when they join.
 pub async fn invite(client: Client, opponent: UserId) {
-    let game_id = new_id();
+    let game_id: GameId = new_id();
     client.awaiting.set(Some((game_id, opponent)));
-    let steps = [
-        ("CreateGame", json!({ "gameId": game_id })),
-        ("JoinGame", json!({ "gameId": game_id })),
-        (
-            "InviteUser",
-            json!({ "gameId": game_id, "invitedId": opponent }),
-        ),
-    ];
-    for (effect_type, payload) in steps {
-        if let Err(refusal) = command(effect_type, payload).await {
-            client.awaiting.set(None);
-            client
-                .notice
-                .set(Some(format!("Could not start a game: {refusal}")));
-            return;
-        }
+    let started = async {
+        let me = client.my_id().ok_or_else(signed_out)?;
+        command(CreateGame {
+            game_id,
+            player_id: me,
+        })
+        .await?;
+        command(JoinGame {
+            game_id,
+            player_id: me,
+        })
+        .await?;
+        command(InviteUser {
+            inviter_id: me,
+            invited_id: opponent,
+            game_id,
+        })
+        .await
+    };
+    if let Err(refusal) = started.await {
+        client.awaiting.set(None);
+        client
+            .notice
+            .set(Some(format!("Could not start a game: {refusal}")));
     }
 }
 

@@ -3,8 +3,8 @@
 //! Every frame is a JSON text frame `{"type": ..., "payload": ...}`, the same
 //! shape as the effects of the bus.
 
+use domain::GameId;
 use serde::{Deserialize, Serialize};
-use uuid::Uuid;
 
 /// The path of the event WebSocket.
 pub const SOCKET_PATH: &str = "/api/ws";
@@ -26,7 +26,7 @@ pub enum ServerFrame {
     #[serde(rename_all = "camelCase")]
     ReloadGame {
         /// The game.
-        game_id: Uuid,
+        game_id: GameId,
     },
     /// A frame from the client was not understood (the socket stays open).
     #[serde(rename_all = "camelCase")]
@@ -45,7 +45,7 @@ pub enum ClientFrame {
     #[serde(rename_all = "camelCase")]
     Resume {
         /// The game.
-        game_id: Uuid,
+        game_id: GameId,
         /// The last version the client saw.
         version: u64,
     },
@@ -75,7 +75,7 @@ mod tests {
         assert_eq!(
             frame,
             ClientFrame::Resume {
-                game_id: Uuid::from_u128(1),
+                game_id: GameId::from_u128(1),
                 version: 4
             }
         );

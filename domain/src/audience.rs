@@ -134,8 +134,8 @@ mod tests {
 
     #[test]
     fn game_events_go_to_the_game_errors_to_the_player_lobby_to_everyone() {
-        let game_id = Uuid::from_u128(1);
-        let player_id = Uuid::from_u128(2);
+        let game_id = GameId::from_u128(1);
+        let player_id = UserId::from_u128(2);
         let moved = Envelope::new(MarkPlaced {
             game_id,
             player_id,
@@ -164,7 +164,7 @@ mod tests {
         let internal = Envelope::new(UserConnected {
             user_id: player_id,
             alias: Alias::parse("a").unwrap(),
-            connection_id: game_id,
+            connection_id: Uuid::from_u128(1),
         });
         assert_eq!(audience(&internal), Audience::Nobody);
     }

@@ -227,8 +227,8 @@ mod tests {
         BoardUpdated, GameEnded, GameStarted, MarkPlaced, PlayerJoinedAGame, WaitingForPlayerPlay,
     };
 
-    fn id(n: u128) -> uuid::Uuid {
-        uuid::Uuid::from_u128(n)
+    fn id<I: From<uuid::Uuid>>(n: u128) -> I {
+        I::from(uuid::Uuid::from_u128(n))
     }
 
     #[test]

@@ -9,8 +9,8 @@ use uuid::Uuid;
 const TURN: u64 = 20_000;
 const CLEANUP: u64 = 10_000;
 
-fn id(n: u128) -> Uuid {
-    Uuid::from_u128(n)
+fn id<I: From<Uuid>>(n: u128) -> I {
+    I::from(Uuid::from_u128(n))
 }
 const GAME: u128 = 0x6a;
 const ALICE: u128 = 0xa1;
@@ -128,7 +128,7 @@ fn the_second_join_starts_the_game_and_the_turn_clock() {
             Expect::any_named("CancelScheduledEvents"),
             Expect::partial_named(
                 "ScheduleEvent",
-                json!({ "afterMs": TURN, "key": format!("game:{}", id(GAME)), "event": { "type": "TurnDeadlinePassed", "payload": any() } }),
+                json!({ "afterMs": TURN, "key": format!("game:{}", id::<GameId>(GAME)), "event": { "type": "TurnDeadlinePassed", "payload": any() } }),
             ),
         ]);
 }
@@ -162,7 +162,7 @@ fn moving_out_of_turn_is_refused_and_keeps_the_deadline() {
     kit.advance_ms(TURN - 5_000 - 1).then_expect_nothing();
     kit.advance_ms(1)
         .then_expect_including([Expect::partial::<TurnTimeout>(
-            json!({ "playerId": id(ALICE) }),
+            json!({ "playerId": id::<UserId>(ALICE) }),
         )]);
 }
 
@@ -265,7 +265,7 @@ fn a_move_cancels_the_pending_timeout() {
     kit.advance_ms(TURN - 2).then_expect_nothing();
     kit.advance_ms(1)
         .then_expect_including([Expect::partial::<TurnTimeout>(
-            json!({ "playerId": id(BOB) }),
+            json!({ "playerId": id::<UserId>(BOB) }),
         )]);
 }
 

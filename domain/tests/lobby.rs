@@ -45,7 +45,7 @@ fn an_existing_user_id_is_refused() {
 #[test]
 fn an_invalid_alias_never_becomes_a_command() {
     for bad in ["", "   ", "a\u{0}b", &"x".repeat(25)] {
-        let payload = json!({ "userId": id(ALICE), "alias": bad });
+        let payload = json!({ "userId": id::<UserId>(ALICE), "alias": bad });
         assert!(
             serde_json::from_value::<CreateUser>(payload).is_err(),
             "{bad:?}"
@@ -168,8 +168,10 @@ fn accepting_is_joining_and_starts_the_game() {
             player_id: id(BOB),
         })
         .then_expect_including([
-            Expect::partial::<GameStarted>(json!({ "players": [id(ALICE), id(BOB)] })),
-            Expect::partial::<WaitingForPlayerPlay>(json!({ "playerId": id(ALICE) })),
+            Expect::partial::<GameStarted>(
+                json!({ "players": [id::<UserId>(ALICE), id::<UserId>(BOB)] }),
+            ),
+            Expect::partial::<WaitingForPlayerPlay>(json!({ "playerId": id::<UserId>(ALICE) })),
         ]);
 }
 

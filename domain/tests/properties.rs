@@ -7,13 +7,13 @@ use domain::game::{self, Game, Playing, Waiting};
 use domain::{
     Board, GameEnded, GameErrorOccurred, GameResult, MarkPlaced, PlaceMark, Rules, Verdict,
 };
+use domain::{GameId, UserId};
 use proptest::prelude::*;
-use uuid::Uuid;
 
-const X: Uuid = Uuid::from_u128(1);
-const O: Uuid = Uuid::from_u128(2);
-const STRANGER: Uuid = Uuid::from_u128(3);
-const GAME: Uuid = Uuid::from_u128(9);
+const X: UserId = UserId::from_u128(1);
+const O: UserId = UserId::from_u128(2);
+const STRANGER: UserId = UserId::from_u128(3);
+const GAME: GameId = GameId::from_u128(9);
 
 fn playing() -> Game {
     Game::Playing(Playing {

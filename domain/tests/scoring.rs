@@ -38,7 +38,7 @@ fn a_win_adds_a_hundred_to_the_winner_only() {
         }),
     ]);
     kit.then_expect_no(Expect::partial::<PlayerScoreChanged>(
-        json!({ "userId": id(BOB) }),
+        json!({ "userId": id::<UserId>(BOB) }),
     ));
 }
 

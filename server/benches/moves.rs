@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use bus::{Bus, BusBuilder, MemoryStore, Runtime, Store};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use domain::{CreateGame, JoinGame, PlaceMark, Rules};
+use domain::{CreateGame, GameId, JoinGame, PlaceMark, Rules, UserId};
 use server::storage::{PostgresStore, SqliteStore};
 use sqlx::Connection;
 use uuid::Uuid;
@@ -30,9 +30,9 @@ fn bus(rt: &tokio::runtime::Runtime, store: Arc<dyn Store>) -> Bus {
 
 fn play_batch(rt: &tokio::runtime::Runtime, bus: &Bus) {
     rt.block_on(async {
-        let (x, o) = (Uuid::new_v4(), Uuid::new_v4());
+        let (x, o): (UserId, UserId) = (Uuid::new_v4().into(), Uuid::new_v4().into());
         for _ in 0..GAMES {
-            let game_id = Uuid::new_v4();
+            let game_id: GameId = Uuid::new_v4().into();
             bus.send(CreateGame {
                 game_id,
                 player_id: x,

@@ -335,8 +335,8 @@ mod tests {
     use super::*;
     use domain::{GameCreated, MarkPlaced, PlayerJoinedAGame, UserInvited};
 
-    fn id(n: u128) -> uuid::Uuid {
-        uuid::Uuid::from_u128(n)
+    fn id<I: From<uuid::Uuid>>(n: u128) -> I {
+        I::from(uuid::Uuid::from_u128(n))
     }
 
     fn moved(version: u64) -> Envelope {

@@ -13,8 +13,9 @@ pub const BOB: u128 = 0xb0;
 pub const CAROL: u128 = 0xc0;
 
 /// The fixed id number `n`.
-pub fn id(n: u128) -> Uuid {
-    Uuid::from_u128(n)
+/// The id (user, game or connection) of these bits.
+pub fn id<I: From<Uuid>>(n: u128) -> I {
+    I::from(Uuid::from_u128(n))
 }
 
 /// A valid alias.

@@ -54,7 +54,7 @@ impl PostgresStore {
     }
 
     /// Every session, to restore at start-up.
-    pub async fn sessions(&self) -> Result<Vec<(String, uuid::Uuid)>, StoreError> {
+    pub async fn sessions(&self) -> Result<Vec<(String, domain::UserId)>, StoreError> {
         let rows = sqlx::query_as(sql::SELECT_SESSIONS)
             .fetch_all(&self.pool)
             .await
@@ -177,7 +177,7 @@ impl app::api::sessions::SessionStore for PostgresStore {
     fn save<'a>(
         &'a self,
         token: &'a str,
-        user: uuid::Uuid,
+        user: domain::UserId,
     ) -> std::pin::Pin<
         Box<
             dyn std::future::Future<Output = Result<(), app::api::sessions::SessionStoreError>>

@@ -118,7 +118,7 @@ pub(crate) fn pending_entries(
 /// Session rows (token, user id).
 pub(crate) fn sessions(
     rows: Vec<(String, String)>,
-) -> Result<Vec<(String, uuid::Uuid)>, StoreError> {
+) -> Result<Vec<(String, domain::UserId)>, StoreError> {
     rows.into_iter()
         .map(|(token, user)| {
             let user = user

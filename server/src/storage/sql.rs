@@ -41,7 +41,7 @@ pub(crate) enum Write {
     /// Outbox entries and schedules the bus is done with.
     Finish(Vec<Finished>),
     /// A new session.
-    Session { token: String, user: uuid::Uuid },
+    Session { token: String, user: domain::UserId },
     /// Stored effects this release cannot read, at this time.
     SetAside {
         unreadable: Vec<SetAside>,

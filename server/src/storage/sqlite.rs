@@ -142,7 +142,7 @@ impl SqliteStore {
     }
 
     /// Every session, to restore at start-up.
-    pub async fn sessions(&self) -> Result<Vec<(String, uuid::Uuid)>, StoreError> {
+    pub async fn sessions(&self) -> Result<Vec<(String, domain::UserId)>, StoreError> {
         self.read(read_sessions).await
     }
 
@@ -231,7 +231,7 @@ fn read_states(
     Ok(states)
 }
 
-fn read_sessions(connection: &Connection) -> Result<Vec<(String, uuid::Uuid)>, StoreError> {
+fn read_sessions(connection: &Connection) -> Result<Vec<(String, domain::UserId)>, StoreError> {
     sessions(query_all(connection, sql::SELECT_SESSIONS, |row| {
         Ok((row.get(0)?, row.get(1)?))
     })?)
@@ -348,7 +348,7 @@ impl app::api::sessions::SessionStore for SqliteStore {
     fn save<'a>(
         &'a self,
         token: &'a str,
-        user: uuid::Uuid,
+        user: domain::UserId,
     ) -> std::pin::Pin<
         Box<
             dyn std::future::Future<Output = Result<(), app::api::sessions::SessionStoreError>>

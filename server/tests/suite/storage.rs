@@ -74,11 +74,11 @@ async fn presence_works_on(store: Arc<dyn bus::Store>) {
     )
     .await
     .unwrap();
-    let user_id = uuid::Uuid::from_u128(1);
+    let user_id = domain::UserId::from_u128(1);
     bus.publish(UserConnected {
         user_id,
         alias: Alias::parse("a").unwrap(),
-        connection_id: user_id,
+        connection_id: user_id.uuid(),
     })
     .unwrap();
     bus.settle().await;
