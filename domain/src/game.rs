@@ -4,6 +4,13 @@
 //! A game is one managed state whose stage changes: [`Game::Waiting`] for
 //! players, [`Game::Playing`], [`Game::Ended`]. Every public event of a game
 //! carries `version`, one more than the game's previous public event.
+//!
+//! The turn clock: each turn has a deadline ([`Rules::turn_timeout_ms`]
+//! after the turn began); a player who has not moved by then loses the game
+//! by timeout. A refused move (out of turn, off the board, on a filled
+//! cell) changes nothing, so the turn keeps its deadline: sending bad moves
+//! never buys a player more time. Only a placed mark starts the next turn,
+//! with a deadline of its own.
 
 use bus::{Ctx, Outcome};
 use serde::{Deserialize, Serialize};

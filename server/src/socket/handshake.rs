@@ -11,10 +11,8 @@ use axum::body::Body;
 use axum::http::{
     HeaderMap, HeaderName, HeaderValue, Method, Request, StatusCode, Version, header,
 };
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
-
-use axum::response::IntoResponse;
 
 /// Why a request is not a WebSocket opening handshake.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]

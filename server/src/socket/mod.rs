@@ -12,14 +12,15 @@
 
 mod handshake;
 mod io;
+mod presence;
 
 use app::api::sessions::session_user;
 use app::api::{ApiError, ErrorCode};
 use app::socket_frames::{ClientFrame, ServerFrame};
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, header};
-use axum::response::Response;
-use domain::{GetUser, UserConnected, UserDisconnected, UserId};
+use axum::response::{IntoResponse, Response};
+use domain::UserId;
 use futures::{SinkExt, StreamExt};
 use hyper::upgrade::{OnUpgrade, Upgraded};
 use hyper_util::rt::TokioIo;
@@ -30,10 +31,8 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
 
 use crate::event_routing::{ConnectionId, Resumed, control};
-use crate::queue::Frame;
-use crate::queue::Receiver;
+use crate::queue::{Frame, Receiver};
 use crate::state::AppState;
-use axum::response::IntoResponse;
 use io::Io;
 
 /// An open event socket.
@@ -122,21 +121,11 @@ async fn serve(upgrading: OnUpgrade, state: AppState, user: Option<UserId>) {
     .await;
     let _open = state.live.open();
     let (id, mut frames) = state.hub.connect(user);
-    let presence = Box::pin(announce(&state, user, id)).await;
+    let presence = Box::pin(presence::announce(&state, user, id)).await;
     let end = run(&mut socket, &state, id, &mut frames).await;
     state.hub.disconnect(id);
-    if let Some((user_id, connection_id)) = presence {
-        // Withdrawn after the grace period: a browser that reconnects
-        // meanwhile has opened its next socket first, so the user never
-        // shows as offline.
-        let (bus, grace) = (state.api.bus.clone(), state.presence_grace);
-        tokio::spawn(async move {
-            tokio::time::sleep(grace).await;
-            let _ = bus.publish(UserDisconnected {
-                user_id,
-                connection_id,
-            });
-        });
+    if let Some(online) = presence {
+        presence::withdraw_after_grace(&state, online);
     }
     tracing::debug!(?end, "event socket closed");
     let reason = match end {
@@ -156,40 +145,6 @@ async fn serve(upgrading: OnUpgrade, state: AppState, user: Option<UserId>) {
         reason: reason.into(),
     }));
     let _ = Box::pin(socket.send(close)).await;
-}
-
-/// How long a new socket waits for its user's creation to be committed (a
-/// browser opens its socket right after `CreateUser` is accepted).
-const USER_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
-
-/// Makes a signed-in user online; the presence entry to withdraw later.
-async fn announce(
-    state: &AppState,
-    user: Option<UserId>,
-    id: ConnectionId,
-) -> Option<(UserId, uuid::Uuid)> {
-    let user_id = user?;
-    let give_up = Instant::now() + USER_WAIT;
-    let user = loop {
-        match state.api.bus.query(GetUser { user_id }).await {
-            Ok(Some(user)) => break user,
-            Ok(None) if Instant::now() < give_up => {
-                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-            }
-            _ => return None,
-        }
-    };
-    let connection_id = uuid::Uuid::from_u64_pair(state.instance, id);
-    state
-        .api
-        .bus
-        .publish(UserConnected {
-            user_id,
-            alias: user.alias,
-            connection_id,
-        })
-        .ok()?;
-    Some((user_id, connection_id))
 }
 
 async fn run(

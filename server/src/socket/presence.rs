@@ -1,0 +1,74 @@
+//! A socket's part in presence: a user is online while one of their
+//! sockets is open, and stays online through the grace period after the
+//! last one closes.
+//!
+//! Why the grace period: a browser that reloads the page, or loses its
+//! connection for a moment, closes its socket and opens the next one a
+//! second later. Withdrawing the closed socket only after the grace period
+//! (`--presence-grace-ms`) means the next socket is announced first, so
+//! the user never flickers offline in everyone's online list.
+
+use tokio::time::Instant;
+
+use domain::{GetUser, UserConnected, UserDisconnected, UserId};
+
+use crate::event_routing::ConnectionId;
+use crate::state::AppState;
+
+/// A user's socket as presence knows it.
+pub(super) struct Online {
+    user_id: UserId,
+    connection_id: uuid::Uuid,
+}
+
+/// How long a new socket waits for its user's creation to be committed (a
+/// browser opens its socket right after `CreateUser` is accepted).
+const USER_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// Makes a signed-in user online; the presence entry to withdraw later.
+/// Announces a signed-in user's new socket (`UserConnected`); what to
+/// withdraw when it closes.
+pub(super) async fn announce(
+    state: &AppState,
+    user: Option<UserId>,
+    id: ConnectionId,
+) -> Option<Online> {
+    let user_id = user?;
+    let give_up = Instant::now() + USER_WAIT;
+    let user = loop {
+        match state.api.bus.query(GetUser { user_id }).await {
+            Ok(Some(user)) => break user,
+            Ok(None) if Instant::now() < give_up => {
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+            _ => return None,
+        }
+    };
+    let connection_id = uuid::Uuid::from_u64_pair(state.instance, id);
+    state
+        .api
+        .bus
+        .publish(UserConnected {
+            user_id,
+            alias: user.alias,
+            connection_id,
+        })
+        .ok()?;
+    Some(Online {
+        user_id,
+        connection_id,
+    })
+}
+
+/// Withdraws a closed socket (`UserDisconnected`) once the grace period
+/// has passed.
+pub(super) fn withdraw_after_grace(state: &AppState, online: Online) {
+    let (bus, grace) = (state.api.bus.clone(), state.presence_grace);
+    tokio::spawn(async move {
+        tokio::time::sleep(grace).await;
+        let _ = bus.publish(UserDisconnected {
+            user_id: online.user_id,
+            connection_id: online.connection_id,
+        });
+    });
+}
