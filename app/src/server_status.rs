@@ -17,7 +17,7 @@ pub struct ServerStatus {
 }
 
 /// Asks the server for its [`ServerStatus`].
-#[server(prefix = "/api", endpoint = "status")]
+#[server(prefix = "/api", endpoint = "status", input = leptos::server_fn::codec::Json)]
 pub async fn fetch_server_status() -> Result<ServerStatus, ServerFnError> {
     let missing = || ServerFnError::new("the server did not provide its status");
     let ssr::OpenSockets(open) = use_context::<ssr::OpenSockets>().ok_or_else(missing)?;

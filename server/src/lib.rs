@@ -10,6 +10,7 @@ pub mod live_sockets;
 pub mod queue;
 pub mod rate_limit;
 pub mod routes;
+pub mod same_site;
 pub mod shutdown;
 pub mod socket;
 pub mod state;

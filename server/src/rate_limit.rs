@@ -1,13 +1,15 @@
-//! The rate limit in front of the API: a token bucket per session (per
-//! client address without one). A request past it is refused with 429
-//! before it reaches an endpoint.
+//! The rate limit in front of the API: a token bucket per session that
+//! exists, per client address for everything else (no cookie, or a cookie
+//! no session has: made-up cookies must not each get a bucket of their
+//! own). A request past it is refused with 429 before it reaches an
+//! endpoint.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
-use app::api::sessions::session_token;
+use app::api::sessions::{Sessions, session_token};
 use app::api::{ApiError, ErrorCode};
 use axum::extract::{ConnectInfo, Request, State};
 use axum::middleware::Next;
@@ -82,23 +84,35 @@ impl Bucket {
     }
 }
 
+/// The middleware's state: the buckets, and the sessions that earn one.
+#[derive(Clone)]
+pub struct RateLimit {
+    /// The buckets.
+    pub limiter: Arc<RateLimiter>,
+    /// Who is signed in.
+    pub sessions: Sessions,
+}
+
 /// The middleware: one token per API call, from the caller's bucket.
 pub async fn limit_rate(
-    State(limiter): State<Arc<RateLimiter>>,
+    State(RateLimit { limiter, sessions }): State<RateLimit>,
     request: Request,
     next: Next,
 ) -> Response {
     if !is_api_call(&request) {
         return next.run(request).await;
     }
-    let key = session_token(request.headers())
-        .or_else(|| {
-            request
+    let key = match session_token(request.headers()) {
+        Some(token) if sessions.user(&token).is_some() => format!("session {token}"),
+        _ => {
+            let peer = request
                 .extensions()
                 .get::<ConnectInfo<SocketAddr>>()
                 .map(|ConnectInfo(peer)| peer.ip().to_string())
-        })
-        .unwrap_or_default();
+                .unwrap_or_default();
+            format!("address {peer}")
+        }
+    };
     if !limiter.allow(&key, Instant::now()) {
         return ApiError::new(ErrorCode::TooManyRequests, "too many requests: slow down")
             .into_response();

@@ -11,7 +11,8 @@ use leptos_axum::{LeptosRoutes, generate_route_list};
 use tower_http::trace::TraceLayer;
 
 use crate::body_limit::{MaxBodyBytes, limit_body};
-use crate::rate_limit::limit_rate;
+use crate::rate_limit::{RateLimit, limit_rate};
+use crate::same_site::from_this_site;
 use crate::socket;
 use crate::state::AppState;
 
@@ -36,13 +37,18 @@ pub fn router(state: AppState) -> Router {
         .route(SOCKET_PATH, get(socket::upgrade))
         .leptos_routes_with_context(&state, pages, context, render)
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
-        // Outermost first: the rate limit refuses before the body is read.
+        // The last layer runs first: the rate limit, then the origin and
+        // media type, then the body's size, before the body is read.
         .layer(axum::middleware::from_fn_with_state(
             MaxBodyBytes(state.max_body_bytes),
             limit_body,
         ))
+        .layer(axum::middleware::from_fn(from_this_site))
         .layer(axum::middleware::from_fn_with_state(
-            state.limiter.clone(),
+            RateLimit {
+                limiter: state.limiter.clone(),
+                sessions: state.api.sessions.clone(),
+            },
             limit_rate,
         ))
         .layer(TraceLayer::new_for_http())

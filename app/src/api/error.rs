@@ -26,6 +26,8 @@ pub enum ErrorCode {
     Conflict,
     /// The body is larger than the limit.
     PayloadTooLarge,
+    /// The body is not `application/json`.
+    UnsupportedMediaType,
     /// Too many requests from this session; slow down.
     TooManyRequests,
     /// The server is shutting down or overloaded.
@@ -44,6 +46,7 @@ impl ErrorCode {
             Self::NotFound => 404,
             Self::Conflict => 409,
             Self::PayloadTooLarge => 413,
+            Self::UnsupportedMediaType => 415,
             Self::TooManyRequests => 429,
             Self::Unavailable => 503,
             Self::Internal => 500,

@@ -18,7 +18,6 @@ use app::api::sessions::session_user;
 use app::api::{ApiError, ErrorCode};
 use app::socket_frames::{ClientFrame, ServerFrame};
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use domain::UserId;
 use futures::{SinkExt, StreamExt};
@@ -46,7 +45,7 @@ const MAX_CLIENT_MESSAGE_BYTES: usize = 16 * 1024;
 
 /// Upgrades `GET /api/ws` to a WebSocket.
 pub async fn upgrade(State(state): State<AppState>, mut request: Request) -> Response {
-    if !same_origin(request.headers()) {
+    if !crate::same_site::same_origin(request.headers()) {
         return ApiError::new(ErrorCode::Forbidden, "cross-origin WebSocket refused")
             .into_response();
     }
@@ -70,24 +69,6 @@ fn config() -> WebSocketConfig {
         .write_buffer_size(0)
         .max_message_size(Some(MAX_CLIENT_MESSAGE_BYTES))
         .max_frame_size(Some(MAX_CLIENT_MESSAGE_BYTES))
-}
-
-/// A browser always sends `Origin`; it must name this site (the `Host` it
-/// asked for). A client that sends none is not a browser, and is judged by
-/// its cookie alone.
-fn same_origin(headers: &HeaderMap) -> bool {
-    let Some(origin) = headers.get(header::ORIGIN) else {
-        return true;
-    };
-    let host = headers
-        .get(header::HOST)
-        .and_then(|host| host.to_str().ok());
-    let origin_host = origin
-        .to_str()
-        .ok()
-        .and_then(|origin| origin.split_once("://"))
-        .map(|(_, rest)| rest.trim_end_matches('/'));
-    matches!((origin_host, host), (Some(origin), Some(host)) if origin.eq_ignore_ascii_case(host))
 }
 
 /// Why a connection ended, for the logs and the close frame.
@@ -239,36 +220,4 @@ async fn send(socket: &mut Socket, frames: impl IntoIterator<Item = Frame>) -> s
         io.push_text(frame.as_str());
     }
     io.flush().await
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn headers(origin: Option<&str>, host: &str) -> HeaderMap {
-        let mut headers = HeaderMap::new();
-        headers.insert(header::HOST, host.parse().unwrap());
-        if let Some(origin) = origin {
-            headers.insert(header::ORIGIN, origin.parse().unwrap());
-        }
-        headers
-    }
-
-    #[test]
-    fn only_the_sites_own_origin_or_none() {
-        assert!(same_origin(&headers(
-            Some("http://127.0.0.1:3000"),
-            "127.0.0.1:3000"
-        )));
-        assert!(same_origin(&headers(
-            Some("https://Play.Example"),
-            "play.example"
-        )));
-        assert!(same_origin(&headers(None, "127.0.0.1:3000")));
-        assert!(!same_origin(&headers(
-            Some("http://evil.example"),
-            "127.0.0.1:3000"
-        )));
-        assert!(!same_origin(&headers(Some("null"), "127.0.0.1:3000")));
-    }
 }

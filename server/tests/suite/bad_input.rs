@@ -1,6 +1,8 @@
 //! Bad input gets a clear 4xx with `{"error": {"code", "message"}}` and
 //! changes nothing; nobody acts for anyone else.
 
+use std::time::Duration;
+
 use crate::common::{Client, TestServer};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -408,4 +410,119 @@ async fn garbage_from_one_client_does_not_touch_another_clients_game() {
     let (_, view) = alice.query("GetGame", json!({ "gameId": game })).await;
     assert_eq!(view["stage"], "WAITING");
     assert_eq!(view["version"], 2);
+}
+
+/// A POST from `client`'s cookie jar with these headers and body.
+async fn post_with(
+    client: &Client,
+    path: &str,
+    headers: &[(&str, String)],
+    body: &str,
+) -> (StatusCode, Value) {
+    let mut request = client
+        .http
+        .post(format!("{}{path}", client.base))
+        .body(body.to_owned());
+    for (name, value) in headers {
+        request = request.header(*name, value);
+    }
+    let response = request.send().await.expect("request");
+    let status = response.status();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+/// Whether `game` exists, asked by `client`.
+async fn game_exists(client: &Client, game: Uuid) -> bool {
+    client.query("GetGame", json!({ "gameId": game })).await.0 == StatusCode::OK
+}
+
+#[tokio::test]
+async fn a_command_posted_as_text_plain_is_415_and_changes_nothing() {
+    let server = TestServer::start(&[]).await;
+    let victim = signed_up(&server, "victim").await;
+    let game = Uuid::new_v4();
+    let command = json!({ "command": { "type": "CreateGame", "payload": { "gameId": game } } });
+    refused(
+        post_with(
+            &victim,
+            "/api/commands",
+            &[("content-type", "text/plain".into())],
+            &command.to_string(),
+        )
+        .await,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "UNSUPPORTED_MEDIA_TYPE",
+    );
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(!game_exists(&victim, game).await, "no game was made");
+}
+
+#[tokio::test]
+async fn a_command_from_another_origin_is_403_and_changes_nothing() {
+    let server = TestServer::start(&[]).await;
+    let victim = signed_up(&server, "victim").await;
+    let game = Uuid::new_v4();
+    let command = json!({ "command": { "type": "CreateGame", "payload": { "gameId": game } } });
+    let sibling_port = format!("http://127.0.0.1:{}", server.addr.port() + 1);
+    refused(
+        post_with(
+            &victim,
+            "/api/commands",
+            &[
+                ("content-type", "application/json".into()),
+                ("origin", sibling_port),
+            ],
+            &command.to_string(),
+        )
+        .await,
+        StatusCode::FORBIDDEN,
+        "FORBIDDEN",
+    );
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(!game_exists(&victim, game).await, "no game was made");
+
+    // The site's own origin is fine.
+    let own = format!("http://{}", server.addr);
+    let (status, body) = post_with(
+        &victim,
+        "/api/commands",
+        &[("content-type", "application/json".into()), ("origin", own)],
+        &command.to_string(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+}
+
+#[tokio::test]
+async fn made_up_session_cookies_share_the_address_bucket() {
+    let server =
+        TestServer::start(&["--rate-limit-burst", "5", "--rate-limit-per-sec", "0.01"]).await;
+    let client = server.client();
+    let mut statuses = Vec::new();
+    for _ in 0..20 {
+        let user = Uuid::new_v4();
+        let command = json!({ "command": { "type": "CreateUser", "payload": { "userId": user, "alias": "sybil" } } });
+        let cookie = format!("session={}", Uuid::new_v4().simple());
+        let (status, _) = post_with(
+            &client,
+            "/api/commands",
+            &[
+                ("content-type", "application/json".into()),
+                ("cookie", cookie),
+            ],
+            &command.to_string(),
+        )
+        .await;
+        statuses.push(status);
+    }
+    let accepted = statuses.iter().filter(|s| **s == StatusCode::OK).count();
+    assert_eq!(
+        accepted, 5,
+        "the address's burst, not one per cookie: {statuses:?}"
+    );
+    assert!(
+        statuses[5..]
+            .iter()
+            .all(|s| *s == StatusCode::TOO_MANY_REQUESTS)
+    );
 }

@@ -64,7 +64,7 @@ impl TestServer {
     pub async fn status(&self) -> Value {
         reqwest::Client::new()
             .post(self.url("/api/status"))
-            .header("content-type", "application/x-www-form-urlencoded")
+            .json(&json!({}))
             .send()
             .await
             .expect("status request")
