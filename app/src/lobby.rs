@@ -80,7 +80,7 @@ fn SignIn(client: Client) -> impl IntoView {
                                 id="alias"
                                 name="alias"
                                 autocomplete="nickname"
-                                maxlength="48"
+                                maxlength="300"
                                 placeholder="1 to 24 characters"
                                 prop:value=move || alias.get()
                                 on:input=move |event| alias.set(event_target_value(&event))

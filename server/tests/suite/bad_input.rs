@@ -526,3 +526,62 @@ async fn made_up_session_cookies_share_the_address_bucket() {
             .all(|s| *s == StatusCode::TOO_MANY_REQUESTS)
     );
 }
+
+#[tokio::test]
+async fn invisible_and_spoofing_aliases_are_refused_and_length_is_what_shows() {
+    let server = TestServer::start(&[]).await;
+    let invisible = [
+        "\u{200B}\u{200B}\u{200B}",
+        "\u{FEFF}",
+        "\u{3164}",
+        "\u{2800}",
+        "\u{202E}evil",
+        "ad\u{200B}min",
+    ];
+    for alias in invisible {
+        let client = server.client();
+        refused(
+            client
+                .command(
+                    "CreateUser",
+                    json!({ "userId": client.user, "alias": alias }),
+                )
+                .await,
+            StatusCode::BAD_REQUEST,
+            "INVALID_PAYLOAD",
+        );
+        assert_eq!(
+            client
+                .query("GetUser", json!({ "userId": client.user }))
+                .await
+                .0,
+            StatusCode::NOT_FOUND,
+            "{alias:?} made no user"
+        );
+    }
+    let family = "\u{1F468}\u{200D}\u{1F469}\u{200D}\u{1F467}\u{200D}\u{1F466}";
+    for shown_as_24 in [family.repeat(24), "e\u{301}".repeat(24)] {
+        let client = server.client();
+        let (status, body) = client
+            .command(
+                "CreateUser",
+                json!({ "userId": client.user, "alias": shown_as_24 }),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    let client = server.client();
+    let (status, body) = client
+        .command(
+            "CreateUser",
+            json!({ "userId": client.user, "alias": "e\u{301}".repeat(25) }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("25 characters")),
+        "{body}"
+    );
+}
