@@ -302,6 +302,6 @@ pub fn describe_error(error: GameError) -> &'static str {
         GameError::GameAlreadyExists => "A game with this id exists already.",
         GameError::PlayerCanNotInvite => "Only the game's creator can invite.",
         GameError::GameAlreadyStarted => "The game has started already.",
-        GameError::NotInvited => "There is no invitation to answer.",
+        GameError::NotInvited => "You have no invitation to this game.",
     }
 }

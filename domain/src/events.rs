@@ -222,7 +222,8 @@ pub enum GameError {
     PlayerCanNotInvite,
     /// The game has started: no more invitations.
     GameAlreadyStarted,
-    /// There is no invitation for this player to decline.
+    /// This player has no invitation: none to decline, or the game's
+    /// second seat is kept for the player its creator invited.
     NotInvited,
 }
 

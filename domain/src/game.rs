@@ -191,6 +191,14 @@ pub fn join(game: Option<Game>, cmd: &JoinGame, ctx: &Ctx, rules: &Rules) -> Out
     if waiting.players.contains(&player_id) {
         return refuse(game_id, player_id, GameError::PlayerAlreadyJoined);
     }
+    // An invitation keeps the second seat for the invited player: whoever
+    // else knows the game's id cannot take it.
+    if let Some(invited) = waiting.invited
+        && player_id != invited
+        && player_id != waiting.creator
+    {
+        return refuse(game_id, player_id, GameError::NotInvited);
+    }
     let mut versions = Versions(waiting.version);
     waiting.players.push(player_id);
     let joined = PlayerJoinedAGame {

@@ -200,6 +200,27 @@ fn declining_tells_the_inviter_and_calls_the_game_off() {
 }
 
 #[test]
+fn an_invited_seat_is_the_invited_players_only() {
+    let mut kit = invited();
+    kit.when(JoinGame {
+        game_id: id(GAME),
+        player_id: id(CAROL),
+    })
+    .then_expect([Expect::from(GameErrorOccurred {
+        game_id: id(GAME),
+        player_id: id(CAROL),
+        reason: GameError::NotInvited,
+    })]);
+    kit.when(JoinGame {
+        game_id: id(GAME),
+        player_id: id(BOB),
+    })
+    .then_expect_including([Expect::partial::<GameStarted>(
+        json!({ "players": [id::<UserId>(ALICE), id::<UserId>(BOB)] }),
+    )]);
+}
+
+#[test]
 fn only_the_invited_user_can_decline() {
     invited()
         .when(DeclineInvitation {

@@ -233,6 +233,26 @@ async fn a_declined_invitation_is_told_to_the_inviter() {
 }
 
 #[tokio::test]
+async fn an_uninvited_player_cannot_take_the_invited_seat() {
+    let server = TestServer::start(&[]).await;
+    let (mut alice, mut bob, game) = invited(&server).await;
+    let mut carol = connected(&server, "carol").await;
+    ok(carol.command("JoinGame", json!({ "gameId": game })).await);
+    let refused = carol.wait_for("GameErrorOccurred").await;
+    assert_eq!(
+        refused,
+        json!({ "gameId": game, "playerId": carol.user, "reason": "NOT_INVITED" })
+    );
+    // The seat is still Bob's.
+    ok(bob.command("JoinGame", json!({ "gameId": game })).await);
+    let players = json!([alice.user, bob.user]);
+    for player in [&mut alice, &mut bob] {
+        let started = player.wait_for("GameStarted").await;
+        assert_eq!(started["players"], players);
+    }
+}
+
+#[tokio::test]
 async fn users_online_are_announced_to_everyone() {
     let server = TestServer::start(&["--presence-grace-ms", "50"]).await;
     let (mut alice, mut bob) = (server.client(), server.client());
