@@ -172,6 +172,8 @@ pub struct LiveGame {
     pub game_id: GameId,
     /// Its players so far.
     pub players: Vec<UserId>,
+    /// The version of its last public event.
+    pub version: u64,
 }
 
 /// One line of the hall of fame.

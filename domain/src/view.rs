@@ -66,16 +66,22 @@ fn seats(players: &[UserId]) -> Vec<Seat> {
         .collect()
 }
 
-/// `GetLiveGames`: every game's players.
+/// `GetLiveGames`: every game's players and version.
 pub fn live_games(games: &[Game], _: &crate::events::GetLiveGames) -> Vec<crate::events::LiveGame> {
     games
         .iter()
-        .map(|game| match game {
-            Game::Waiting(game) => (game.game_id, game.players.clone()),
-            Game::Playing(game) => (game.game_id, game.players.to_vec()),
-            Game::Ended(game) => (game.game_id, game.players.clone()),
+        .map(|game| {
+            let (game_id, players) = match game {
+                Game::Waiting(game) => (game.game_id, game.players.clone()),
+                Game::Playing(game) => (game.game_id, game.players.to_vec()),
+                Game::Ended(game) => (game.game_id, game.players.clone()),
+            };
+            crate::events::LiveGame {
+                game_id,
+                players,
+                version: game.version(),
+            }
         })
-        .map(|(game_id, players)| crate::events::LiveGame { game_id, players })
         .collect()
 }
 

@@ -78,6 +78,10 @@ struct GameRoute {
     players: HashSet<UserId>,
     followers: HashSet<ConnectionId>,
     recent: VecDeque<(u64, Frame)>,
+    /// The game's version when this process started (its events up to it
+    /// were sent by an earlier one): what a client must have seen to be up
+    /// to date while nothing newer is kept.
+    started_at_version: u64,
 }
 
 /// What a resuming client gets.
@@ -125,17 +129,15 @@ impl Hub {
         (id, receiver)
     }
 
-    /// Learns who plays which game (at start-up, from the store: the events
-    /// that made them players came before this process).
-    pub fn seed(&self, games: impl IntoIterator<Item = (GameId, Vec<UserId>)>) {
+    /// Learns who plays which game, and at which version each is (at
+    /// start-up, from the store: the events that made them so came before
+    /// this process).
+    pub fn seed(&self, games: impl IntoIterator<Item = (GameId, Vec<UserId>, u64)>) {
         let mut routes = self.routes();
-        for (game, players) in games {
-            routes
-                .games
-                .entry(game)
-                .or_default()
-                .players
-                .extend(players);
+        for (game, players, version) in games {
+            let route = routes.games.entry(game).or_default();
+            route.players.extend(players);
+            route.started_at_version = route.started_at_version.max(version);
         }
     }
 
@@ -178,10 +180,11 @@ impl Hub {
                     .map(|(_, frame)| frame.clone())
                     .collect(),
             ),
-            // Nothing kept (no event since this process started): the
-            // client's state, loaded before resuming, is the latest there is.
-            None => Resumed::Replay(Vec::new()),
-            Some(_) => Resumed::Reload,
+            // Nothing kept (no event since this process started): up to
+            // date if the client saw the version the game had at start,
+            // else what it missed went out before a restart: reload.
+            None if version >= route.started_at_version => Resumed::Replay(Vec::new()),
+            None | Some(_) => Resumed::Reload,
         })
     }
 
@@ -374,7 +377,7 @@ mod tests {
     #[test]
     fn a_game_event_dispatched_twice_goes_out_once() {
         let hub = Hub::new(16, Duration::ZERO);
-        hub.seed([(id(9), vec![id(1)])]);
+        hub.seed([(id(9), vec![id(1)], 0)]);
         let (_, mut alice) = hub.connect(Some(id(1)));
         for version in [5, 5, 6, 5] {
             hub.dispatched(&moved(version));
@@ -485,11 +488,20 @@ mod tests {
     #[test]
     fn after_a_restart_a_resume_follows_from_now_without_a_reload_loop() {
         let hub = Hub::new(4, Duration::ZERO);
-        hub.seed([(id(9), vec![id(1), id(2)])]);
+        hub.seed([(id(9), vec![id(1), id(2)], 12)]);
         let (me, _frames) = hub.connect(Some(id(1)));
         // The client loaded the game (version 12) before resuming: nothing
         // kept here is newer, so there is nothing to replay and no reload.
         assert_eq!(hub.resume(me, id(9), 12), Some(Resumed::Replay(vec![])));
+    }
+
+    #[test]
+    fn after_a_restart_a_client_behind_the_game_is_told_to_reload() {
+        let hub = Hub::new(4, Duration::ZERO);
+        hub.seed([(id(9), vec![id(1), id(2)], 8)]);
+        let (me, _frames) = hub.connect(Some(id(1)));
+        // Versions 6 to 8 went out before the restart: none is kept here.
+        assert_eq!(hub.resume(me, id(9), 5), Some(Resumed::Reload));
     }
 
     #[test]

@@ -215,7 +215,11 @@ pub async fn serve(
     bus.publish(domain::PresenceReset {})?;
     bus.settle().await;
     let games = bus.query(domain::GetLiveGames {}).await?;
-    hub.seed(games.into_iter().map(|game| (game.game_id, game.players)));
+    hub.seed(
+        games
+            .into_iter()
+            .map(|game| (game.game_id, game.players, game.version)),
+    );
     tokio::spawn(flush_lobby(hub.clone(), shutdown.clone()));
     let state = state(
         &config,

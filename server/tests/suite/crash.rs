@@ -191,3 +191,41 @@ async fn a_crash_between_commit_and_publish_loses_no_event_and_shows_none_twice(
     drop(second);
     data.forget().await;
 }
+
+#[tokio::test]
+async fn a_resume_after_a_restart_is_answered_not_left_silent() {
+    let data = Data::embedded().await;
+    let first = Process::start(&data, 60_000).await;
+    let (mut alice, mut bob) = players(&first).await;
+    let game = start_game(&mut alice, &mut bob).await;
+    mark(&mut alice, &mut bob, game, 0, 0).await;
+    mark(&mut bob, &mut alice, game, 0, 1).await;
+    let (_, view) = bob.query("GetGame", json!({ "gameId": game })).await;
+    let latest = view["version"].as_u64().expect("a version");
+    first.kill_9();
+
+    let second = Process::start(&data, 60_000).await;
+    second.adopt(&mut bob);
+    bob.connect().await;
+    // Behind: what it missed went out before the restart, so reload.
+    bob.send_frame(
+        json!({ "type": "Resume", "payload": { "gameId": game, "version": latest - 3 } }),
+    )
+    .await;
+    assert_eq!(bob.wait_for("ReloadGame").await, json!({ "gameId": game }));
+    // Up to date: nothing to replay, and still followed: the next move
+    // arrives.
+    second.adopt(&mut alice);
+    alice.connect().await;
+    alice
+        .send_frame(json!({ "type": "Resume", "payload": { "gameId": game, "version": latest } }))
+        .await;
+    mark(&mut alice, &mut bob, game, 1, 0).await;
+    assert!(
+        alice.seen.iter().all(|frame| frame["type"] != "ReloadGame"),
+        "an up-to-date client is not told to reload: {:?}",
+        alice.seen
+    );
+    drop(second);
+    data.forget().await;
+}
