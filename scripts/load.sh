@@ -31,7 +31,8 @@ start_server() {
   local flags=(--data-dir "$data")
   [ "$store" = memory ] && flags=(--in-memory)
   RUST_LOG=warn target/release/server --addr "127.0.0.1:$PORT" "${flags[@]}" \
-    --rate-limit-per-sec 1000000 --rate-limit-burst 1000000 >"$data.log" 2>&1 &
+    --rate-limit-per-sec 1000000 --rate-limit-burst 1000000 \
+    --max-connections-per-address 0 >"$data.log" 2>&1 &
   server_pid=$!
   for _ in $(seq 1 100); do
     curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null && return

@@ -92,6 +92,31 @@ pub struct Config {
     /// Frames queued for one socket before it counts as too slow and is cut off.
     #[arg(long, env = "WS_QUEUE_FRAMES", default_value_t = 256)]
     pub ws_queue_frames: usize,
+
+    /// Seconds a client has to send a request's head (from connecting for
+    /// the first request, from its first byte for the next ones).
+    #[arg(long, env = "HEADER_TIMEOUT_SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub header_timeout_secs: u64,
+
+    /// Seconds a client has to send an API request's body, and to take a
+    /// response it is sent.
+    #[arg(long, env = "BODY_TIMEOUT_SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub body_timeout_secs: u64,
+
+    /// Seconds a connection may idle between requests before it is closed.
+    #[arg(long, env = "KEEP_ALIVE_SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub keep_alive_secs: u64,
+
+    /// Connections open at once, WebSockets included (0: as many as the
+    /// open-files limit allows, less 128 kept for files); past it a client
+    /// gets 503.
+    #[arg(long, env = "MAX_CONNECTIONS", default_value_t = 0)]
+    pub max_connections: usize,
+
+    /// Connections open at once from one client address (0: no cap; set 0
+    /// behind a proxy, where every client has the proxy's address).
+    #[arg(long, env = "MAX_CONNECTIONS_PER_ADDRESS", default_value_t = 128)]
+    pub max_connections_per_address: u32,
 }
 
 fn postgres_url(url: &str) -> Result<String, String> {
@@ -111,6 +136,20 @@ impl Config {
     /// How long shutdown waits for open requests.
     pub fn shutdown_grace(&self) -> Duration {
         Duration::from_secs(self.shutdown_grace_secs)
+    }
+
+    /// The timeouts of a connection.
+    pub fn timeouts(&self) -> crate::connection_clock::Timeouts {
+        crate::connection_clock::Timeouts {
+            header: Duration::from_secs(self.header_timeout_secs),
+            keep_alive: Duration::from_secs(self.keep_alive_secs),
+            send: self.body_timeout(),
+        }
+    }
+
+    /// How long a client has to send an API request's body.
+    pub fn body_timeout(&self) -> Duration {
+        Duration::from_secs(self.body_timeout_secs)
     }
 
     /// The game's timings.

@@ -2,9 +2,12 @@
 //! event WebSocket and shutdown. `main.rs` only parses flags and calls [`serve`].
 #![forbid(unsafe_code)]
 
+pub mod accept;
 mod api_calls;
 pub mod body_limit;
 pub mod config;
+pub mod connection_caps;
+pub mod connection_clock;
 pub mod event_routing;
 pub mod live_sockets;
 pub mod queue;
@@ -167,7 +170,10 @@ pub fn state(
             config.rate_limit_per_sec,
             config.rate_limit_burst,
         )),
-        max_body_bytes: config.max_body_bytes,
+        body_limit: body_limit::BodyLimit {
+            max_bytes: config.max_body_bytes,
+            timeout: config.body_timeout(),
+        },
         instance: uuid::Uuid::new_v4().as_u64_pair().0,
     })
 }
@@ -229,22 +235,44 @@ pub async fn serve(
         hub,
         shutdown.clone(),
     );
-    let app = routes::router(state).into_make_service_with_connect_info::<SocketAddr>();
-    tracing::info!("listening on http://{addr}");
-
-    let graceful =
-        axum::serve(listener, app).with_graceful_shutdown(shutdown.clone().cancelled_owned());
+    let app = routes::router(state);
+    let limits = connection_limits(&config);
+    tracing::info!(
+        max_connections = limits.caps.total(),
+        max_connections_per_address = config.max_connections_per_address,
+        "listening on http://{addr}"
+    );
+    let graceful = accept::serve_connections(listener, app, limits, shutdown.clone());
     let grace = config.shutdown_grace();
-    let served = tokio::select! {
-        served = graceful => served,
+    tokio::select! {
+        () = graceful => {},
         () = async {
             shutdown.cancelled().await;
             tokio::time::sleep(grace).await;
         } => {
             tracing::warn!(?grace, "requests still open after the grace period; stopping anyway");
-            Ok(())
+        }
+    }
+    bus.shutdown().await;
+    Ok(())
+}
+
+/// The connection caps and timeouts of `config`, the total kept under the
+/// process's open-files limit.
+fn connection_limits(config: &Config) -> accept::Limits {
+    let open_files = match rlimit::getrlimit(rlimit::Resource::NOFILE) {
+        Ok((soft, _hard)) => soft,
+        Err(error) => {
+            tracing::warn!(%error, "cannot read the open-files limit; assuming 1024");
+            1024
         }
     };
-    bus.shutdown().await;
-    Ok(served?)
+    let (total, lowered) = connection_caps::total_for(open_files, config.max_connections);
+    if let Some(why) = lowered {
+        tracing::warn!("{why}");
+    }
+    accept::Limits {
+        caps: connection_caps::ConnectionCaps::new(total, config.max_connections_per_address),
+        timeouts: config.timeouts(),
+    }
 }

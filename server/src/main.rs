@@ -14,6 +14,7 @@ async fn main() -> std::process::ExitCode {
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
         )
         .init();
+    raise_open_files_limit();
 
     let listener = match TcpListener::bind(config.addr).await {
         Ok(listener) => listener,
@@ -30,6 +31,20 @@ async fn main() -> std::process::ExitCode {
             tracing::error!(error = %with_causes(&error), "server failed");
             std::process::ExitCode::FAILURE
         }
+    }
+}
+
+/// Raises the open-files limit to its hard limit: every connection is a
+/// file, and the server caps connections under the limit it runs with.
+fn raise_open_files_limit() {
+    let before = rlimit::getrlimit(rlimit::Resource::NOFILE).map(|(soft, _)| soft);
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(now) => tracing::info!(
+            open_files = now,
+            before = before.unwrap_or(now),
+            "open-files limit raised to its hard limit"
+        ),
+        Err(error) => tracing::warn!(%error, "cannot raise the open-files limit"),
     }
 }
 

@@ -10,7 +10,7 @@ use leptos::prelude::provide_context;
 use leptos_axum::{LeptosRoutes, generate_route_list};
 use tower_http::trace::TraceLayer;
 
-use crate::body_limit::{MaxBodyBytes, limit_body};
+use crate::body_limit::limit_body;
 use crate::rate_limit::{RateLimit, limit_rate};
 use crate::same_site::from_this_site;
 use crate::socket;
@@ -40,7 +40,7 @@ pub fn router(state: AppState) -> Router {
         // The last layer runs first: the rate limit, then the origin and
         // media type, then the body's size, before the body is read.
         .layer(axum::middleware::from_fn_with_state(
-            MaxBodyBytes(state.max_body_bytes),
+            state.body_limit,
             limit_body,
         ))
         .layer(axum::middleware::from_fn(from_this_site))

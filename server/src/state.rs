@@ -50,8 +50,8 @@ pub struct Shared {
     pub presence_grace: Duration,
     /// Requests per session.
     pub limiter: Arc<RateLimiter>,
-    /// The largest API request body.
-    pub max_body_bytes: usize,
+    /// The largest API request body, and how long it may take.
+    pub body_limit: crate::body_limit::BodyLimit,
     /// This process, in connection ids (so ids from two nodes never meet).
     pub instance: u64,
 }

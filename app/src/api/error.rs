@@ -24,6 +24,8 @@ pub enum ErrorCode {
     NotFound,
     /// The thing exists already (a user id taken).
     Conflict,
+    /// The body did not arrive in time.
+    RequestTimeout,
     /// The body is larger than the limit.
     PayloadTooLarge,
     /// The body is not `application/json`.
@@ -45,6 +47,7 @@ impl ErrorCode {
             Self::Forbidden => 403,
             Self::NotFound => 404,
             Self::Conflict => 409,
+            Self::RequestTimeout => 408,
             Self::PayloadTooLarge => 413,
             Self::UnsupportedMediaType => 415,
             Self::TooManyRequests => 429,

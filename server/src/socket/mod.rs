@@ -6,8 +6,8 @@
 //! to it. A socket of a signed-in user makes that user online.
 //!
 //! The server pings a socket after [`AppState::ws_ping_interval`] of
-//! silence, so proxies keep it open, and drops a peer that stays silent for
-//! two intervals in a row: a browser answers pings by itself, so that
+//! silence, so proxies keep it open, and drops a peer that does not answer
+//! a ping within an interval: a browser answers pings by itself, so that
 //! silence means it is gone.
 
 mod handshake;
@@ -144,6 +144,8 @@ async fn run(
     let every = state.ws_ping_interval;
     let mut ticks = interval_at(Instant::now() + every, every);
     let mut last_heard = Instant::now();
+    // The ping waiting for an answer, sent at this instant.
+    let mut pinged: Option<Instant> = None;
     loop {
         tokio::select! {
             () = state.shutdown.cancelled() => return End::ServerShutdown,
@@ -156,13 +158,18 @@ async fn run(
                 None => return End::TooSlow,
             },
             _ = ticks.tick() => {
-                if last_heard.elapsed() >= every * 2 {
+                // Only an unanswered ping makes a peer silent: measured
+                // from the last frame alone, a pong that came just after
+                // one tick looked like two intervals of silence two ticks
+                // later, and a peer answering every ping was dropped.
+                if pinged.take().is_some_and(|sent| last_heard < sent) {
                     return End::PeerSilent;
                 }
-                if last_heard.elapsed() >= every
-                    && socket.send(Message::Ping(Default::default())).await.is_err()
-                {
-                    return End::SendFailed;
+                if last_heard.elapsed() >= every {
+                    if socket.send(Message::Ping(Default::default())).await.is_err() {
+                        return End::SendFailed;
+                    }
+                    pinged = Some(Instant::now());
                 }
             }
             received = socket.next() => match received {

@@ -1,7 +1,7 @@
 //! A real server on an ephemeral port, and clients that talk to it as a
 //! browser does: HTTP with a cookie jar, and the event WebSocket.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,12 +12,12 @@ use serde_json::{Value, json};
 use server::{Config, serve};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
+use tokio_tungstenite::MaybeTlsStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_util::sync::CancellationToken;
 
-pub type Socket =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+pub type Socket = tokio_tungstenite::WebSocketStream<MaybeTlsStream<tokio::net::TcpStream>>;
 
 /// How long a test waits for an event before failing.
 pub const PATIENCE: Duration = Duration::from_secs(5);
@@ -85,15 +85,23 @@ pub struct TestServerAddr(pub String);
 impl TestServerAddr {
     /// A client with its own cookie jar, not signed in yet.
     pub fn client(&self) -> Client {
+        self.client_at(None)
+    }
+
+    /// A client whose connections come from `local` (a loopback address
+    /// other than 127.0.0.1, say), or from any address.
+    pub fn client_at(&self, local: Option<IpAddr>) -> Client {
         let jar = Arc::new(reqwest::cookie::Jar::default());
         let http = reqwest::Client::builder()
             .cookie_provider(jar.clone())
+            .local_address(local)
             .build()
             .expect("http client");
         Client {
             base: format!("http://{}", self.0),
             http,
             jar,
+            local,
             socket: None,
             user: uuid::Uuid::new_v4(),
             seen: Vec::new(),
@@ -122,6 +130,8 @@ pub struct Client {
     pub base: String,
     pub http: reqwest::Client,
     jar: Arc<reqwest::cookie::Jar>,
+    /// The address its connections come from, if it was chosen.
+    local: Option<IpAddr>,
     pub socket: Option<Socket>,
     pub user: uuid::Uuid,
     /// Every frame received so far.
@@ -184,9 +194,21 @@ impl Client {
         if let Some(cookie) = reqwest::cookie::CookieStore::cookies(self.jar.as_ref(), &api) {
             request.headers_mut().insert("cookie", cookie);
         }
-        let (mut socket, _) = tokio_tungstenite::connect_async(request)
-            .await
-            .expect("websocket upgrade");
+        let (mut socket, _) = match self.local {
+            None => tokio_tungstenite::connect_async(request).await,
+            Some(local) => {
+                let tcp = tokio::net::TcpSocket::new_v4().expect("a socket");
+                tcp.bind(SocketAddr::new(local, 0)).expect("bind");
+                let server = self
+                    .base
+                    .trim_start_matches("http://")
+                    .parse()
+                    .expect("addr");
+                let stream = tcp.connect(server).await.expect("connect");
+                tokio_tungstenite::client_async(request, MaybeTlsStream::Plain(stream)).await
+            }
+        }
+        .expect("websocket upgrade");
         let hello = next_text(&mut socket).await;
         assert_eq!(hello["type"], "Connected");
         self.socket = Some(socket);

@@ -66,12 +66,36 @@ impl Process {
     }
 
     pub async fn start_with(data: &Data, turn_timeout_ms: u64, extra: &[&str]) -> Self {
+        Self::start_limited(data, turn_timeout_ms, extra, None).await
+    }
+
+    /// Starts the server with `open_files` as its open-files limit, soft and
+    /// hard (so it cannot raise it), if given.
+    pub async fn start_limited(
+        data: &Data,
+        turn_timeout_ms: u64,
+        extra: &[&str],
+        open_files: Option<u64>,
+    ) -> Self {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
             .unwrap()
             .port();
-        let child = Command::new(env!("CARGO_BIN_EXE_server"))
+        let server = env!("CARGO_BIN_EXE_server");
+        let mut command = match open_files {
+            None => Command::new(server),
+            Some(limit) => {
+                let mut shell = Command::new("sh");
+                shell.args([
+                    "-c",
+                    &format!("ulimit -n {limit} && exec \"$0\" \"$@\""),
+                    server,
+                ]);
+                shell
+            }
+        };
+        let child = command
             .args(["--addr", &format!("127.0.0.1:{port}")])
             .args(data.flags())
             .args(["--turn-timeout-ms", &turn_timeout_ms.to_string()])

@@ -54,14 +54,14 @@ async fn started(server: &TestServer) -> (Client, Client, Client, Uuid) {
     (alice, bob, carol, game)
 }
 
-fn ok((status, body): (StatusCode, Value)) {
+pub(crate) fn ok((status, body): (StatusCode, Value)) {
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body, json!({ "accepted": true }));
 }
 
 /// Plays `moves` alternately from Alice, each player moving only once it
 /// is told it is its turn, both watching the board change.
-async fn play(alice: &mut Client, bob: &mut Client, game: Uuid, moves: &[(u8, u8)]) {
+pub(crate) async fn play(alice: &mut Client, bob: &mut Client, game: Uuid, moves: &[(u8, u8)]) {
     for (i, (x, y)) in moves.iter().enumerate() {
         let (mover, other) = if i % 2 == 0 {
             (&mut *alice, &mut *bob)

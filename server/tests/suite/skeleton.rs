@@ -137,7 +137,7 @@ async fn idle_socket_is_pinged_and_an_answering_peer_stays() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn silent_peer_is_dropped_after_two_intervals() {
+async fn a_silent_peer_is_dropped_when_a_ping_goes_unanswered() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     let server = TestServer::start(&["--ws-ping-secs", "1", "--in-memory"]).await;
