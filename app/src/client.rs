@@ -303,5 +303,9 @@ pub fn describe_error(error: GameError) -> &'static str {
         GameError::PlayerCanNotInvite => "Only the game's creator can invite.",
         GameError::GameAlreadyStarted => "The game has started already.",
         GameError::NotInvited => "You have no invitation to this game.",
+        GameError::UserNotFound => "There is no such player to invite.",
+        GameError::TooManyWaitingGames => {
+            "You have too many games waiting for players; start or let some lapse first."
+        }
     }
 }

@@ -96,7 +96,13 @@ effect_structs! {
     /// the oldest; `GetHistory` tells how many there are.
     GetHistoryPage { user_id: UserId, page: u32 }
 
-    /// Internal: a turn's deadline passed (turn 0: the invitation's).
+    /// Internal: a new game would take its creator past their bound of
+    /// waiting games; it is called off.
+    WaitingGameRefused { game_id: GameId, creator: UserId }
+    /// Internal: a game waits for players no more (it started, lapsed or
+    /// was declined).
+    WaitingGameClosed { game_id: GameId, creator: UserId }
+    /// Internal: a turn's deadline passed (turn 0: the wait for players).
     TurnDeadlinePassed { game_id: GameId, turn_number: u32 }
     /// Internal: an ended game's live state can go.
     GameStateReadyToBeCleaned { game_id: GameId }
@@ -148,6 +154,8 @@ domain_events!(
     InvitationDeclined,
     PlayerScoreChanged,
     TopThreeListUpdated,
+    WaitingGameRefused,
+    WaitingGameClosed,
     TurnDeadlinePassed,
     GameStateReadyToBeCleaned,
     GameArchived,
@@ -227,6 +235,11 @@ pub enum GameError {
     /// This player has no invitation: none to decline, or the game's
     /// second seat is kept for the player its creator invited.
     NotInvited,
+    /// The invited user does not exist.
+    UserNotFound,
+    /// This player has as many games waiting for players as one may
+    /// (`hosting::MAX_WAITING_GAMES`).
+    TooManyWaitingGames,
 }
 
 /// Why a user command was refused.

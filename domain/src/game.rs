@@ -158,23 +158,71 @@ fn refuse<S>(game_id: GameId, player_id: UserId, reason: GameError) -> Outcome<S
     })
 }
 
-/// `CreateGame`: a new game waits for players.
-pub fn create(game: Option<Game>, cmd: &CreateGame, _: &Ctx) -> Outcome<Game> {
+/// `CreateGame`: a new game waits for players; if nobody has joined by the
+/// turn timeout (an invitation starts the wait again), it lapses, as an
+/// unanswered invitation does. Past the creator's bound of waiting games
+/// it is called off at once ([`refused`]).
+pub fn create(game: Option<Game>, cmd: &CreateGame, _: &Ctx, rules: &Rules) -> Outcome<Game> {
+    let game_id = cmd.game_id;
     if game.is_some() {
-        return refuse(cmd.game_id, cmd.player_id, GameError::GameAlreadyExists);
+        return refuse(game_id, cmd.player_id, GameError::GameAlreadyExists);
     }
     Outcome::set(Game::Waiting(Waiting {
-        game_id: cmd.game_id,
+        game_id,
         creator: cmd.player_id,
         players: Vec::new(),
         invited: None,
         version: 1,
     }))
     .emit(GameCreated {
-        game_id: cmd.game_id,
+        game_id,
         creator: cmd.player_id,
         version: 1,
     })
+    .schedule(
+        TurnDeadlinePassed {
+            game_id,
+            turn_number: 0,
+        },
+        rules.turn_timeout_ms,
+        timer_key(game_id),
+    )
+}
+
+/// The new game took its creator past their bound of waiting games
+/// ([`crate::hosting`]): it ends before anyone plays, and its creator is
+/// told why.
+pub fn refused(
+    game: Option<Game>,
+    refused: &WaitingGameRefused,
+    _: &Ctx,
+    rules: &Rules,
+) -> Outcome<Game> {
+    let Some(Game::Waiting(waiting)) = game else {
+        return Outcome::keep();
+    };
+    let told = refuse(
+        waiting.game_id,
+        refused.creator,
+        GameError::TooManyWaitingGames,
+    );
+    let ended = Ended {
+        game_id: waiting.game_id,
+        players: waiting.players,
+        board: Board::default(),
+        result: GameResult::GameAborted,
+        winner: None,
+        version: waiting.version + 1,
+    };
+    merge(told, ended_game(ended, rules))
+}
+
+/// The creator's bound of waiting games counts this one no more.
+fn no_longer_waiting(waiting: &Waiting) -> WaitingGameClosed {
+    WaitingGameClosed {
+        game_id: waiting.game_id,
+        creator: waiting.creator,
+    }
 }
 
 /// `JoinGame`: the first joiner plays X; the second starts the game.
@@ -241,6 +289,7 @@ pub fn join(game: Option<Game>, cmd: &JoinGame, ctx: &Ctx, rules: &Rules) -> Out
         .emit(joined)
         .emit(started)
         .emit(waiting_for)
+        .emit(no_longer_waiting(&waiting))
         // The invitation's timer (if any) gives way to the first turn's.
         .cancel_schedules(timer_key(game_id))
         .schedule(
@@ -373,8 +422,9 @@ pub fn turn_deadline_passed(
                 rules,
             )
         }
-        // Turn 0 is the invitation's: nobody joined in time.
+        // Turn 0 is the wait for players: nobody joined in time.
         Some(Game::Waiting(waiting)) if due.turn_number == 0 => {
+            let closed = Outcome::keep().emit(no_longer_waiting(&waiting));
             let mut versions = Versions(waiting.version);
             let version = versions.next();
             let ended = Ended {
@@ -385,7 +435,7 @@ pub fn turn_deadline_passed(
                 winner: None,
                 version,
             };
-            ended_game(ended, rules)
+            merge(closed, ended_game(ended, rules))
         }
         _ => Outcome::keep(),
     }
@@ -415,7 +465,8 @@ pub fn invite(game: Option<Game>, cmd: &InviteUser, _: &Ctx, rules: &Rules) -> O
             invited_id: cmd.invited_id,
             game_id,
         })
-        // An invitation nobody answers lapses with the first turn's timeout.
+        // An invitation nobody answers lapses with the first turn's
+        // timeout, counted from the invitation.
         .cancel_schedules(timer_key(game_id))
         .schedule(
             TurnDeadlinePassed {
@@ -449,11 +500,13 @@ pub fn decline(
         winner: None,
         version: versions.next(),
     };
-    let told = Outcome::keep().emit(InvitationDeclined {
-        game_id,
-        invited_id,
-        inviter_id: waiting.creator,
-    });
+    let told = Outcome::keep()
+        .emit(InvitationDeclined {
+            game_id,
+            invited_id,
+            inviter_id: waiting.creator,
+        })
+        .emit(no_longer_waiting(&waiting));
     merge(told, ended_game(ended, rules))
 }
 

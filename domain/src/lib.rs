@@ -2,7 +2,8 @@
 //! the browser (this crate builds for `wasm32-unknown-unknown`).
 //!
 //! One file per rule family: [`users`], [`presence`], [`game`] (with the
-//! invitations, which belong to a game), [`scoring`], [`history`]; the
+//! invitations, which belong to a game), [`hosting`] (the bound on a
+//! user's waiting games), [`scoring`], [`history`]; the
 //! effects are in [`events`], the board's rules in [`board`], and
 //! [`register`] plugs them all into a bus.
 #![forbid(unsafe_code)]
@@ -14,6 +15,7 @@ pub mod client_calls;
 pub mod events;
 pub mod game;
 pub mod history;
+pub mod hosting;
 pub mod ids;
 pub mod presence;
 mod queries;
@@ -41,33 +43,49 @@ pub fn register(bus: &mut BusBuilder, rules: Rules) {
         .event(managed(singleton(), presence::reset))
         .query(answer(singleton(), presence::online));
 
-    bus.command(managed(by_id(|c: &CreateGame| c.game_id), game::create))
-        .command(managed(
-            by_id(|c: &JoinGame| c.game_id),
-            move |g, c: &JoinGame, ctx| game::join(g, c, ctx, &rules),
-        ))
-        .command(managed(
-            by_id(|c: &PlaceMark| c.game_id),
-            move |g, c: &PlaceMark, ctx| game::place_mark(g, c, ctx, &rules),
-        ))
-        .command(managed(
-            by_id(|c: &InviteUser| c.game_id),
-            move |g, c: &InviteUser, ctx| game::invite(g, c, ctx, &rules),
-        ))
-        .command(managed(
-            by_id(|c: &DeclineInvitation| c.game_id),
-            move |g, c: &DeclineInvitation, ctx| game::decline(g, c, ctx, &rules),
-        ))
-        .event(managed(
-            by_id(|e: &TurnDeadlinePassed| e.game_id),
-            move |g, e: &TurnDeadlinePassed, ctx| game::turn_deadline_passed(g, e, ctx, &rules),
-        ))
-        .event(managed(
-            by_id(|e: &GameStateReadyToBeCleaned| e.game_id),
-            game::clean_up,
-        ))
-        .query(answer(by_id(|q: &GetGame| q.game_id), view::view))
-        .query(answer_all(view::live_games));
+    bus.command(managed(
+        by_id(|c: &CreateGame| c.game_id),
+        move |g, c: &CreateGame, ctx| game::create(g, c, ctx, &rules),
+    ))
+    .event(managed(
+        by_id(|e: &WaitingGameRefused| e.game_id),
+        move |g, e: &WaitingGameRefused, ctx| game::refused(g, e, ctx, &rules),
+    ))
+    .command(managed(
+        by_id(|c: &JoinGame| c.game_id),
+        move |g, c: &JoinGame, ctx| game::join(g, c, ctx, &rules),
+    ))
+    .command(managed(
+        by_id(|c: &PlaceMark| c.game_id),
+        move |g, c: &PlaceMark, ctx| game::place_mark(g, c, ctx, &rules),
+    ))
+    .command(managed(
+        by_id(|c: &InviteUser| c.game_id),
+        move |g, c: &InviteUser, ctx| game::invite(g, c, ctx, &rules),
+    ))
+    .command(managed(
+        by_id(|c: &DeclineInvitation| c.game_id),
+        move |g, c: &DeclineInvitation, ctx| game::decline(g, c, ctx, &rules),
+    ))
+    .event(managed(
+        by_id(|e: &TurnDeadlinePassed| e.game_id),
+        move |g, e: &TurnDeadlinePassed, ctx| game::turn_deadline_passed(g, e, ctx, &rules),
+    ))
+    .event(managed(
+        by_id(|e: &GameStateReadyToBeCleaned| e.game_id),
+        game::clean_up,
+    ))
+    .query(answer(by_id(|q: &GetGame| q.game_id), view::view))
+    .query(answer_all(view::live_games));
+
+    bus.event(managed(
+        by_id(|e: &GameCreated| e.creator),
+        hosting::created,
+    ))
+    .event(managed(
+        by_id(|e: &WaitingGameClosed| e.creator),
+        hosting::closed,
+    ));
 
     bus.event(managed(
         by_id(|e: &UserCreated| e.user_id),

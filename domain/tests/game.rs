@@ -88,11 +88,18 @@ fn creating_a_game_makes_it_wait_for_players() {
             game_id: id(GAME),
             player_id: id(ALICE),
         })
-        .then_expect([Expect::from(GameCreated {
-            game_id: id(GAME),
-            creator: id(ALICE),
-            version: 1,
-        })]);
+        .then_expect([
+            Expect::from(GameCreated {
+                game_id: id(GAME),
+                creator: id(ALICE),
+                version: 1,
+            }),
+            // Nobody joining lapses it, as an unanswered invitation.
+            Expect::partial_named(
+                "ScheduleEvent",
+                json!({ "afterMs": TURN, "event": { "type": "TurnDeadlinePassed", "payload": { "turnNumber": 0 } } }),
+            ),
+        ]);
 }
 
 #[test]
@@ -107,7 +114,7 @@ fn the_first_joiner_is_x_and_the_game_waits() {
         player_id: id(ALICE),
         version: 2,
     })]);
-    assert_eq!(kit.pending_timers(), 0);
+    assert_eq!(kit.pending_timers(), 1, "the wait for a second player only");
 }
 
 #[test]
@@ -125,6 +132,7 @@ fn the_second_join_starts_the_game_and_the_turn_clock() {
                 deadline: START_MS + TURN,
                 version: 5,
             }),
+            Expect::from(WaitingGameClosed { game_id: id(GAME), creator: id(ALICE) }),
             Expect::any_named("CancelScheduledEvents"),
             Expect::partial_named(
                 "ScheduleEvent",

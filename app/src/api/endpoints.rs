@@ -8,7 +8,7 @@ use axum::http::HeaderMap;
 use axum::http::header::{AUTHORIZATION, SET_COOKIE};
 use bus::{Bus, BusError, DecodeError};
 use domain::client_calls::{client_command, is_client_query};
-use domain::{CreateUser, GetUser};
+use domain::{CreateUser, GameError, GameErrorOccurred, GetUser, InviteUser};
 use leptos::prelude::*;
 use serde_json::Value;
 
@@ -115,15 +115,23 @@ pub async fn send_command(command: Value) -> Result<Accepted, ApiError> {
             ));
         };
         let user_id = create.user_id;
-        let owned_here = session_user == Some(user_id);
-        let exists = api
-            .bus
-            .query(GetUser { user_id })
-            .await
-            .map_err(from_bus)?
-            .is_some();
-        if exists && !owned_here {
-            return Err(ApiError::new(ErrorCode::Conflict, "that user id is taken"));
+        let existing = api.bus.query(GetUser { user_id }).await.map_err(from_bus)?;
+        if let Some(user) = existing {
+            if session_user != Some(user_id) {
+                return Err(ApiError::new(ErrorCode::Conflict, "that user id is taken"));
+            }
+            // Signing up again as oneself: a retry is answered as the
+            // first was; an alias is not changed (others know you by it).
+            if user.alias != create.alias {
+                return Err(ApiError::new(
+                    ErrorCode::Conflict,
+                    format!(
+                        "you are signed up as \"{}\" already; an alias cannot be changed",
+                        user.alias
+                    ),
+                ));
+            }
+            return Ok(Accepted { accepted: true });
         }
         let token = api
             .sessions
@@ -161,6 +169,26 @@ pub async fn send_command(command: Value) -> Result<Accepted, ApiError> {
         }
     }
     let command = api.bus.decode(&effect_type, payload).map_err(from_bus)?;
+    if let Some(invite) = command.downcast_ref::<InviteUser>() {
+        let invited = invite.invited_id;
+        if api
+            .bus
+            .query(GetUser { user_id: invited })
+            .await
+            .map_err(from_bus)?
+            .is_none()
+        {
+            // A rule refusal like the others, to the inviter alone.
+            api.bus
+                .publish(GameErrorOccurred {
+                    game_id: invite.game_id,
+                    player_id: user,
+                    reason: GameError::UserNotFound,
+                })
+                .map_err(from_bus)?;
+            return Ok(Accepted { accepted: true });
+        }
+    }
     api.bus.send_envelope(command).map_err(from_bus)?;
     Ok(Accepted { accepted: true })
 }

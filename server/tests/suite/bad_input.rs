@@ -585,3 +585,42 @@ async fn invisible_and_spoofing_aliases_are_refused_and_length_is_what_shows() {
         "{body}"
     );
 }
+
+#[tokio::test]
+async fn signing_up_again_as_oneself_is_a_retry_not_a_rename() {
+    let server = TestServer::start(&[]).await;
+    let mut alice = signed_up(&server, "alice").await;
+    alice.connect().await;
+    let again = alice
+        .command(
+            "CreateUser",
+            json!({ "userId": alice.user, "alias": "alice" }),
+        )
+        .await;
+    assert_eq!(again, (StatusCode::OK, json!({ "accepted": true })));
+    let renamed = alice
+        .command(
+            "CreateUser",
+            json!({ "userId": alice.user, "alias": "queen" }),
+        )
+        .await;
+    refused(renamed.clone(), StatusCode::CONFLICT, "CONFLICT");
+    assert!(
+        renamed.1["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("\"alice\"")),
+        "{}",
+        renamed.1
+    );
+    let (_, me) = alice
+        .query("GetUser", json!({ "userId": alice.user }))
+        .await;
+    assert_eq!(me["alias"], "alice", "nothing changed");
+    // Neither answer sent a refusal of its own to the socket.
+    alice.drain(Duration::from_millis(200)).await;
+    assert!(
+        !alice.seen.iter().any(|f| f["type"] == "UserErrorOccurred"),
+        "{:?}",
+        alice.seen
+    );
+}

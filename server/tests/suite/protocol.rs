@@ -342,3 +342,57 @@ async fn a_player_who_reconnects_within_the_grace_period_never_looks_offline() {
         json!([{ "userId": alice.user, "alias": "alice" }])
     );
 }
+
+#[tokio::test]
+async fn inviting_a_user_who_does_not_exist_is_refused_to_the_inviter() {
+    let server = TestServer::start(&[]).await;
+    let mut alice = connected(&server, "alice").await;
+    let game = Uuid::new_v4();
+    ok(alice.command("CreateGame", json!({ "gameId": game })).await);
+    ok(alice
+        .command(
+            "InviteUser",
+            json!({ "invitedId": Uuid::new_v4(), "gameId": game }),
+        )
+        .await);
+    let refused = alice.wait_for("GameErrorOccurred").await;
+    assert_eq!(
+        refused,
+        json!({ "gameId": game, "playerId": alice.user, "reason": "USER_NOT_FOUND" })
+    );
+}
+
+#[tokio::test]
+async fn a_game_nobody_joins_lapses() {
+    let server = TestServer::start(&["--turn-timeout-ms", "300"]).await;
+    let mut alice = connected(&server, "alice").await;
+    let game = Uuid::new_v4();
+    ok(alice.command("CreateGame", json!({ "gameId": game })).await);
+    ok(alice.command("JoinGame", json!({ "gameId": game })).await);
+    let ended = alice.wait_for("GameEnded").await;
+    assert_eq!(ended["result"], "GAME_ABORTED");
+}
+
+#[tokio::test]
+async fn a_player_has_at_most_ten_games_waiting() {
+    let server = TestServer::start(&[]).await;
+    let mut alice = connected(&server, "alice").await;
+    for _ in 0..10 {
+        ok(alice
+            .command("CreateGame", json!({ "gameId": Uuid::new_v4() }))
+            .await);
+        alice.wait_for("GameCreated").await;
+    }
+    let eleventh = Uuid::new_v4();
+    ok(alice
+        .command("CreateGame", json!({ "gameId": eleventh }))
+        .await);
+    let refused = alice.wait_for("GameErrorOccurred").await;
+    assert_eq!(
+        refused,
+        json!({ "gameId": eleventh, "playerId": alice.user, "reason": "TOO_MANY_WAITING_GAMES" })
+    );
+    let ended = alice.wait_for("GameEnded").await;
+    assert_eq!(ended["gameId"], json!(eleventh));
+    assert_eq!(ended["result"], "GAME_ABORTED");
+}
