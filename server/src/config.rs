@@ -93,6 +93,16 @@ pub struct Config {
     #[arg(long, env = "WS_QUEUE_FRAMES", default_value_t = 256)]
     pub ws_queue_frames: usize,
 
+    /// Event WebSockets one signed-in user may hold open at once (all
+    /// their tabs); past it a new one is refused with 429.
+    #[arg(long, env = "MAX_SOCKETS_PER_USER", default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_sockets_per_user: u32,
+
+    /// Event WebSockets without a session one client address may hold
+    /// open at once; past it a new one is refused with 429.
+    #[arg(long, env = "MAX_ANONYMOUS_SOCKETS_PER_ADDRESS", default_value_t = 32, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_anonymous_sockets_per_address: u32,
+
     /// Seconds a client has to send a request's head (from connecting for
     /// the first request, from its first byte for the next ones).
     #[arg(long, env = "HEADER_TIMEOUT_SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]

@@ -162,7 +162,10 @@ pub fn state(
             https: config.https,
         },
         hub,
-        live: Default::default(),
+        live: live_sockets::LiveSockets::new(live_sockets::SocketCaps {
+            per_user: config.max_sockets_per_user,
+            per_anonymous_address: config.max_anonymous_sockets_per_address,
+        }),
         shutdown,
         ws_ping_interval: config.ws_ping_interval(),
         presence_grace: std::time::Duration::from_millis(config.presence_grace_ms),

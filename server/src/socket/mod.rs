@@ -17,7 +17,9 @@ mod presence;
 use app::api::sessions::session_user;
 use app::api::{ApiError, ErrorCode};
 use app::socket_frames::{ClientFrame, ServerFrame};
-use axum::extract::{Request, State};
+use std::net::{IpAddr, SocketAddr};
+
+use axum::extract::{ConnectInfo, Request, State};
 use axum::response::{IntoResponse, Response};
 use domain::UserId;
 use futures::{SinkExt, StreamExt};
@@ -25,11 +27,13 @@ use hyper::upgrade::{OnUpgrade, Upgraded};
 use hyper_util::rt::TokioIo;
 use tokio::time::{Instant, interval_at};
 use tokio_tungstenite::WebSocketStream;
-use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::error::ProtocolError;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
+use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 
 use crate::event_routing::{ConnectionId, Resumed, control};
+use crate::live_sockets::{OpenSocket, Opener};
 use crate::queue::{Frame, Receiver};
 use crate::state::AppState;
 use io::Io;
@@ -54,8 +58,34 @@ pub async fn upgrade(State(state): State<AppState>, mut request: Request) -> Res
         Err(not) => return not.response(),
     };
     let user = session_user(&state.api.sessions, request.headers());
+    let opener = match user {
+        Some(user) => Opener::User(user),
+        None => Opener::Anonymous(
+            request
+                .extensions()
+                .get::<ConnectInfo<SocketAddr>>()
+                .map_or(IpAddr::from([0, 0, 0, 0]), |ConnectInfo(peer)| peer.ip()),
+        ),
+    };
+    let open = match state.live.open(opener) {
+        Ok(open) => open,
+        Err(too_many) => {
+            let whose = match opener {
+                Opener::User(_) => "of this user",
+                Opener::Anonymous(_) => "without a session from this address",
+            };
+            return ApiError::new(
+                ErrorCode::TooManyRequests,
+                format!(
+                    "{} event sockets {whose} are open already; close one first",
+                    too_many.0
+                ),
+            )
+            .into_response();
+        }
+    };
     let upgrading = hyper::upgrade::on(&mut request);
-    tokio::spawn(serve(upgrading, state, user));
+    tokio::spawn(serve(upgrading, state, user, open));
     handshake::switching(accept)
 }
 
@@ -79,13 +109,29 @@ enum End {
     SendFailed,
     TooSlow,
     ServerShutdown,
+    /// The peer broke the protocol: the close frame says how (RFC 6455
+    /// section 7.4.1).
+    Broke(CloseCode, &'static str),
+}
+
+impl End {
+    /// How a failed read ends the socket.
+    fn after(error: &WsError) -> Self {
+        match error {
+            WsError::Capacity(_) => Self::Broke(CloseCode::Size, "frame too large"),
+            WsError::Utf8(_) => Self::Broke(CloseCode::Invalid, "text is not UTF-8"),
+            WsError::Protocol(ProtocolError::ResetWithoutClosingHandshake) => Self::PeerClosed,
+            WsError::Protocol(_) => Self::Broke(CloseCode::Protocol, "WebSocket protocol error"),
+            _ => Self::PeerClosed,
+        }
+    }
 }
 
 /// A socket's task: it lives as long as the socket, so what it holds while
 /// waiting is what each idle connection costs. The steps that run once (the
 /// upgrade, announcing the user, the close) are boxed for their duration
 /// rather than sized into the task for its whole life.
-async fn serve(upgrading: OnUpgrade, state: AppState, user: Option<UserId>) {
+async fn serve(upgrading: OnUpgrade, state: AppState, user: Option<UserId>, _open: OpenSocket) {
     let upgraded = match upgrading.await {
         Ok(upgraded) => upgraded,
         Err(error) => {
@@ -100,7 +146,6 @@ async fn serve(upgrading: OnUpgrade, state: AppState, user: Option<UserId>) {
         Some(config()),
     ))
     .await;
-    let _open = state.live.open();
     let (id, mut frames) = state.hub.connect(user);
     let presence = Box::pin(presence::announce(&state, user, id)).await;
     let end = run(&mut socket, &state, id, &mut frames).await;
@@ -109,18 +154,14 @@ async fn serve(upgrading: OnUpgrade, state: AppState, user: Option<UserId>) {
         presence::withdraw_after_grace(&state, online);
     }
     tracing::debug!(?end, "event socket closed");
-    let reason = match end {
-        End::ServerShutdown => "server shutting down",
-        End::PeerSilent => "no answer to pings",
-        End::TooSlow => "too slow to keep up",
+    let (code, reason) = match end {
+        End::ServerShutdown => (CloseCode::Away, "server shutting down"),
+        End::PeerSilent => (CloseCode::Away, "no answer to pings"),
+        End::TooSlow => (CloseCode::Policy, "too slow to keep up"),
+        End::Broke(code, reason) => (code, reason),
         End::PeerClosed | End::SendFailed => return,
     };
     // Best effort: the peer may already be gone.
-    let code = if matches!(end, End::TooSlow) {
-        CloseCode::Policy
-    } else {
-        CloseCode::Away
-    };
     let close = Message::Close(Some(CloseFrame {
         code,
         reason: reason.into(),
@@ -173,7 +214,8 @@ async fn run(
                 }
             }
             received = socket.next() => match received {
-                None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return End::PeerClosed,
+                None | Some(Ok(Message::Close(_))) => return End::PeerClosed,
+                Some(Err(error)) => return End::after(&error),
                 Some(Ok(message)) => {
                     // Any frame, pongs included, proves the peer is there.
                     last_heard = Instant::now();

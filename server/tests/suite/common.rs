@@ -188,13 +188,22 @@ impl Client {
 
     /// Opens the event socket with the session cookie.
     pub async fn connect(&mut self) {
+        let mut socket = self.try_connect().await.expect("websocket upgrade");
+        let hello = next_text(&mut socket).await;
+        assert_eq!(hello["type"], "Connected");
+        self.socket = Some(socket);
+    }
+
+    /// Asks for an event socket with the session cookie: the socket, or
+    /// why the server refused it.
+    pub async fn try_connect(&self) -> Result<Socket, tokio_tungstenite::tungstenite::Error> {
         let url = format!("{}/api/ws", self.base.replacen("http", "ws", 1));
         let mut request = url.as_str().into_client_request().expect("request");
         let api: reqwest::Url = format!("{}/api/ws", self.base).parse().expect("url");
         if let Some(cookie) = reqwest::cookie::CookieStore::cookies(self.jar.as_ref(), &api) {
             request.headers_mut().insert("cookie", cookie);
         }
-        let (mut socket, _) = match self.local {
+        let socket = match self.local {
             None => tokio_tungstenite::connect_async(request).await,
             Some(local) => {
                 let tcp = tokio::net::TcpSocket::new_v4().expect("a socket");
@@ -207,11 +216,8 @@ impl Client {
                 let stream = tcp.connect(server).await.expect("connect");
                 tokio_tungstenite::client_async(request, MaybeTlsStream::Plain(stream)).await
             }
-        }
-        .expect("websocket upgrade");
-        let hello = next_text(&mut socket).await;
-        assert_eq!(hello["type"], "Connected");
-        self.socket = Some(socket);
+        };
+        socket.map(|(socket, _)| socket)
     }
 
     pub async fn send_frame(&mut self, frame: Value) {

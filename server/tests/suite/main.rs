@@ -9,5 +9,6 @@ mod connections;
 mod crash;
 mod protocol;
 mod skeleton;
+mod socket_limits;
 mod storage;
 mod upgrade;
