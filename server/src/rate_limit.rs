@@ -1,87 +1,102 @@
-//! The rate limit in front of the API: a token bucket per session that
-//! exists, per client address for everything else (no cookie, or a cookie
-//! no session has: made-up cookies must not each get a bucket of their
-//! own). A request past it is refused with 429 before it reaches an
-//! endpoint.
+//! The rate limit in front of the API: a bucket per signed-in user, per
+//! client address for everything else (no cookie, or a cookie no session
+//! has: made-up cookies must not each get a bucket of their own). A request
+//! past it is refused with 429 before it reaches an endpoint.
+//!
+//! The buckets are `governor`'s (GCRA, one state per caller); callers are
+//! keyed by value, so a request allocates nothing to be counted.
 
-use std::collections::HashMap;
-use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Instant;
+use std::net::{IpAddr, SocketAddr};
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use app::api::sessions::{Sessions, session_token};
 use app::api::{ApiError, ErrorCode};
 use axum::extract::{ConnectInfo, Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use domain::UserId;
+use governor::clock::{Clock, DefaultClock};
+use governor::middleware::NoOpMiddleware;
+use governor::state::keyed::DefaultKeyedStateStore;
+use governor::{Quota, RateLimiter as Governor};
 
 use crate::api_calls::is_api_call;
 
-/// Buckets kept before idle ones are swept.
+/// Buckets kept before the full ones are swept.
 const SWEEP_AT: usize = 10_000;
 
-/// Token buckets: `rate` requests a second, bursts of `burst`.
-#[derive(Debug)]
-pub struct RateLimiter {
-    rate: f64,
-    burst: f64,
-    buckets: Mutex<HashMap<String, Bucket>>,
+/// How often (in calls) the limiter looks whether to sweep.
+const SWEEP_CHECK_EVERY: u64 = 1_024;
+
+/// Whose bucket a call takes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Caller {
+    /// A user with a session this server knows.
+    User(UserId),
+    /// Anyone else, by client address.
+    Address(IpAddr),
 }
 
-#[derive(Debug, Clone, Copy)]
-struct Bucket {
-    tokens: f64,
-    at: Instant,
+/// Buckets of `rate` calls a second on average, `burst` at once.
+pub struct RateLimiter<C: Clock = DefaultClock> {
+    buckets: Governor<Caller, DefaultKeyedStateStore<Caller>, C, NoOpMiddleware<C::Instant>>,
+    calls: AtomicU64,
+}
+
+impl std::fmt::Debug for RateLimiter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RateLimiter")
+            .field("buckets", &self.buckets.len())
+            .finish()
+    }
 }
 
 impl RateLimiter {
     /// A limiter allowing `rate` a second on average, `burst` at once.
     pub fn new(rate: f64, burst: u32) -> Self {
-        Self {
-            rate: rate.max(0.0),
-            burst: f64::from(burst.max(1)),
-            buckets: Mutex::default(),
-        }
-    }
-
-    /// Takes a token from `key`'s bucket, if it has one.
-    pub fn allow(&self, key: &str, now: Instant) -> bool {
-        let mut buckets = self.buckets.lock().unwrap_or_else(PoisonError::into_inner);
-        if buckets.len() >= SWEEP_AT {
-            let (rate, burst) = (self.rate, self.burst);
-            buckets.retain(|_, bucket| bucket.refilled(rate, burst, now) < burst);
-        }
-        // Looked up first: the key is copied only for a new bucket, not
-        // per request.
-        if let Some(bucket) = buckets.get_mut(key) {
-            return bucket.take(self.rate, self.burst, now);
-        }
-        let mut bucket = Bucket {
-            tokens: self.burst,
-            at: now,
-        };
-        let allowed = bucket.take(self.rate, self.burst, now);
-        buckets.insert(key.to_owned(), bucket);
-        allowed
+        Self::with_clock(rate, burst, DefaultClock::default())
     }
 }
 
-impl Bucket {
-    /// Refills for the time since the last request, then takes a token if
-    /// there is one.
-    fn take(&mut self, rate: f64, burst: f64, now: Instant) -> bool {
-        let tokens = self.refilled(rate, burst, now);
-        *self = Bucket {
-            tokens: if tokens >= 1.0 { tokens - 1.0 } else { tokens },
-            at: now,
-        };
-        tokens >= 1.0
+impl<C: Clock> RateLimiter<C> {
+    /// The limiter on `clock` (a fake one in tests).
+    pub fn with_clock(rate: f64, burst: u32, clock: C) -> Self {
+        Self {
+            buckets: Governor::dashmap_with_clock(quota(rate, burst), clock),
+            calls: AtomicU64::new(0),
+        }
     }
 
-    fn refilled(&self, rate: f64, burst: f64, now: Instant) -> f64 {
-        let elapsed = now.saturating_duration_since(self.at).as_secs_f64();
-        (self.tokens + elapsed * rate).min(burst)
+    /// Takes a token from `caller`'s bucket, if it has one.
+    pub fn allow(&self, caller: Caller) -> bool {
+        if self
+            .calls
+            .fetch_add(1, Ordering::Relaxed)
+            .is_multiple_of(SWEEP_CHECK_EVERY)
+            && self.buckets.len() >= SWEEP_AT
+        {
+            self.buckets.retain_recent();
+            self.buckets.shrink_to_fit();
+        }
+        self.buckets.check_key(&caller).is_ok()
     }
+}
+
+/// The quota for `rate` a second and bursts of `burst`; a rate that is not
+/// a positive number refills about once a year.
+fn quota(rate: f64, burst: u32) -> Quota {
+    const YEAR: Duration = Duration::from_secs(365 * 24 * 3600);
+    let period = if rate > 0.0 {
+        Duration::try_from_secs_f64(rate.recip()).unwrap_or(YEAR)
+    } else {
+        YEAR
+    };
+    let quota = Quota::with_period(period.clamp(Duration::from_nanos(1), YEAR))
+        .unwrap_or_else(|| Quota::per_second(NonZeroU32::MAX));
+    quota.allow_burst(NonZeroU32::new(burst).unwrap_or(NonZeroU32::MIN))
 }
 
 /// The middleware's state: the buckets, and the sessions that earn one.
@@ -102,18 +117,17 @@ pub async fn limit_rate(
     if !is_api_call(&request) {
         return next.run(request).await;
     }
-    let key = match session_token(request.headers()) {
-        Some(token) if sessions.user(&token).is_some() => format!("session {token}"),
-        _ => {
-            let peer = request
+    let user = session_token(request.headers()).and_then(|token| sessions.user(&token));
+    let caller = match user {
+        Some(user) => Caller::User(user),
+        None => Caller::Address(
+            request
                 .extensions()
                 .get::<ConnectInfo<SocketAddr>>()
-                .map(|ConnectInfo(peer)| peer.ip().to_string())
-                .unwrap_or_default();
-            format!("address {peer}")
-        }
+                .map_or(IpAddr::from([0, 0, 0, 0]), |ConnectInfo(peer)| peer.ip()),
+        ),
     };
-    if !limiter.allow(&key, Instant::now()) {
+    if !limiter.allow(caller) {
         return ApiError::new(ErrorCode::TooManyRequests, "too many requests: slow down")
             .into_response();
     }
@@ -123,17 +137,31 @@ pub async fn limit_rate(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
+    use governor::clock::FakeRelativeClock;
 
     #[test]
     fn a_bucket_allows_its_burst_then_its_rate() {
-        let limiter = RateLimiter::new(2.0, 3);
-        let start = Instant::now();
-        assert!((0..3).all(|_| limiter.allow("me", start)));
-        assert!(!limiter.allow("me", start));
-        assert!(limiter.allow("someone else", start));
-        assert!(limiter.allow("me", start + Duration::from_millis(500)));
-        assert!(!limiter.allow("me", start + Duration::from_millis(600)));
-        assert!(limiter.allow("me", start + Duration::from_secs(10)));
+        let clock = FakeRelativeClock::default();
+        let limiter = RateLimiter::with_clock(2.0, 3, clock.clone());
+        let me = Caller::Address(IpAddr::from([127, 0, 0, 1]));
+        let someone_else = Caller::User(UserId::from(uuid::Uuid::from_u128(1)));
+        assert!((0..3).all(|_| limiter.allow(me)));
+        assert!(!limiter.allow(me));
+        assert!(limiter.allow(someone_else));
+        clock.advance(Duration::from_millis(500));
+        assert!(limiter.allow(me), "half a second refills one at 2/s");
+        clock.advance(Duration::from_millis(100));
+        assert!(!limiter.allow(me));
+        clock.advance(Duration::from_secs(10));
+        assert!((0..3).all(|_| limiter.allow(me)), "a full bucket again");
+        assert!(!limiter.allow(me), "but no more than the burst");
+    }
+
+    #[test]
+    fn a_rate_of_nothing_still_allows_the_burst() {
+        let limiter = RateLimiter::with_clock(0.0, 2, FakeRelativeClock::default());
+        let me = Caller::Address(IpAddr::from([127, 0, 0, 1]));
+        assert!(limiter.allow(me) && limiter.allow(me));
+        assert!(!limiter.allow(me));
     }
 }
