@@ -7,7 +7,7 @@ use tokio_util::sync::CancellationToken;
 use tracing_subscriber::EnvFilter;
 
 /// jemalloc, which hands freed memory back to the system: under glibc's
-/// malloc a burst of 2,000 requests left the server 15 MB larger for good,
+/// malloc a burst of 2,000 requests left the server 13 MB larger for good,
 /// though the heap was back to its size before within a second (measured
 /// in docs/performance.md, "Memory after a burst").
 #[global_allocator]
