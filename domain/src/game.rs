@@ -167,7 +167,7 @@ pub fn create(game: Option<Game>, cmd: &CreateGame, _: &Ctx, rules: &Rules) -> O
     if game.is_some() {
         return refuse(game_id, cmd.player_id, GameError::GameAlreadyExists);
     }
-    Outcome::set(Game::Waiting(Waiting {
+    let created = Outcome::set(Game::Waiting(Waiting {
         game_id,
         creator: cmd.player_id,
         players: Vec::new(),
@@ -178,8 +178,14 @@ pub fn create(game: Option<Game>, cmd: &CreateGame, _: &Ctx, rules: &Rules) -> O
         game_id,
         creator: cmd.player_id,
         version: 1,
-    })
-    .schedule(
+    });
+    lapses_unless_joined(created, game_id, rules)
+}
+
+/// `outcome`, with the wait for players timed: turn 0's deadline, after
+/// which a game nobody (else) joined is called off.
+fn lapses_unless_joined(outcome: Outcome<Game>, game_id: GameId, rules: &Rules) -> Outcome<Game> {
+    outcome.schedule(
         TurnDeadlinePassed {
             game_id,
             turn_number: 0,
@@ -459,23 +465,16 @@ pub fn invite(game: Option<Game>, cmd: &InviteUser, _: &Ctx, rules: &Rules) -> O
         return refuse(game_id, inviter_id, GameError::PlayerAlreadyJoined);
     }
     waiting.invited = Some(cmd.invited_id);
-    Outcome::set(Game::Waiting(waiting))
+    let invited = Outcome::set(Game::Waiting(waiting))
         .emit(UserInvited {
             inviter_id,
             invited_id: cmd.invited_id,
             game_id,
         })
-        // An invitation nobody answers lapses with the first turn's
-        // timeout, counted from the invitation.
-        .cancel_schedules(timer_key(game_id))
-        .schedule(
-            TurnDeadlinePassed {
-                game_id,
-                turn_number: 0,
-            },
-            rules.turn_timeout_ms,
-            timer_key(game_id),
-        )
+        .cancel_schedules(timer_key(game_id));
+    // An invitation nobody answers lapses with the first turn's timeout,
+    // counted from the invitation.
+    lapses_unless_joined(invited, game_id, rules)
 }
 
 /// `DeclineInvitation`: the invited player says no; the inviter is told and

@@ -103,6 +103,17 @@ pub async fn serve_connections(
     connections.wait().await;
 }
 
+/// The client address of a request, as the accept loop recorded it
+/// (unspecified if it did not: a request made in process).
+pub fn client_address(request: &axum::extract::Request) -> std::net::IpAddr {
+    request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map_or(std::net::IpAddr::from([0, 0, 0, 0]), |ConnectInfo(peer)| {
+            peer.ip()
+        })
+}
+
 /// Errors of one connection that came and went before it was accepted.
 fn is_connection_error(error: &std::io::Error) -> bool {
     use std::io::ErrorKind::{ConnectionAborted, ConnectionRefused, ConnectionReset};

@@ -253,9 +253,10 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Watched<T> {
         self.io.is_write_vectored()
     }
 
+    // Not timed: a socket's flush is no write (it is always ready), and
+    // taking it for one would clear a write still blocked.
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        let flushed = Pin::new(&mut self.io).poll_flush(cx);
-        self.wrote(flushed)
+        Pin::new(&mut self.io).poll_flush(cx)
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {

@@ -6,7 +6,7 @@
 //! The buckets are `governor`'s (GCRA, one state per caller); callers are
 //! keyed by value, so a request allocates nothing to be counted.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use app::api::sessions::{Sessions, session_token};
 use app::api::{ApiError, ErrorCode};
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use domain::UserId;
@@ -120,12 +120,7 @@ pub async fn limit_rate(
     let user = session_token(request.headers()).and_then(|token| sessions.user(&token));
     let caller = match user {
         Some(user) => Caller::User(user),
-        None => Caller::Address(
-            request
-                .extensions()
-                .get::<ConnectInfo<SocketAddr>>()
-                .map_or(IpAddr::from([0, 0, 0, 0]), |ConnectInfo(peer)| peer.ip()),
-        ),
+        None => Caller::Address(crate::accept::client_address(&request)),
     };
     if !limiter.allow(caller) {
         return ApiError::new(ErrorCode::TooManyRequests, "too many requests: slow down")

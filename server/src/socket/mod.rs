@@ -17,9 +17,7 @@ mod presence;
 use app::api::sessions::session_user;
 use app::api::{ApiError, ErrorCode};
 use app::socket_frames::{ClientFrame, ServerFrame};
-use std::net::{IpAddr, SocketAddr};
-
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
 use domain::UserId;
 use futures::{SinkExt, StreamExt};
@@ -60,12 +58,7 @@ pub async fn upgrade(State(state): State<AppState>, mut request: Request) -> Res
     let user = session_user(&state.api.sessions, request.headers());
     let opener = match user {
         Some(user) => Opener::User(user),
-        None => Opener::Anonymous(
-            request
-                .extensions()
-                .get::<ConnectInfo<SocketAddr>>()
-                .map_or(IpAddr::from([0, 0, 0, 0]), |ConnectInfo(peer)| peer.ip()),
-        ),
+        None => Opener::Anonymous(crate::accept::client_address(&request)),
     };
     let open = match state.live.open(opener) {
         Ok(open) => open,
