@@ -25,6 +25,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tower::Service;
 
+use crate::client_address::{ClientAddress, TrustedProxies};
 use crate::connection_caps::{ConnectionCaps, Full, Slot};
 use crate::connection_clock::{Clock, Overstay, Timeouts, Tracked, Watched};
 
@@ -49,6 +50,8 @@ pub struct Limits {
     pub caps: Arc<ConnectionCaps>,
     /// The connection timeouts.
     pub timeouts: Timeouts,
+    /// The proxies whose forwarded client addresses are believed.
+    pub proxies: Arc<TrustedProxies>,
 }
 
 /// Accepts and serves connections until `shutdown` is cancelled, then lets
@@ -77,14 +80,17 @@ pub async fn serve_connections(
                 continue;
             }
         };
-        match limits.caps.take(peer.ip()) {
+        match limits
+            .caps
+            .take(peer.ip(), limits.proxies.trusts(peer.ip()))
+        {
             Ok(slot) => {
                 connections.spawn(serve_connection(
                     stream,
                     peer,
                     slot,
                     router.clone(),
-                    limits.timeouts,
+                    limits.clone(),
                     shutdown.clone(),
                 ));
             }
@@ -103,17 +109,6 @@ pub async fn serve_connections(
     connections.wait().await;
 }
 
-/// The client address of a request, as the accept loop recorded it
-/// (unspecified if it did not: a request made in process).
-pub fn client_address(request: &axum::extract::Request) -> std::net::IpAddr {
-    request
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map_or(std::net::IpAddr::from([0, 0, 0, 0]), |ConnectInfo(peer)| {
-            peer.ip()
-        })
-}
-
 /// Errors of one connection that came and went before it was accepted.
 fn is_connection_error(error: &std::io::Error) -> bool {
     use std::io::ErrorKind::{ConnectionAborted, ConnectionRefused, ConnectionReset};
@@ -129,17 +124,20 @@ async fn serve_connection(
     peer: SocketAddr,
     slot: Slot,
     router: Router,
-    timeouts: Timeouts,
+    limits: Limits,
     shutdown: CancellationToken,
 ) {
     // Events are small frames that must go out at once.
     let _ = stream.set_nodelay(true);
-    let clock = Clock::new(timeouts);
+    let clock = Clock::new(limits.timeouts);
+    let proxies = limits.proxies;
     let io = TokioIo::new(Watched::new(stream, clock.clone(), slot));
     let service = {
         let clock = clock.clone();
         service_fn(move |mut request: hyper::Request<Incoming>| {
+            let client = ClientAddress(proxies.client(peer, request.headers()));
             request.extensions_mut().insert(ConnectInfo(peer));
+            request.extensions_mut().insert(client);
             let busy = clock.busy();
             let answer = router.clone().call(request);
             async move {

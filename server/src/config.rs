@@ -103,6 +103,20 @@ pub struct Config {
     #[arg(long, env = "MAX_ANONYMOUS_SOCKETS_PER_ADDRESS", default_value_t = 32, value_parser = clap::value_parser!(u32).range(1..))]
     pub max_anonymous_sockets_per_address: u32,
 
+    /// Proxies (addresses or networks, comma-separated: `10.0.0.0/8,
+    /// 192.0.2.7`) whose `Forwarded` or `X-Forwarded-For` names the client:
+    /// its address is then the one rate limits and caps count. From anyone
+    /// else those headers are ignored.
+    #[arg(long, env = "TRUSTED_PROXIES", default_value = "", value_parser = trusted_proxies)]
+    pub trusted_proxies: crate::client_address::TrustedProxies,
+
+    /// The site's address as browsers see it (`https://play.example`),
+    /// behind a proxy or a load balancer: the `Origin` API calls and the
+    /// event socket must send. Without it, the origin must match the
+    /// request's `Host`.
+    #[arg(long, env = "PUBLIC_URL", value_parser = public_origin)]
+    pub public_url: Option<String>,
+
     /// Seconds a client has to send a request's head (from connecting for
     /// the first request, from its first byte for the next ones).
     #[arg(long, env = "HEADER_TIMEOUT_SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
@@ -135,6 +149,19 @@ fn postgres_url(url: &str) -> Result<String, String> {
     } else {
         Err("a PostgreSQL URL starts with postgres:// (the embedded database needs no URL: see --data-dir)".to_owned())
     }
+}
+
+fn trusted_proxies(text: &str) -> Result<crate::client_address::TrustedProxies, String> {
+    crate::client_address::parse_networks(text).map(crate::client_address::TrustedProxies::new)
+}
+
+/// The origin of a public URL, as a browser writes it in `Origin`.
+fn public_origin(text: &str) -> Result<String, String> {
+    let url = url::Url::parse(text).map_err(|error| format!("not a URL: {error}"))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+        return Err("the public URL is http:// or https:// and a host".to_owned());
+    }
+    Ok(url.origin().ascii_serialization())
 }
 
 impl Config {
@@ -209,6 +236,26 @@ mod tests {
         assert!(
             Config::try_parse_from(["server", "--database-url", "mysql://localhost/db"]).is_err()
         );
+    }
+
+    #[test]
+    fn the_public_url_is_kept_as_its_origin() {
+        let config =
+            Config::try_parse_from(["server", "--public-url", "HTTPS://Play.Example:443/lobby"])
+                .unwrap();
+        assert_eq!(config.public_url.as_deref(), Some("https://play.example"));
+        assert!(Config::try_parse_from(["server", "--public-url", "play.example"]).is_err());
+        assert!(Config::try_parse_from(["server", "--public-url", "ftp://play.example"]).is_err());
+    }
+
+    #[test]
+    fn trusted_proxies_are_addresses_or_networks() {
+        let config =
+            Config::try_parse_from(["server", "--trusted-proxies", "10.0.0.0/8, 192.0.2.7"])
+                .unwrap();
+        assert!(config.trusted_proxies.trusts("10.1.2.3".parse().unwrap()));
+        assert!(!config.trusted_proxies.trusts("192.0.2.8".parse().unwrap()));
+        assert!(Config::try_parse_from(["server", "--trusted-proxies", "a proxy"]).is_err());
     }
 
     #[test]

@@ -62,14 +62,15 @@ impl ConnectionCaps {
         self.lock().total
     }
 
-    /// Takes a slot for a connection from `address`, if a cap allows it.
-    pub fn take(self: &Arc<Self>, address: IpAddr) -> Result<Slot, Full> {
+    /// Takes a slot for a connection from `address`, if a cap allows it;
+    /// a trusted proxy carries many clients and is not capped as one.
+    pub fn take(self: &Arc<Self>, address: IpAddr, trusted_proxy: bool) -> Result<Slot, Full> {
         let mut open = self.lock();
         if open.total >= self.total {
             return Err(Full::Total);
         }
         let from_address = open.by_address.entry(address).or_default();
-        if self.per_address.is_some_and(|cap| *from_address >= cap) {
+        if !trusted_proxy && self.per_address.is_some_and(|cap| *from_address >= cap) {
             return Err(Full::Address);
         }
         *from_address += 1;
@@ -136,13 +137,20 @@ mod tests {
     #[test]
     fn an_address_gets_its_share_and_no_more() {
         let caps = ConnectionCaps::new(10, 2);
-        let first = caps.take(ip(1)).unwrap();
-        let _second = caps.take(ip(1)).unwrap();
-        assert_eq!(caps.take(ip(1)).unwrap_err(), Full::Address);
-        assert!(caps.take(ip(2)).is_ok(), "another address still gets in");
+        let first = caps.take(ip(1), false).unwrap();
+        let _second = caps.take(ip(1), false).unwrap();
+        assert_eq!(caps.take(ip(1), false).unwrap_err(), Full::Address);
+        assert!(
+            caps.take(ip(2), false).is_ok(),
+            "another address still gets in"
+        );
+        assert!(
+            caps.take(ip(1), true).is_ok(),
+            "a trusted proxy is not capped"
+        );
         drop(first);
         assert!(
-            caps.take(ip(1)).is_ok(),
+            caps.take(ip(1), false).is_ok(),
             "a closed connection frees its slot"
         );
     }
@@ -150,8 +158,8 @@ mod tests {
     #[test]
     fn the_total_holds_across_addresses() {
         let caps = ConnectionCaps::new(3, 0);
-        let slots: Vec<_> = (1..=3).map(|n| caps.take(ip(n)).unwrap()).collect();
-        assert_eq!(caps.take(ip(9)).unwrap_err(), Full::Total);
+        let slots: Vec<_> = (1..=3).map(|n| caps.take(ip(n), false).unwrap()).collect();
+        assert_eq!(caps.take(ip(9), false).unwrap_err(), Full::Total);
         assert_eq!(caps.open(), 3);
         drop(slots);
         assert_eq!(caps.open(), 0);

@@ -5,6 +5,7 @@
 pub mod accept;
 mod api_calls;
 pub mod body_limit;
+pub mod client_address;
 pub mod config;
 pub mod connection_caps;
 pub mod connection_clock;
@@ -178,6 +179,7 @@ pub fn state(
             timeout: config.body_timeout(),
         },
         instance: uuid::Uuid::new_v4().as_u64_pair().0,
+        site: same_site::Site::new(config.public_url.as_deref()),
     })
 }
 
@@ -277,5 +279,6 @@ fn connection_limits(config: &Config) -> accept::Limits {
     accept::Limits {
         caps: connection_caps::ConnectionCaps::new(total, config.max_connections_per_address),
         timeouts: config.timeouts(),
+        proxies: Arc::new(config.trusted_proxies.clone()),
     }
 }

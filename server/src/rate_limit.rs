@@ -120,7 +120,7 @@ pub async fn limit_rate(
     let user = session_token(request.headers()).and_then(|token| sessions.user(&token));
     let caller = match user {
         Some(user) => Caller::User(user),
-        None => Caller::Address(crate::accept::client_address(&request)),
+        None => Caller::Address(crate::client_address::client_address(&request)),
     };
     if !limiter.allow(caller) {
         return ApiError::new(ErrorCode::TooManyRequests, "too many requests: slow down")

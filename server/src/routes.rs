@@ -43,7 +43,10 @@ pub fn router(state: AppState) -> Router {
             state.body_limit,
             limit_body,
         ))
-        .layer(axum::middleware::from_fn(from_this_site))
+        .layer(axum::middleware::from_fn_with_state(
+            state.site.clone(),
+            from_this_site,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             RateLimit {
                 limiter: state.limiter.clone(),

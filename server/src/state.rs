@@ -54,6 +54,8 @@ pub struct Shared {
     pub body_limit: crate::body_limit::BodyLimit,
     /// This process, in connection ids (so ids from two nodes never meet).
     pub instance: u64,
+    /// Which origin is this site's.
+    pub site: crate::same_site::Site,
 }
 
 impl FromRef<AppState> for LeptosOptions {

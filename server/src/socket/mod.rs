@@ -47,7 +47,7 @@ const MAX_CLIENT_MESSAGE_BYTES: usize = 16 * 1024;
 
 /// Upgrades `GET /api/ws` to a WebSocket.
 pub async fn upgrade(State(state): State<AppState>, mut request: Request) -> Response {
-    if !crate::same_site::same_origin(request.headers()) {
+    if !state.site.same_origin(request.headers()) {
         return ApiError::new(ErrorCode::Forbidden, "cross-origin WebSocket refused")
             .into_response();
     }
@@ -58,7 +58,7 @@ pub async fn upgrade(State(state): State<AppState>, mut request: Request) -> Res
     let user = session_user(&state.api.sessions, request.headers());
     let opener = match user {
         Some(user) => Opener::User(user),
-        None => Opener::Anonymous(crate::accept::client_address(&request)),
+        None => Opener::Anonymous(crate::client_address::client_address(&request)),
     };
     let open = match state.live.open(opener) {
         Ok(open) => open,

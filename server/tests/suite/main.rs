@@ -5,6 +5,7 @@ mod common;
 mod process;
 
 mod bad_input;
+mod behind_proxy;
 mod connections;
 mod crash;
 mod protocol;
