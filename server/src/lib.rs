@@ -11,6 +11,7 @@ pub mod connection_caps;
 pub mod connection_clock;
 pub mod event_routing;
 pub mod live_sockets;
+pub mod metrics;
 pub mod queue;
 pub mod rate_limit;
 pub mod routes;
@@ -35,6 +36,7 @@ pub use state::AppState;
 
 use crate::event_routing::Hub;
 use crate::rate_limit::RateLimiter;
+use crate::routes::Operations;
 
 /// The name cargo-leptos gives the WASM, JS and CSS bundle (`name` in the
 /// workspace's `[[workspace.metadata.leptos]]`).
@@ -119,6 +121,7 @@ pub async fn start_bus(
     let runtime = Runtime::new()
         .store(store)
         .hook(hub)
+        .hook(Arc::new(metrics::MetricsHook::default()))
         .hook(Arc::new(TracingHook));
     let bus = Bus::start(registry, runtime).await?;
     if bus.set_aside_at_start() > 0 {
@@ -221,7 +224,8 @@ pub async fn serve(
             effect_type.clone(),
         ));
     }
-    let bus = start_bus(&config, storage.store, hub.clone()).await?;
+    let store: Arc<dyn bus::Store> = Arc::new(metrics::TimedCommits::new(storage.store));
+    let bus = start_bus(&config, store.clone(), hub.clone()).await?;
     // No socket is open yet: whoever the store remembers as online is not.
     bus.publish(domain::PresenceReset {})?;
     bus.settle().await;
@@ -232,6 +236,8 @@ pub async fn serve(
             .map(|game| (game.game_id, game.players, game.version)),
     );
     tokio::spawn(flush_lobby(hub.clone(), shutdown.clone()));
+    tokio::spawn(metrics::upkeep(shutdown.clone()));
+    let limits = connection_limits(&config);
     let state = state(
         &config,
         addr,
@@ -240,8 +246,13 @@ pub async fn serve(
         hub,
         shutdown.clone(),
     );
-    let app = routes::router(state);
-    let limits = connection_limits(&config);
+    let app = routes::router(
+        state,
+        Operations {
+            store,
+            caps: limits.caps.clone(),
+        },
+    );
     tracing::info!(
         max_connections = limits.caps.total(),
         max_connections_per_address = config.max_connections_per_address,

@@ -4,22 +4,44 @@
 use app::server_status::ssr::{OpenSockets, ServerClock};
 use app::socket_frames::SOCKET_PATH;
 use app::{App, shell};
+use std::sync::Arc;
+use std::time::Duration;
+
+use app::api::{ApiError, ErrorCode};
 use axum::Router;
+use axum::extract::State;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use leptos::prelude::provide_context;
 use leptos_axum::{LeptosRoutes, generate_route_list};
 use tower_http::trace::TraceLayer;
 
 use crate::body_limit::limit_body;
+use crate::connection_caps::ConnectionCaps;
+use crate::live_sockets::LiveSockets;
 use crate::rate_limit::{RateLimit, limit_rate};
 use crate::same_site::from_this_site;
 use crate::socket;
 use crate::state::AppState;
 
+/// What the operators' routes look at.
+#[derive(Clone)]
+pub struct Operations {
+    /// The store, for the health check.
+    pub store: Arc<dyn bus::Store>,
+    /// The connection caps, for the connections open.
+    pub caps: Arc<ConnectionCaps>,
+}
+
+/// How long the health check waits for the database.
+const HEALTH_PATIENCE: Duration = Duration::from_secs(2);
+
 /// Every route of the site.
-pub fn router(state: AppState) -> Router {
+pub fn router(state: AppState, operations: Operations) -> Router {
     let pages = generate_route_list(App);
     let live = state.live.clone();
+    let live_for_metrics = state.live.clone();
     let open = OpenSockets(std::sync::Arc::new(move || live.count()));
     let bus = state.api.bus.clone();
     let clock = ServerClock(std::sync::Arc::new(move || bus.now_ms()));
@@ -33,7 +55,11 @@ pub fn router(state: AppState) -> Router {
     let render = move || shell(options.clone());
 
     Router::new()
-        .route("/healthz", get(healthz))
+        .route("/healthz", get(healthz).with_state(operations.clone()))
+        .route(
+            "/metrics",
+            get(move || metrics(live_for_metrics.clone(), operations.caps.clone())),
+        )
         .route(SOCKET_PATH, get(socket::upgrade))
         .leptos_routes_with_context(&state, pages, context, render)
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
@@ -58,7 +84,29 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// `GET /healthz`: 200 while the server serves.
-async fn healthz() -> &'static str {
-    "ok"
+/// `GET /healthz`: 200 while the server serves and its database answers
+/// (a load balancer takes the node out on anything else), 503 in the API's
+/// error shape when it does not.
+async fn healthz(State(operations): State<Operations>) -> Response {
+    match tokio::time::timeout(HEALTH_PATIENCE, operations.store.ping()).await {
+        Ok(Ok(())) => "ok".into_response(),
+        Ok(Err(error)) => {
+            tracing::warn!(error = %error, "health check: the database fails");
+            ApiError::new(ErrorCode::Unavailable, "the database does not answer").into_response()
+        }
+        Err(_) => ApiError::new(
+            ErrorCode::Unavailable,
+            format!("the database did not answer within {HEALTH_PATIENCE:?}"),
+        )
+        .into_response(),
+    }
+}
+
+/// `GET /metrics`: Prometheus text (see [`crate::metrics`]).
+async fn metrics(live: LiveSockets, caps: Arc<ConnectionCaps>) -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        crate::metrics::render(live.count(), caps.open()),
+    )
+        .into_response()
 }

@@ -45,6 +45,8 @@ pub trait Hook: Send + Sync + 'static {
     fn before_handler(&self, _run: &HandlerRun<'_>) {}
     /// A handler ran.
     fn after_handler(&self, _run: &HandlerRun<'_>, _report: &HandlerReport<'_>) {}
+    /// A schedule came due and its event is about to be dispatched.
+    fn timer_fired(&self, _event: &Envelope) {}
 }
 
 /// Logs every dispatch and handler run at `TRACE`/`DEBUG`, failures at `WARN`.

@@ -39,6 +39,9 @@ impl Bus {
                     }))
                 }
                 Fired::Due(timer) => {
+                    for hook in &self.inner.hooks {
+                        hook.timer_fired(&timer.event);
+                    }
                     // At least once: the store forgets the schedule when its
                     // handlers have run; a crash before that fires it again.
                     self.dispatch_batch(Finished::Schedule(timer.id), [timer.event], &[]);

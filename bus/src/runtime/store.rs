@@ -274,4 +274,10 @@ pub trait Store: Send + Sync + 'static {
     /// entry is finished as usual). Setting the same effect aside twice (a
     /// second start before its entry finished) keeps one copy.
     fn set_aside(&self, unreadable: Vec<SetAside>) -> StoreFuture<'_, ()>;
+    /// Whether the store answers now (a health check: a round trip to a
+    /// database server). A store in this process always does; a store that
+    /// wraps another must ask the inner one.
+    fn ping(&self) -> StoreFuture<'_, ()> {
+        Box::pin(async { Ok(()) })
+    }
 }

@@ -74,4 +74,8 @@ impl Store for WithEphemeral {
     fn set_aside(&self, unreadable: Vec<SetAside>) -> StoreFuture<'_, ()> {
         self.durable.set_aside(unreadable)
     }
+
+    fn ping(&self) -> StoreFuture<'_, ()> {
+        self.durable.ping()
+    }
 }

@@ -65,4 +65,8 @@ impl Store for AbortAfterCommit {
     fn set_aside(&self, unreadable: Vec<SetAside>) -> StoreFuture<'_, ()> {
         self.inner.set_aside(unreadable)
     }
+
+    fn ping(&self) -> StoreFuture<'_, ()> {
+        self.inner.ping()
+    }
 }

@@ -171,6 +171,16 @@ impl Store for PostgresStore {
         let at_ms = super::now_ms();
         Box::pin(self.write(Write::SetAside { unreadable, at_ms }))
     }
+
+    fn ping(&self) -> StoreFuture<'_, ()> {
+        Box::pin(async move {
+            sqlx::query("SELECT 1")
+                .execute(&self.pool)
+                .await
+                .map_err(postgres)?;
+            Ok(())
+        })
+    }
 }
 
 impl app::api::sessions::SessionStore for PostgresStore {

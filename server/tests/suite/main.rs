@@ -8,6 +8,7 @@ mod bad_input;
 mod behind_proxy;
 mod connections;
 mod crash;
+mod operations;
 mod protocol;
 mod skeleton;
 mod socket_limits;
