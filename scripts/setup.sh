@@ -62,6 +62,13 @@ if [ "$(wasm-bindgen --version 2>/dev/null | awk '{ print $2 }')" != "$WASM_BIND
   cargo_install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION"
 fi
 
+# NATS, for cluster mode's tests: Debian's server (2.9; the nodes use
+# core publish/subscribe only, which it serves).
+if ! command -v nats-server >/dev/null && [ ! -x /usr/sbin/nats-server ]; then
+  say "installing nats-server from Debian"
+  apt_install nats-server
+fi
+
 # Node.js, for Playwright and npm's binaryen.
 if ! command -v npm >/dev/null; then
   say "installing Node.js and npm from Debian"

@@ -30,6 +30,11 @@ pub struct Config {
     #[arg(long, env = "DATABASE_URL", hide_env_values = true, value_parser = postgres_url)]
     pub database_url: Option<String>,
 
+    /// Run as one node of a cluster: the NATS server that carries events
+    /// between nodes (`nats://host:4222`). Needs `--database-url`.
+    #[arg(long, env = "NATS_URL", requires = "database_url", value_parser = nats_url)]
+    pub nats_url: Option<String>,
+
     /// Keep everything in memory and nothing on disk (a restart forgets all).
     #[arg(long, env = "IN_MEMORY")]
     pub in_memory: bool,
@@ -151,6 +156,14 @@ fn postgres_url(url: &str) -> Result<String, String> {
     }
 }
 
+fn nats_url(url: &str) -> Result<String, String> {
+    if url.starts_with("nats://") || url.starts_with("tls://") {
+        Ok(url.to_owned())
+    } else {
+        Err("a NATS URL starts with nats:// (or tls://)".to_owned())
+    }
+}
+
 fn trusted_proxies(text: &str) -> Result<crate::client_address::TrustedProxies, String> {
     crate::client_address::parse_networks(text).map(crate::client_address::TrustedProxies::new)
 }
@@ -256,6 +269,33 @@ mod tests {
         assert!(config.trusted_proxies.trusts("10.1.2.3".parse().unwrap()));
         assert!(!config.trusted_proxies.trusts("192.0.2.8".parse().unwrap()));
         assert!(Config::try_parse_from(["server", "--trusted-proxies", "a proxy"]).is_err());
+    }
+
+    #[test]
+    fn a_cluster_node_needs_postgres_and_a_nats_url() {
+        let node = Config::try_parse_from([
+            "server",
+            "--database-url",
+            "postgres://u@localhost/db",
+            "--nats-url",
+            "nats://127.0.0.1:4222",
+        ])
+        .unwrap();
+        assert_eq!(node.nats_url.as_deref(), Some("nats://127.0.0.1:4222"));
+        assert!(
+            Config::try_parse_from(["server", "--nats-url", "nats://127.0.0.1:4222"]).is_err(),
+            "NATS without PostgreSQL is no cluster"
+        );
+        assert!(
+            Config::try_parse_from([
+                "server",
+                "--database-url",
+                "postgres://u@localhost/db",
+                "--nats-url",
+                "127.0.0.1:4222"
+            ])
+            .is_err()
+        );
     }
 
     #[test]

@@ -12,6 +12,7 @@ pub mod connection_clock;
 pub mod event_routing;
 pub mod live_sockets;
 pub mod metrics;
+pub mod nats;
 pub mod queue;
 pub mod rate_limit;
 pub mod routes;
@@ -57,6 +58,10 @@ pub enum ServeError {
     /// The listener failed.
     #[error("the listener failed")]
     Io(#[from] std::io::Error),
+    /// The NATS URL or its options are unusable (an unreachable server is
+    /// not an error: the node connects when it can).
+    #[error("cannot connect to NATS")]
+    Nats(#[from] async_nats::ConnectError),
 }
 
 /// Where state lives: the bus's store, and the sessions.
@@ -246,11 +251,16 @@ pub async fn serve(
         hub,
         shutdown.clone(),
     );
+    let nats = match &config.nats_url {
+        Some(url) => Some(nats::connect(url, &addr.to_string()).await?),
+        None => None,
+    };
     let app = routes::router(
         state,
         Operations {
             store,
             caps: limits.caps.clone(),
+            nats,
         },
     );
     tracing::info!(

@@ -32,6 +32,8 @@ pub struct Operations {
     pub store: Arc<dyn bus::Store>,
     /// The connection caps, for the connections open.
     pub caps: Arc<ConnectionCaps>,
+    /// The cluster's NATS, on a node of one.
+    pub nats: Option<async_nats::Client>,
 }
 
 /// How long the health check waits for the database.
@@ -84,10 +86,15 @@ pub fn router(state: AppState, operations: Operations) -> Router {
         .with_state(state)
 }
 
-/// `GET /healthz`: 200 while the server serves and its database answers
-/// (a load balancer takes the node out on anything else), 503 in the API's
-/// error shape when it does not.
+/// `GET /healthz`: 200 while the server serves, its database answers and,
+/// on a cluster node, NATS is connected (a load balancer takes the node
+/// out on anything else), 503 in the API's error shape when not.
 async fn healthz(State(operations): State<Operations>) -> Response {
+    if let Some(nats) = &operations.nats
+        && !crate::nats::connected(nats)
+    {
+        return ApiError::new(ErrorCode::Unavailable, "NATS is not reachable").into_response();
+    }
     match tokio::time::timeout(HEALTH_PATIENCE, operations.store.ping()).await {
         Ok(Ok(())) => "ok".into_response(),
         Ok(Err(error)) => {

@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::common::TestServer;
+use crate::nats_server::NatsServer;
 use crate::process::{Data, Process};
 use crate::protocol::ok;
 
@@ -66,4 +67,47 @@ async fn healthz_is_503_when_the_database_is_gone() {
     }
     assert_eq!(last.0, StatusCode::SERVICE_UNAVAILABLE, "{}", last.1);
     assert_eq!(last.1["error"]["code"], "UNAVAILABLE");
+}
+
+/// `/healthz` of `port` until it answers `status`, or the last answer.
+async fn health_becomes(port: u16, status: StatusCode) -> (StatusCode, Value) {
+    let health = format!("http://127.0.0.1:{port}/healthz");
+    let mut last = (StatusCode::IM_A_TEAPOT, Value::Null);
+    // Reconnecting backs off up to 4 s between attempts.
+    for _ in 0..200 {
+        if let Ok(response) = reqwest::get(&health).await {
+            let got = response.status();
+            last = (got, response.json().await.unwrap_or(Value::Null));
+            if got == status {
+                break;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    last
+}
+
+#[tokio::test]
+async fn a_cluster_node_is_healthy_only_while_it_reaches_nats_and_reconnects_by_itself() {
+    let mut nats = NatsServer::start().await;
+    let data = Data::postgres().await;
+    let node = Process::start_with(&data, 20_000, &["--nats-url", &nats.url()]).await;
+    assert_eq!(
+        health_becomes(node.port, StatusCode::OK).await.0,
+        StatusCode::OK
+    );
+
+    nats.kill();
+    let (status, body) = health_becomes(node.port, StatusCode::SERVICE_UNAVAILABLE).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert!(
+        body["error"]["message"].as_str().unwrap().contains("NATS"),
+        "{body}"
+    );
+
+    nats.restart().await;
+    let (status, body) = health_becomes(node.port, StatusCode::OK).await;
+    assert_eq!(status, StatusCode::OK, "reconnected by itself: {body}");
+    drop(node);
+    data.forget().await;
 }
