@@ -117,7 +117,10 @@ pub async fn limit_rate(
     if !is_api_call(&request) {
         return next.run(request).await;
     }
-    let user = session_token(request.headers()).and_then(|token| sessions.user(&token));
+    let user = match session_token(request.headers()) {
+        Some(token) => sessions.resolve(&token).await,
+        None => None,
+    };
     let caller = match user {
         Some(user) => Caller::User(user),
         None => Caller::Address(crate::client_address::client_address(&request)),

@@ -104,7 +104,10 @@ pub async fn send_command(command: Value) -> Result<Accepted, ApiError> {
         ));
     };
     let token = session_token(&headers);
-    let session_user = token.as_deref().and_then(|token| api.sessions.user(token));
+    let session_user = match token.as_deref() {
+        Some(token) => api.sessions.resolve(token).await,
+        None => None,
+    };
 
     if effect_type == <CreateUser as bus::Effect>::TYPE {
         let command = api.bus.decode(&effect_type, payload).map_err(from_bus)?;
@@ -197,7 +200,7 @@ pub async fn send_command(command: Value) -> Result<Accepted, ApiError> {
 pub async fn me() -> Result<Option<domain::users::User>, ApiError> {
     let api = context()?;
     let headers = headers().await?;
-    let Some(user_id) = session_user(&api.sessions, &headers) else {
+    let Some(user_id) = session_user(&api.sessions, &headers).await else {
         return Ok(None);
     };
     api.bus.query(GetUser { user_id }).await.map_err(from_bus)

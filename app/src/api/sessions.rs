@@ -22,6 +22,20 @@ pub trait SessionStore: Send + Sync + 'static {
     ) -> std::pin::Pin<
         Box<dyn std::future::Future<Output = Result<(), SessionStoreError>> + Send + 'a>,
     >;
+
+    /// The user of a session another process may have made since this one
+    /// read them all (a store shared by the nodes of a cluster); a store
+    /// only this process writes knows of none.
+    fn find<'a>(
+        &'a self,
+        _token: &'a str,
+    ) -> std::pin::Pin<
+        Box<
+            dyn std::future::Future<Output = Result<Option<UserId>, SessionStoreError>> + Send + 'a,
+        >,
+    > {
+        Box::pin(async { Ok(None) })
+    }
 }
 
 /// A session could not be stored; the store's own error is the cause.
@@ -65,7 +79,34 @@ impl Sessions {
         }
     }
 
-    /// The user a session token signs in as.
+    /// The user a session token signs in as: from memory, else, for a
+    /// token of the shape this server makes, from the store (where another
+    /// node of a cluster may have made it), remembered from then on.
+    /// Made-up tokens of the right shape cost a lookup each; they then
+    /// count against their address's rate limit as no session.
+    pub async fn resolve(&self, token: &str) -> Option<UserId> {
+        if let Some(user) = self.user(token) {
+            return Some(user);
+        }
+        let store = self.store.as_ref()?;
+        if !is_token_shaped(token) {
+            return None;
+        }
+        let user = match store.find(token).await {
+            Ok(user) => user?,
+            Err(error) => {
+                tracing::warn!(error = %error, "cannot look a session up");
+                return None;
+            }
+        };
+        let mut table = self.table.write().unwrap_or_else(PoisonError::into_inner);
+        let shared: Arc<str> = token.into();
+        table.owners.insert(user, shared.clone());
+        table.users.insert(shared, user);
+        Some(user)
+    }
+
+    /// The user a session token signs in as, among the sessions in memory.
     pub fn user(&self, token: &str) -> Option<UserId> {
         self.table
             .read()
@@ -120,6 +161,14 @@ fn new_token() -> String {
     )
 }
 
+/// Whether `token` could be one [`new_token`] made: 64 lowercase hex digits.
+fn is_token_shaped(token: &str) -> bool {
+    token.len() == 64
+        && token
+            .bytes()
+            .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
 /// The session token in a request's cookies.
 pub fn session_token(headers: &HeaderMap) -> Option<String> {
     headers
@@ -133,8 +182,8 @@ pub fn session_token(headers: &HeaderMap) -> Option<String> {
 }
 
 /// The user a request's session cookie signs in as.
-pub fn session_user(sessions: &Sessions, headers: &HeaderMap) -> Option<UserId> {
-    session_token(headers).and_then(|token| sessions.user(&token))
+pub async fn session_user(sessions: &Sessions, headers: &HeaderMap) -> Option<UserId> {
+    sessions.resolve(&session_token(headers)?).await
 }
 
 /// The `Set-Cookie` value for a session: HttpOnly, SameSite, for `/api`.
@@ -160,6 +209,51 @@ mod tests {
         assert_eq!(sessions.open(user, None).await.ok(), Some(None));
         assert_eq!(sessions.open(user, Some("guess")).await.ok(), Some(None));
         assert_eq!(token.len(), 64);
+    }
+
+    /// A store another node wrote a session into.
+    struct Shared(UserId, String);
+
+    impl SessionStore for Shared {
+        fn save<'a>(
+            &'a self,
+            _: &'a str,
+            _: UserId,
+        ) -> std::pin::Pin<
+            Box<dyn std::future::Future<Output = Result<(), SessionStoreError>> + Send + 'a>,
+        > {
+            Box::pin(async { Ok(()) })
+        }
+
+        fn find<'a>(
+            &'a self,
+            token: &'a str,
+        ) -> std::pin::Pin<
+            Box<
+                dyn std::future::Future<Output = Result<Option<UserId>, SessionStoreError>>
+                    + Send
+                    + 'a,
+            >,
+        > {
+            Box::pin(async move { Ok((token == self.1).then_some(self.0)) })
+        }
+    }
+
+    #[tokio::test]
+    async fn a_session_made_elsewhere_is_found_in_the_store_and_kept() {
+        let user = UserId::from_u128(7);
+        let token = new_token();
+        let sessions = Sessions::restore([], Arc::new(Shared(user, token.clone())));
+        assert_eq!(sessions.user(&token), None, "not read at start");
+        assert_eq!(sessions.resolve(&token).await, Some(user));
+        assert_eq!(sessions.user(&token), Some(user), "remembered");
+        assert_eq!(
+            sessions.open(user, None).await.ok(),
+            Some(None),
+            "and the user is its"
+        );
+        assert_eq!(sessions.resolve(&new_token()).await, None);
+        assert_eq!(sessions.resolve("not a token").await, None);
     }
 
     #[test]

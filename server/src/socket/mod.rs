@@ -55,7 +55,7 @@ pub async fn upgrade(State(state): State<AppState>, mut request: Request) -> Res
         Ok(accept) => accept,
         Err(not) => return not.response(),
     };
-    let user = session_user(&state.api.sessions, request.headers());
+    let user = session_user(&state.api.sessions, request.headers()).await;
     let opener = match user {
         Some(user) => Opener::User(user),
         None => Opener::Anonymous(crate::client_address::client_address(&request)),

@@ -204,4 +204,29 @@ impl app::api::sessions::SessionStore for PostgresStore {
             .map_err(|error| app::api::sessions::SessionStoreError(Box::new(error)))
         })
     }
+
+    fn find<'a>(
+        &'a self,
+        token: &'a str,
+    ) -> std::pin::Pin<
+        Box<
+            dyn std::future::Future<
+                    Output = Result<Option<domain::UserId>, app::api::sessions::SessionStoreError>,
+                > + Send
+                + 'a,
+        >,
+    > {
+        Box::pin(async move {
+            let row: Option<(String,)> = sqlx::query_as(sql::SELECT_SESSION_USER)
+                .bind(token)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(|error| app::api::sessions::SessionStoreError(Box::new(error)))?;
+            row.map(|(user,)| {
+                user.parse::<domain::UserId>()
+                    .map_err(|error| app::api::sessions::SessionStoreError(Box::new(error)))
+            })
+            .transpose()
+        })
+    }
 }

@@ -60,6 +60,8 @@ pub(crate) const SELECT_SCHEDULES: &str = "SELECT id, schedule_key, due_at_ms, u
 pub(crate) const SELECT_DELIVERIES: &str = "SELECT entry, position, handler FROM deliveries";
 pub(crate) const SELECT_OUTBOX: &str = "SELECT id, effects FROM outbox ORDER BY seq";
 pub(crate) const SELECT_SESSIONS: &str = "SELECT token, user_id FROM sessions";
+/// PostgreSQL: one session, made by any node.
+pub(crate) const SELECT_SESSION_USER: &str = "SELECT user_id FROM sessions WHERE token = $1";
 
 const INSERT_STATE: &str = "INSERT INTO states (state_type, id, body, schema_version, version) \
      VALUES ($1, $2, $3, $4, 1) ON CONFLICT (state_type, id) DO NOTHING";

@@ -7,6 +7,7 @@ mod process;
 
 mod bad_input;
 mod behind_proxy;
+mod cluster;
 mod connections;
 mod crash;
 mod operations;
