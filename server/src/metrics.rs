@@ -8,10 +8,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, OnceLock, PoisonError, RwLock};
 use std::time::Instant;
 
-use bus::{
-    Commit, Envelope, Finished, HandlerReport, HandlerRun, Hook, PendingEntry, Scheduled, SetAside,
-    StateKey, Store, StoreFuture, Stored,
-};
+use bus::{Commit, Envelope, HandlerReport, HandlerRun, Hook, Store, StoreFuture};
 use metrics::{Counter, Histogram, counter, gauge, histogram};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
@@ -165,13 +162,7 @@ impl TimedCommits {
 }
 
 impl Store for TimedCommits {
-    fn load<'a>(&'a self, key: &'a StateKey) -> StoreFuture<'a, Option<Stored>> {
-        self.inner.load(key)
-    }
-
-    fn scan<'a>(&'a self, state_type: &'a str) -> StoreFuture<'a, Vec<(String, Stored)>> {
-        self.inner.scan(state_type)
-    }
+    crate::storage::delegate_all_but_commit!(inner);
 
     fn commit(&self, commit: Commit) -> StoreFuture<'_, ()> {
         Box::pin(async move {
@@ -183,25 +174,5 @@ impl Store for TimedCommits {
             }
             committed
         })
-    }
-
-    fn pending_schedules(&self) -> StoreFuture<'_, Vec<Scheduled>> {
-        self.inner.pending_schedules()
-    }
-
-    fn pending_outbox(&self) -> StoreFuture<'_, Vec<PendingEntry>> {
-        self.inner.pending_outbox()
-    }
-
-    fn finish(&self, finished: Vec<Finished>) -> StoreFuture<'_, ()> {
-        self.inner.finish(finished)
-    }
-
-    fn set_aside(&self, unreadable: Vec<SetAside>) -> StoreFuture<'_, ()> {
-        self.inner.set_aside(unreadable)
-    }
-
-    fn ping(&self) -> StoreFuture<'_, ()> {
-        self.inner.ping()
     }
 }

@@ -6,8 +6,7 @@
 use std::sync::Arc;
 
 use bus::Store;
-use bus::{Commit, Finished, PendingEntry, Scheduled, SetAside, StoreFuture};
-use bus::{StateKey, Stored};
+use bus::{Commit, StoreFuture};
 
 /// A store that ends the process after one kind of commit.
 pub struct AbortAfterCommit {
@@ -23,13 +22,7 @@ impl AbortAfterCommit {
 }
 
 impl Store for AbortAfterCommit {
-    fn load<'a>(&'a self, key: &'a StateKey) -> StoreFuture<'a, Option<Stored>> {
-        self.inner.load(key)
-    }
-
-    fn scan<'a>(&'a self, state_type: &'a str) -> StoreFuture<'a, Vec<(String, Stored)>> {
-        self.inner.scan(state_type)
-    }
+    crate::storage::delegate_all_but_commit!(inner);
 
     fn commit(&self, commit: Commit) -> StoreFuture<'_, ()> {
         let aborts = commit
@@ -48,25 +41,5 @@ impl Store for AbortAfterCommit {
             }
             committed
         })
-    }
-
-    fn pending_schedules(&self) -> StoreFuture<'_, Vec<Scheduled>> {
-        self.inner.pending_schedules()
-    }
-
-    fn pending_outbox(&self) -> StoreFuture<'_, Vec<PendingEntry>> {
-        self.inner.pending_outbox()
-    }
-
-    fn finish(&self, finished: Vec<Finished>) -> StoreFuture<'_, ()> {
-        self.inner.finish(finished)
-    }
-
-    fn set_aside(&self, unreadable: Vec<SetAside>) -> StoreFuture<'_, ()> {
-        self.inner.set_aside(unreadable)
-    }
-
-    fn ping(&self) -> StoreFuture<'_, ()> {
-        self.inner.ping()
     }
 }

@@ -16,6 +16,44 @@ mod rows;
 mod sql;
 mod sqlite;
 
+/// Inside `impl Store for` a wrapper whose `commit` is its own: every
+/// other method asks the store in field `$inner`.
+macro_rules! delegate_all_but_commit {
+    ($inner:ident) => {
+        fn load<'a>(&'a self, key: &'a bus::StateKey) -> bus::StoreFuture<'a, Option<bus::Stored>> {
+            self.$inner.load(key)
+        }
+
+        fn scan<'a>(
+            &'a self,
+            state_type: &'a str,
+        ) -> bus::StoreFuture<'a, Vec<(String, bus::Stored)>> {
+            self.$inner.scan(state_type)
+        }
+
+        fn pending_schedules(&self) -> bus::StoreFuture<'_, Vec<bus::Scheduled>> {
+            self.$inner.pending_schedules()
+        }
+
+        fn pending_outbox(&self) -> bus::StoreFuture<'_, Vec<bus::PendingEntry>> {
+            self.$inner.pending_outbox()
+        }
+
+        fn finish(&self, finished: Vec<bus::Finished>) -> bus::StoreFuture<'_, ()> {
+            self.$inner.finish(finished)
+        }
+
+        fn set_aside(&self, unreadable: Vec<bus::SetAside>) -> bus::StoreFuture<'_, ()> {
+            self.$inner.set_aside(unreadable)
+        }
+
+        fn ping(&self) -> bus::StoreFuture<'_, ()> {
+            self.$inner.ping()
+        }
+    };
+}
+pub(crate) use delegate_all_but_commit;
+
 pub use postgres::PostgresStore;
 pub use sqlite::{DATABASE_FILE, SqliteStore};
 
