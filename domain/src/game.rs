@@ -212,15 +212,21 @@ pub fn refused(
         refused.creator,
         GameError::TooManyWaitingGames,
     );
+    merge(told, called_off(waiting, rules))
+}
+
+/// A game that never started, aborted: its one more public event is
+/// `GameEnded`.
+fn called_off(waiting: Waiting, rules: &Rules) -> Outcome<Game> {
     let ended = Ended {
         game_id: waiting.game_id,
         players: waiting.players,
         board: Board::default(),
         result: GameResult::GameAborted,
         winner: None,
-        version: waiting.version + 1,
+        version: Versions(waiting.version).next(),
     };
-    merge(told, ended_game(ended, rules))
+    ended_game(ended, rules)
 }
 
 /// The creator's bound of waiting games counts this one no more.
@@ -431,17 +437,7 @@ pub fn turn_deadline_passed(
         // Turn 0 is the wait for players: nobody joined in time.
         Some(Game::Waiting(waiting)) if due.turn_number == 0 => {
             let closed = Outcome::keep().emit(no_longer_waiting(&waiting));
-            let mut versions = Versions(waiting.version);
-            let version = versions.next();
-            let ended = Ended {
-                game_id: waiting.game_id,
-                players: waiting.players,
-                board: Board::default(),
-                result: GameResult::GameAborted,
-                winner: None,
-                version,
-            };
-            merge(closed, ended_game(ended, rules))
+            merge(closed, called_off(waiting, rules))
         }
         _ => Outcome::keep(),
     }
@@ -490,15 +486,6 @@ pub fn decline(
         Some(Game::Waiting(waiting)) if waiting.invited == Some(invited_id) => waiting,
         _ => return refuse(game_id, invited_id, GameError::NotInvited),
     };
-    let mut versions = Versions(waiting.version);
-    let ended = Ended {
-        game_id,
-        players: waiting.players.clone(),
-        board: Board::default(),
-        result: GameResult::GameAborted,
-        winner: None,
-        version: versions.next(),
-    };
     let told = Outcome::keep()
         .emit(InvitationDeclined {
             game_id,
@@ -506,7 +493,7 @@ pub fn decline(
             inviter_id: waiting.creator,
         })
         .emit(no_longer_waiting(&waiting));
-    merge(told, ended_game(ended, rules))
+    merge(told, called_off(waiting, rules))
 }
 
 /// Ten seconds (the cleanup delay) after the end, the live state goes.

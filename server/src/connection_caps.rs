@@ -5,9 +5,10 @@
 //! A connection holds a [`Slot`] for as long as its socket is open, an
 //! upgraded WebSocket included (the slot lives in the socket's I/O).
 
-use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex, PoisonError};
+
+use crate::tally::Tally;
 
 /// Files kept for the database, the listener, logs and the connections
 /// being refused, out of the open-files limit.
@@ -27,7 +28,7 @@ pub struct ConnectionCaps {
 #[derive(Debug, Default)]
 struct Open {
     total: usize,
-    by_address: HashMap<IpAddr, u32>,
+    by_address: Tally<IpAddr>,
 }
 
 /// Why a connection was not taken.
@@ -69,11 +70,14 @@ impl ConnectionCaps {
         if open.total >= self.total {
             return Err(Full::Total);
         }
-        let from_address = open.by_address.entry(address).or_default();
-        if !trusted_proxy && self.per_address.is_some_and(|cap| *from_address >= cap) {
+        let cap = if trusted_proxy {
+            None
+        } else {
+            self.per_address
+        };
+        if !open.by_address.take(address, cap) {
             return Err(Full::Address);
         }
-        *from_address += 1;
         open.total += 1;
         Ok(Slot {
             caps: self.clone(),
@@ -117,12 +121,7 @@ impl Drop for Slot {
     fn drop(&mut self) {
         let mut open = self.caps.lock();
         open.total -= 1;
-        if let Some(count) = open.by_address.get_mut(&self.address) {
-            *count -= 1;
-            if *count == 0 {
-                open.by_address.remove(&self.address);
-            }
-        }
+        open.by_address.release(&self.address);
     }
 }
 

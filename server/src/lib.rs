@@ -21,6 +21,7 @@ pub mod shutdown;
 pub mod socket;
 pub mod state;
 pub mod storage;
+mod tally;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

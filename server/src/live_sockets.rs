@@ -3,12 +3,12 @@
 //! ends, and capped per user and, for sockets without a session, per client
 //! address, so that one user or one address cannot hold the server's sockets.
 
-use std::collections::HashMap;
-use std::hash::Hash;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use domain::UserId;
+
+use crate::tally::Tally;
 
 /// Who opens a socket, for the caps.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -50,7 +50,7 @@ struct Inner {
 #[derive(Debug, Default)]
 struct Open {
     total: u64,
-    by_opener: HashMap<Opener, u32>,
+    by_opener: Tally<Opener>,
 }
 
 /// The opener holds as many sockets as it may.
@@ -75,11 +75,9 @@ impl LiveSockets {
             Opener::Anonymous(_) => self.0.caps.per_anonymous_address,
         };
         let mut open = self.lock();
-        let held = open.by_opener.entry(opener).or_default();
-        if *held >= cap {
+        if !open.by_opener.take(opener, Some(cap)) {
             return Err(TooMany(cap));
         }
-        *held += 1;
         open.total += 1;
         Ok(OpenSocket {
             live: self.clone(),
@@ -108,17 +106,7 @@ impl Drop for OpenSocket {
     fn drop(&mut self) {
         let mut open = self.live.lock();
         open.total -= 1;
-        release(&mut open.by_opener, &self.opener);
-    }
-}
-
-/// One fewer for `key`, forgetting it at none.
-fn release<K: Eq + Hash>(counts: &mut HashMap<K, u32>, key: &K) {
-    if let Some(count) = counts.get_mut(key) {
-        *count -= 1;
-        if *count == 0 {
-            counts.remove(key);
-        }
+        open.by_opener.release(&self.opener);
     }
 }
 

@@ -12,28 +12,19 @@ use domain::UserId;
 /// The session cookie's name.
 pub const SESSION_COOKIE: &str = "session";
 
+/// What a [`SessionStore`] answers, in time.
+pub type SessionFuture<'a, T> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<T, SessionStoreError>> + Send + 'a>>;
+
 /// Where sessions are kept across restarts.
 pub trait SessionStore: Send + Sync + 'static {
     /// Records a new session durably.
-    fn save<'a>(
-        &'a self,
-        token: &'a str,
-        user: UserId,
-    ) -> std::pin::Pin<
-        Box<dyn std::future::Future<Output = Result<(), SessionStoreError>> + Send + 'a>,
-    >;
+    fn save<'a>(&'a self, token: &'a str, user: UserId) -> SessionFuture<'a, ()>;
 
     /// The user of a session another process may have made since this one
     /// read them all (a store shared by the nodes of a cluster); a store
     /// only this process writes knows of none.
-    fn find<'a>(
-        &'a self,
-        _token: &'a str,
-    ) -> std::pin::Pin<
-        Box<
-            dyn std::future::Future<Output = Result<Option<UserId>, SessionStoreError>> + Send + 'a,
-        >,
-    > {
+    fn find<'a>(&'a self, _token: &'a str) -> SessionFuture<'a, Option<UserId>> {
         Box::pin(async { Ok(None) })
     }
 }
@@ -215,26 +206,11 @@ mod tests {
     struct Shared(UserId, String);
 
     impl SessionStore for Shared {
-        fn save<'a>(
-            &'a self,
-            _: &'a str,
-            _: UserId,
-        ) -> std::pin::Pin<
-            Box<dyn std::future::Future<Output = Result<(), SessionStoreError>> + Send + 'a>,
-        > {
+        fn save<'a>(&'a self, _: &'a str, _: UserId) -> SessionFuture<'a, ()> {
             Box::pin(async { Ok(()) })
         }
 
-        fn find<'a>(
-            &'a self,
-            token: &'a str,
-        ) -> std::pin::Pin<
-            Box<
-                dyn std::future::Future<Output = Result<Option<UserId>, SessionStoreError>>
-                    + Send
-                    + 'a,
-            >,
-        > {
+        fn find<'a>(&'a self, token: &'a str) -> SessionFuture<'a, Option<UserId>> {
             Box::pin(async move { Ok((token == self.1).then_some(self.0)) })
         }
     }

@@ -188,13 +188,7 @@ impl app::api::sessions::SessionStore for PostgresStore {
         &'a self,
         token: &'a str,
         user: domain::UserId,
-    ) -> std::pin::Pin<
-        Box<
-            dyn std::future::Future<Output = Result<(), app::api::sessions::SessionStoreError>>
-                + Send
-                + 'a,
-        >,
-    > {
+    ) -> app::api::sessions::SessionFuture<'a, ()> {
         Box::pin(async move {
             self.write(Write::Session {
                 token: token.to_owned(),
@@ -208,14 +202,7 @@ impl app::api::sessions::SessionStore for PostgresStore {
     fn find<'a>(
         &'a self,
         token: &'a str,
-    ) -> std::pin::Pin<
-        Box<
-            dyn std::future::Future<
-                    Output = Result<Option<domain::UserId>, app::api::sessions::SessionStoreError>,
-                > + Send
-                + 'a,
-        >,
-    > {
+    ) -> app::api::sessions::SessionFuture<'a, Option<domain::UserId>> {
         Box::pin(async move {
             let row: Option<(String,)> = sqlx::query_as(sql::SELECT_SESSION_USER)
                 .bind(token)

@@ -349,13 +349,7 @@ impl app::api::sessions::SessionStore for SqliteStore {
         &'a self,
         token: &'a str,
         user: domain::UserId,
-    ) -> std::pin::Pin<
-        Box<
-            dyn std::future::Future<Output = Result<(), app::api::sessions::SessionStoreError>>
-                + Send
-                + 'a,
-        >,
-    > {
+    ) -> app::api::sessions::SessionFuture<'a, ()> {
         Box::pin(async move {
             self.write(Write::Session {
                 token: token.to_owned(),
