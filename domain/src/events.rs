@@ -40,6 +40,10 @@ effect_structs! {
     /// Server-internal: the server (re)started, so no socket is open yet;
     /// presence from before is void.
     PresenceReset {}
+    /// Server-internal: a node of a cluster is gone (it died, or stopped
+    /// without closing its sockets): its connections are closed. `node` is
+    /// the high half of its connection ids.
+    NodeLeft { node: u64 }
     /// The users online changed (to everyone): at most a page of them
     /// (`presence::ONLINE_LIST_LIMIT`), and how many there are.
     UsersOnlineUpdated { users: Vec<OnlineUser>, total: u64 }
@@ -141,6 +145,7 @@ domain_events!(
     UserDisconnected,
     UsersOnlineUpdated,
     PresenceReset,
+    NodeLeft,
     GameCreated,
     PlayerJoinedAGame,
     GameStarted,

@@ -41,6 +41,7 @@ pub fn register(bus: &mut BusBuilder, rules: Rules) {
     bus.event(managed(singleton(), presence::connected))
         .event(managed(singleton(), presence::disconnected))
         .event(managed(singleton(), presence::reset))
+        .event(managed(singleton(), presence::node_left))
         .query(answer(singleton(), presence::online));
 
     bus.command(managed(

@@ -5,7 +5,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::alias::Alias;
 use crate::events::{
-    GetUsersOnline, OnlineUser, PresenceReset, UserConnected, UserDisconnected, UsersOnlineUpdated,
+    GetUsersOnline, NodeLeft, OnlineUser, PresenceReset, UserConnected, UserDisconnected,
+    UsersOnlineUpdated,
 };
 use crate::ids::UserId;
 
@@ -94,6 +95,46 @@ pub fn reset(lobby: Option<Lobby>, _: &PresenceReset, _: &Ctx) -> Outcome<Lobby>
     match lobby {
         Some(lobby) if !lobby.online.is_empty() => Lobby::default().updated(),
         _ => Outcome::keep(),
+    }
+}
+
+/// A node of a cluster is gone: its sockets are closed, and a user with
+/// none left elsewhere goes offline. (A connection id's high half is the
+/// node that opened it.)
+pub fn node_left(lobby: Option<Lobby>, event: &NodeLeft, _: &Ctx) -> Outcome<Lobby> {
+    let Some(mut lobby) = lobby else {
+        return Outcome::keep();
+    };
+    let touched: Vec<UserId> = lobby
+        .online
+        .iter()
+        .filter(|(_, online)| {
+            online
+                .connections
+                .iter()
+                .any(|connection| connection.as_u64_pair().0 == event.node)
+        })
+        .map(|(user, _)| *user)
+        .collect();
+    if touched.is_empty() {
+        return Outcome::keep();
+    }
+    let mut someone_left = false;
+    for user in touched {
+        if let Some(online) = lobby.online.get_mut(&user) {
+            online
+                .connections
+                .retain(|connection| connection.as_u64_pair().0 != event.node);
+            if online.connections.is_empty() {
+                lobby.online.remove(&user);
+                someone_left = true;
+            }
+        }
+    }
+    if someone_left {
+        lobby.updated()
+    } else {
+        Outcome::set(lobby)
     }
 }
 

@@ -300,3 +300,21 @@ fn a_busy_lobby_names_at_most_the_list_limit_and_counts_everyone() {
     let listed = kit.query(GetUsersOnline {});
     assert_eq!(listed.len(), domain::presence::ONLINE_LIST_LIMIT);
 }
+
+#[test]
+fn a_cluster_node_that_leaves_takes_only_its_own_connections_offline() {
+    // A connection id's high half is the node that opened it.
+    let on = |user: u128, name: &str, node: u64, socket: u64| UserConnected {
+        connection_id: uuid::Uuid::from_u64_pair(node, socket),
+        ..connect(user, 0, name)
+    };
+    let mut kit = users();
+    kit.given(on(ALICE, "alice", 7, 1))
+        .given(on(BOB, "bob", 7, 2))
+        .given(on(BOB, "bob", 8, 1));
+    // Bob has a tab on node 8 too: he stays.
+    kit.when(NodeLeft { node: 7 })
+        .then_expect([online(&[(BOB, "bob")])]);
+    kit.when(NodeLeft { node: 7 }).then_expect_nothing();
+    kit.when(NodeLeft { node: 8 }).then_expect([online(&[])]);
+}

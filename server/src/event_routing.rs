@@ -20,7 +20,7 @@
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
 use app::socket_frames::ServerFrame;
@@ -39,6 +39,66 @@ pub const MAX_FOLLOWED: usize = 16;
 /// One socket's id in the hub.
 pub type ConnectionId = u64;
 
+/// An event this node's bus dispatched, for the other nodes of a cluster
+/// (see `cluster/relay.rs`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outgoing {
+    /// To one user's sockets.
+    User { user: UserId, frame: Frame },
+    /// To a game's players and followers.
+    Game {
+        game: GameId,
+        version: u64,
+        /// The players this hub knows of (a node that did not see the
+        /// game's joins knows fewer: the relay asks the store).
+        players: Vec<UserId>,
+        frame: Frame,
+    },
+    /// To every socket, throttled per kind.
+    Lobby { kind: &'static str, frame: Frame },
+    /// The game's live state is gone: forget its route.
+    Removed { game: GameId, players: Vec<UserId> },
+}
+
+/// An event another node's bus dispatched, as the relay received it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Incoming {
+    /// To one user's sockets.
+    User { user: UserId, frame: Frame },
+    /// To a game's players (all of them, as the sender resolved them) and
+    /// followers.
+    Game {
+        game: GameId,
+        version: u64,
+        players: Vec<UserId>,
+        frame: Frame,
+    },
+    /// To every socket, throttled per kind.
+    Lobby { kind: String, frame: Frame },
+    /// The game's live state is gone.
+    Removed { game: GameId },
+}
+
+/// What this node's sockets want from the other nodes: it changes when a
+/// user's first socket opens or last one closes, and when a socket starts
+/// or stops following a game.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Interest {
+    /// Events of this user (and of the games they play) are wanted.
+    User(UserId, bool),
+    /// Events of this game are wanted (a socket follows it).
+    Game(GameId, bool),
+}
+
+/// Where a cluster node's hub sends what its bus dispatched, and says what
+/// its sockets want; a single node has none.
+pub trait Relay: Send + Sync + std::fmt::Debug {
+    /// Sends an event to the other nodes.
+    fn forward(&self, outgoing: Outgoing);
+    /// This node's interest changed.
+    fn interest(&self, change: Interest);
+}
+
 /// Where events go.
 #[derive(Debug)]
 pub struct Hub {
@@ -46,6 +106,7 @@ pub struct Hub {
     queue: usize,
     lobby_interval: Duration,
     next_id: AtomicU64,
+    relay: OnceLock<Arc<dyn Relay>>,
 }
 
 #[derive(Debug, Default)]
@@ -55,6 +116,9 @@ struct Routes {
     users: HashMap<UserId, Vec<ConnectionId>>,
     games: HashMap<GameId, GameRoute>,
     lobby: LobbyNews,
+    /// Interests that sockets removed under the lock gave up, for the hub
+    /// to tell its relay (see [`Hub::routes`]).
+    lost: Vec<Interest>,
 }
 
 /// Lobby-wide events by type: when each last went out, and the latest one
@@ -102,11 +166,34 @@ impl Hub {
             queue: queue.max(1),
             lobby_interval,
             next_id: AtomicU64::new(1),
+            relay: OnceLock::new(),
         }
     }
 
-    fn routes(&self) -> MutexGuard<'_, Routes> {
-        self.routes.lock().unwrap_or_else(PoisonError::into_inner)
+    /// Makes this hub a cluster node's: what the bus dispatches also goes
+    /// to `relay`, and what the other nodes send comes in through
+    /// [`Hub::receive`]. Set once, before sockets open.
+    pub fn set_relay(&self, relay: Arc<dyn Relay>) {
+        if self.relay.set(relay).is_err() {
+            tracing::warn!("the hub has a relay already");
+        }
+    }
+
+    fn interest(&self, changes: &[Interest]) {
+        if let Some(relay) = self.relay.get() {
+            for change in changes {
+                relay.interest(*change);
+            }
+        }
+    }
+
+    /// The routes, locked. Removing a socket (closed, or too slow) may
+    /// end an interest: the guard tells the relay when it is dropped.
+    fn routes(&self) -> RoutesGuard<'_> {
+        RoutesGuard {
+            routes: self.routes.lock().unwrap_or_else(PoisonError::into_inner),
+            relay: self.relay.get(),
+        }
     }
 
     /// Registers a socket (of `user`, or anonymous); its frames come out of
@@ -123,8 +210,15 @@ impl Hub {
                 followed: Vec::new(),
             },
         );
+        let mut first = false;
         if let Some(user) = user {
-            routes.users.entry(user).or_default().push(id);
+            let sockets = routes.users.entry(user).or_default();
+            first = sockets.is_empty();
+            sockets.push(id);
+        }
+        drop(routes);
+        if let (true, Some(user)) = (first, user) {
+            self.interest(&[Interest::User(user, true)]);
         }
         (id, receiver)
     }
@@ -138,6 +232,13 @@ impl Hub {
             let route = routes.games.entry(game).or_default();
             route.players.extend(players);
             route.started_at_version = route.started_at_version.max(version);
+        }
+    }
+
+    /// Learns who plays `game` (the relay asked the store).
+    pub fn learn_players(&self, game: GameId, players: &[UserId]) {
+        if let Some(route) = self.routes().games.get_mut(&game) {
+            route.players.extend(players.iter().copied());
         }
     }
 
@@ -164,6 +265,10 @@ impl Hub {
             connection.followed.push(game);
         }
         let route = routes.games.entry(game).or_default();
+        if route.followers.is_empty() {
+            // A channel send: cheap under the lock.
+            self.interest(&[Interest::Game(game, true)]);
+        }
         route.followers.insert(id);
         if !known {
             // Unknown here (older than this server, or no such game): the
@@ -204,74 +309,193 @@ impl Hub {
         self.lobby_interval
     }
 
+    /// Routes an event this node's bus dispatched: to this node's sockets,
+    /// and to the other nodes when there are any.
     fn route(&self, event: &Envelope) {
         let target = audience(event);
-        if target == Audience::Nobody && game_removed(event).is_none() {
+        let removed = game_removed(event);
+        if target == Audience::Nobody && removed.is_none() {
             return;
         }
         let frame: Frame = event.to_json_text().into();
+        let joining = joins_game(event);
         let mut routes = self.routes();
-        if let Some((game, player)) = joins_game(event) {
+        if let Some((game, player)) = joining {
             routes.games.entry(game).or_default().players.insert(player);
         }
-        match target {
-            Audience::Nobody => {}
+        let outgoing = match target {
+            Audience::Nobody => None,
             Audience::Everyone => {
-                let now = Instant::now();
                 let kind = event.type_name();
-                let recent = routes
-                    .lobby
-                    .sent
-                    .get(kind)
-                    .is_some_and(|sent| now.duration_since(*sent) < self.lobby_interval);
-                if recent {
-                    routes.lobby.held.insert(kind, frame);
-                } else {
-                    routes.lobby.sent.insert(kind, now);
-                    routes.lobby.held.remove(kind);
-                    routes.deliver_to_all(&frame);
-                }
+                routes.lobby(kind, frame.clone(), self.lobby_interval);
+                Some(Outgoing::Lobby { kind, frame })
             }
             Audience::User(user) => {
-                let sockets: Vec<ConnectionId> = routes
-                    .users
-                    .get(&user)
-                    .into_iter()
-                    .flatten()
-                    .copied()
-                    .collect();
-                routes.deliver(&sockets, &frame);
+                routes.to_user(user, &frame);
+                Some(Outgoing::User { user, frame })
             }
             Audience::Game { game_id, version } => {
-                let route = routes.games.entry(game_id).or_default();
-                if route
-                    .recent
-                    .back()
-                    .is_some_and(|(last, _)| *last >= version)
-                {
-                    // Sent already (republished after a restart): once is enough.
-                    return;
-                }
-                route.recent.push_back((version, frame.clone()));
-                if route.recent.len() > RECENT {
-                    route.recent.pop_front();
-                }
-                let mut sockets: HashSet<ConnectionId> = route.followers.clone();
-                let players: Vec<UserId> = route.players.iter().copied().collect();
-                for player in players {
-                    sockets.extend(routes.users.get(&player).into_iter().flatten());
-                }
-                let sockets: Vec<ConnectionId> = sockets.into_iter().collect();
-                routes.deliver(&sockets, &frame);
+                let new = routes.to_game(game_id, version, &frame);
+                let players = routes
+                    .games
+                    .get(&game_id)
+                    .map(|route| route.players.iter().copied().collect())
+                    .unwrap_or_default();
+                // Republished after a restart: the other nodes had it too.
+                new.then_some(Outgoing::Game {
+                    game: game_id,
+                    version,
+                    players,
+                    frame,
+                })
             }
+        };
+        let removed = removed.map(|game| Outgoing::Removed {
+            game,
+            players: routes
+                .games
+                .remove(&game)
+                .map(|route| route.players.into_iter().collect())
+                .unwrap_or_default(),
+        });
+        drop(routes);
+        if let Some(relay) = self.relay.get() {
+            outgoing
+                .into_iter()
+                .chain(removed)
+                .for_each(|out| relay.forward(out));
         }
-        if let Some(game) = game_removed(event) {
-            routes.games.remove(&game);
+    }
+
+    /// Routes an event another node's bus dispatched to this node's sockets.
+    pub fn receive(&self, incoming: Incoming) {
+        let mut routes = self.routes();
+        match incoming {
+            Incoming::User { user, frame } => routes.to_user(user, &frame),
+            Incoming::Game {
+                game,
+                version,
+                players,
+                frame,
+            } => {
+                routes
+                    .games
+                    .entry(game)
+                    .or_default()
+                    .players
+                    .extend(players);
+                routes.to_game(game, version, &frame);
+            }
+            Incoming::Lobby { kind, frame } => {
+                // Kinds are few and known: keep the static name.
+                let Some(kind) = LOBBY_KINDS.iter().find(|known| **known == kind) else {
+                    return;
+                };
+                routes.lobby(kind, frame, self.lobby_interval);
+            }
+            Incoming::Removed { game } => {
+                routes.games.remove(&game);
+            }
         }
     }
 }
 
+/// The locked routes; on drop, the interests lost meanwhile go to the relay.
+struct RoutesGuard<'a> {
+    routes: MutexGuard<'a, Routes>,
+    relay: Option<&'a Arc<dyn Relay>>,
+}
+
+impl std::ops::Deref for RoutesGuard<'_> {
+    type Target = Routes;
+
+    fn deref(&self) -> &Routes {
+        &self.routes
+    }
+}
+
+impl std::ops::DerefMut for RoutesGuard<'_> {
+    fn deref_mut(&mut self) -> &mut Routes {
+        &mut self.routes
+    }
+}
+
+impl Drop for RoutesGuard<'_> {
+    fn drop(&mut self) {
+        if self.routes.lost.is_empty() {
+            return;
+        }
+        let lost = std::mem::take(&mut self.routes.lost);
+        if let Some(relay) = self.relay {
+            lost.into_iter().for_each(|change| relay.interest(change));
+        }
+    }
+}
+
+/// The lobby-wide events, by wire name.
+const LOBBY_KINDS: &[&str] = &[
+    <domain::UsersOnlineUpdated as bus::Effect>::TYPE,
+    <domain::TopThreeListUpdated as bus::Effect>::TYPE,
+];
+
 impl Routes {
+    /// A lobby-wide event: to every socket now, or held until the next
+    /// flush when one of its kind went out less than `interval` ago (the
+    /// latest held one wins: each carries the whole picture).
+    fn lobby(&mut self, kind: &'static str, frame: Frame, interval: Duration) {
+        let now = Instant::now();
+        let recent = self
+            .lobby
+            .sent
+            .get(kind)
+            .is_some_and(|sent| now.duration_since(*sent) < interval);
+        if recent {
+            self.lobby.held.insert(kind, frame);
+        } else {
+            self.lobby.sent.insert(kind, now);
+            self.lobby.held.remove(kind);
+            self.deliver_to_all(&frame);
+        }
+    }
+
+    /// To every socket of `user`.
+    fn to_user(&mut self, user: UserId, frame: &Frame) {
+        let sockets: Vec<ConnectionId> = self
+            .users
+            .get(&user)
+            .into_iter()
+            .flatten()
+            .copied()
+            .collect();
+        self.deliver(&sockets, frame);
+    }
+
+    /// A game's event at `version`: to its players' sockets and its
+    /// followers, and kept for resuming clients. Whether it was new (a
+    /// version seen already is not sent twice).
+    fn to_game(&mut self, game: GameId, version: u64, frame: &Frame) -> bool {
+        let route = self.games.entry(game).or_default();
+        if route
+            .recent
+            .back()
+            .is_some_and(|(last, _)| *last >= version)
+        {
+            return false;
+        }
+        route.recent.push_back((version, frame.clone()));
+        if route.recent.len() > RECENT {
+            route.recent.pop_front();
+        }
+        let mut sockets: HashSet<ConnectionId> = route.followers.clone();
+        let players: Vec<UserId> = route.players.iter().copied().collect();
+        for player in players {
+            sockets.extend(self.users.get(&player).into_iter().flatten());
+        }
+        let sockets: Vec<ConnectionId> = sockets.into_iter().collect();
+        self.deliver(&sockets, frame);
+        true
+    }
+
     fn deliver_to_all(&mut self, frame: &Frame) {
         let all: Vec<ConnectionId> = self.connections.keys().copied().collect();
         self.deliver(&all, frame);
@@ -296,7 +520,10 @@ impl Routes {
         }
     }
 
+    /// Forgets a socket; what this node no longer needs from the others
+    /// goes to `lost`.
     fn remove(&mut self, id: ConnectionId) {
+        let lost = &mut self.lost;
         let Some(connection) = self.connections.remove(&id) else {
             return;
         };
@@ -306,11 +533,15 @@ impl Routes {
             sockets.retain(|socket| *socket != id);
             if sockets.is_empty() {
                 self.users.remove(&user);
+                lost.push(Interest::User(user, false));
             }
         }
         for game in connection.followed {
             if let Some(route) = self.games.get_mut(&game) {
                 route.followers.remove(&id);
+                if route.followers.is_empty() {
+                    lost.push(Interest::Game(game, false));
+                }
             }
         }
     }

@@ -6,13 +6,13 @@ pub mod accept;
 mod api_calls;
 pub mod body_limit;
 pub mod client_address;
+pub mod cluster;
 pub mod config;
 pub mod connection_caps;
 pub mod connection_clock;
 pub mod event_routing;
 pub mod live_sockets;
 pub mod metrics;
-pub mod nats;
 pub mod queue;
 pub mod rate_limit;
 pub mod routes;
@@ -71,25 +71,42 @@ pub struct Storage {
     pub store: Arc<dyn bus::Store>,
     /// The sessions, restored.
     pub sessions: Sessions,
+    /// The shared database, on a cluster's node.
+    pub cluster: Option<Arc<storage::PostgresStore>>,
 }
 
 /// Opens the store the configuration names: memory with `--in-memory`,
 /// PostgreSQL with `--database-url`, else the embedded database under
 /// `--data-dir`.
-pub async fn open_storage(config: &Config) -> Result<Storage, bus::StoreError> {
+pub async fn open_storage(config: &Config, node: u64) -> Result<Storage, bus::StoreError> {
     if config.in_memory {
         return Ok(Storage {
             store: Arc::new(bus::MemoryStore::new()),
             sessions: Sessions::default(),
+            cluster: None,
         });
     }
     if let Some(url) = &config.database_url {
-        let database = Arc::new(storage::PostgresStore::open(url).await?);
+        let mut database = storage::PostgresStore::open(url).await?;
         let known = database.sessions().await?;
         tracing::info!(sessions = known.len(), "PostgreSQL database open");
+        if config.nats_url.is_some() {
+            // A cluster's nodes share presence too: it stays in the database.
+            database = database
+                .join_cluster(node, bus::Clock::now_ms(&bus::SystemClock))
+                .await?;
+            let database = Arc::new(database);
+            return Ok(Storage {
+                sessions: Sessions::restore(known, database.clone()),
+                store: database.clone(),
+                cluster: Some(database),
+            });
+        }
+        let database = Arc::new(database);
         return Ok(Storage {
             sessions: Sessions::restore(known, database.clone()),
             store: with_presence_in_memory(database),
+            cluster: None,
         });
     }
     let database = Arc::new(
@@ -104,6 +121,7 @@ pub async fn open_storage(config: &Config) -> Result<Storage, bus::StoreError> {
     Ok(Storage {
         sessions: Sessions::restore(known, database.clone()),
         store: with_presence_in_memory(database),
+        cluster: None,
     })
 }
 
@@ -115,6 +133,10 @@ fn with_presence_in_memory(durable: Arc<dyn bus::Store>) -> Arc<dyn bus::Store> 
     ))
 }
 
+/// How often a cluster node looks for due schedules no node holds (another
+/// node's, a dead one's among them): how late such a timer may fire.
+const SHARED_SCHEDULE_POLL: std::time::Duration = std::time::Duration::from_millis(200);
+
 /// Starts the bus with the game's handlers on `store`, the hub listening to it.
 pub async fn start_bus(
     config: &Config,
@@ -124,7 +146,12 @@ pub async fn start_bus(
     let mut handlers = BusBuilder::new();
     domain::register(&mut handlers, config.rules());
     let registry = handlers.build()?;
-    let runtime = Runtime::new()
+    let mut runtime = Runtime::new();
+    if config.nats_url.is_some() {
+        // Other nodes make, cancel and fire schedules in the same tables.
+        runtime = runtime.shared_schedules(SHARED_SCHEDULE_POLL);
+    }
+    let runtime = runtime
         .store(store)
         .hook(hub)
         .hook(Arc::new(metrics::MetricsHook::default()))
@@ -148,6 +175,8 @@ pub fn state(
     sessions: Sessions,
     hub: Arc<Hub>,
     shutdown: CancellationToken,
+    node: u64,
+    ready: app::api::endpoints::Readiness,
 ) -> AppState {
     let env = match std::env::var("LEPTOS_ENV").as_deref() {
         Ok("DEV" | "dev" | "development") => Env::DEV,
@@ -170,6 +199,7 @@ pub fn state(
                 .filter(|token| !token.is_empty())
                 .map(Arc::from),
             https: config.https,
+            ready,
         },
         hub,
         live: live_sockets::LiveSockets::new(live_sockets::SocketCaps {
@@ -187,7 +217,7 @@ pub fn state(
             max_bytes: config.max_body_bytes,
             timeout: config.body_timeout(),
         },
-        instance: uuid::Uuid::new_v4().as_u64_pair().0,
+        instance: node,
         site: same_site::Site::new(config.public_url.as_deref()),
     })
 }
@@ -219,7 +249,11 @@ pub async fn serve(
         config.ws_queue_frames,
         std::time::Duration::from_millis(config.lobby_interval_ms),
     ));
-    let mut storage = open_storage(&config).await?;
+    // This process, in connection ids and in a cluster's tables: new at
+    // every start (a restarted node is a new one; the old one's leftovers
+    // are another node's to clean up).
+    let node = uuid::Uuid::new_v4().as_u64_pair().0;
+    let mut storage = open_storage(&config, node).await?;
     if let Some(effect_type) = &config.abort_after_commit_of {
         tracing::warn!(
             effect_type,
@@ -232,8 +266,31 @@ pub async fn serve(
     }
     let store: Arc<dyn bus::Store> = Arc::new(metrics::TimedCommits::new(storage.store));
     let bus = start_bus(&config, store.clone(), hub.clone()).await?;
-    // No socket is open yet: whoever the store remembers as online is not.
-    bus.publish(domain::PresenceReset {})?;
+    let (nats, ready) = match (&config.nats_url, storage.cluster) {
+        (Some(url), Some(database)) => {
+            let client = cluster::nats::connect(url, &format!("{node:016x}")).await?;
+            hub.set_relay(cluster::relay::start(
+                client.clone(),
+                hub.clone(),
+                bus.clone(),
+                shutdown.clone(),
+            ));
+            let membership = cluster::membership::Membership::new(database);
+            let ready = membership.readiness(client.clone());
+            tokio::spawn(membership.run(
+                bus.clone(),
+                std::time::Duration::from_millis(config.presence_grace_ms),
+                shutdown.clone(),
+            ));
+            (Some(client), ready)
+        }
+        _ => {
+            // No socket is open yet: whoever the store remembers as online
+            // is not. (In a cluster the other nodes' sockets are.)
+            bus.publish(domain::PresenceReset {})?;
+            (None, app::api::endpoints::always_ready())
+        }
+    };
     bus.settle().await;
     let games = bus.query(domain::GetLiveGames {}).await?;
     hub.seed(
@@ -251,11 +308,9 @@ pub async fn serve(
         storage.sessions,
         hub,
         shutdown.clone(),
+        node,
+        ready,
     );
-    let nats = match &config.nats_url {
-        Some(url) => Some(nats::connect(url, &addr.to_string()).await?),
-        None => None,
-    };
     let app = routes::router(
         state,
         Operations {

@@ -91,7 +91,7 @@ pub fn router(state: AppState, operations: Operations) -> Router {
 /// out on anything else), 503 in the API's error shape when not.
 async fn healthz(State(operations): State<Operations>) -> Response {
     if let Some(nats) = &operations.nats
-        && !crate::nats::connected(nats)
+        && !crate::cluster::nats::connected(nats)
     {
         return ApiError::new(ErrorCode::Unavailable, "NATS is not reachable").into_response();
     }

@@ -26,6 +26,18 @@ pub struct ApiContext {
     pub service_token: Option<Arc<str>>,
     /// Whether the site is served over https (adds `Secure` to the cookie).
     pub https: bool,
+    /// Whether this server can commit commands now, and why not (a
+    /// cluster node that lost NATS or its database answers 503 rather than
+    /// accept what it cannot commit).
+    pub ready: Readiness,
+}
+
+/// Says whether commands can be taken now: `Err` with the reason if not.
+pub type Readiness = Arc<dyn Fn() -> Result<(), String> + Send + Sync>;
+
+/// A server that is always ready (one process, its own database).
+pub fn always_ready() -> Readiness {
+    Arc::new(|| Ok(()))
 }
 
 fn context() -> Result<ApiContext, ApiError> {
@@ -95,6 +107,7 @@ fn from_bus(error: BusError) -> ApiError {
 /// `POST /api/commands`.
 pub async fn send_command(command: Value) -> Result<Accepted, ApiError> {
     let api = context()?;
+    (api.ready)().map_err(|why| ApiError::new(ErrorCode::Unavailable, why))?;
     let headers = headers().await?;
     let (effect_type, mut payload) = tagged(command)?;
     let Some(client) = client_command(&effect_type) else {

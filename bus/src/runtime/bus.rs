@@ -26,6 +26,9 @@ pub(super) struct Inner {
     pub(super) clock: Arc<dyn Clock>,
     pub(super) hooks: Vec<Arc<dyn Hook>>,
     pub(super) conflict_retries: u32,
+    /// Set when other processes share the store's schedules: how often
+    /// to claim the due ones nobody holds.
+    pub(super) shared_schedules: Option<std::time::Duration>,
     pub(super) lanes: Vec<mpsc::UnboundedSender<Job>>,
     pub(super) lane_hasher: std::collections::hash_map::RandomState,
     /// Jobs queued or running; the bus is settled when it is zero.

@@ -15,9 +15,23 @@ use tokio::sync::mpsc;
 
 use crate::runtime::batch::Replay;
 use crate::runtime::bus::Bus;
-use crate::runtime::store::Finished;
+use crate::runtime::store::{Finished, PendingEntry, StoreError};
+use crate::runtime::stored_effects;
 
 impl Bus {
+    /// Republishes outbox entries another process committed and left
+    /// unfinished (a dead node of a cluster whose entries this one took
+    /// over in the store), skipping the deliveries they record; what does
+    /// not read is set aside. How many entries.
+    pub async fn republish(&self, entries: Vec<PendingEntry>) -> Result<usize, StoreError> {
+        let mut unreadable = Vec::new();
+        let replays = stored_effects::read_entries(self.registry(), entries, &mut unreadable);
+        stored_effects::set_aside(self.inner.store.as_ref(), unreadable).await?;
+        let count = replays.len();
+        self.replay(replays);
+        Ok(count)
+    }
+
     /// Republishes the outbox entries found at start.
     pub(super) fn replay(&self, entries: Vec<Replay>) {
         if !entries.is_empty() {

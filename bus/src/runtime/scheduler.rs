@@ -1,6 +1,13 @@
 //! Firing schedules on time: a task sleeps until the next one is due (or
 //! the index changes), fires what is due, and sleeps again. With a fake
 //! clock the task is off and tests move time with [`Bus::advance_to`].
+//!
+//! When other processes share the store (a cluster), a schedule may be
+//! made, cancelled or fired by any of them: each due one is claimed in the
+//! store before it fires, so exactly one process fires it, and a second
+//! task claims, every poll interval, the due schedules no process holds
+//! (those others made, a dead process's among them), so a schedule fires
+//! on time even when the process that made it is gone.
 
 use std::time::Duration;
 
@@ -39,6 +46,9 @@ impl Bus {
                     }))
                 }
                 Fired::Due(timer) => {
+                    if !self.claimed(timer.id, now).await {
+                        continue;
+                    }
                     for hook in &self.inner.hooks {
                         hook.timer_fired(&timer.event);
                     }
@@ -49,6 +59,68 @@ impl Bus {
             }
         }
         fired
+    }
+
+    /// Whether this process may fire schedule `id` (always, unless the
+    /// store's schedules are shared and another has it, or it is gone).
+    async fn claimed(&self, id: crate::runtime::store::ScheduleId, now: u64) -> bool {
+        if self.inner.shared_schedules.is_none() {
+            return true;
+        }
+        match self.inner.store.claim_schedule(id, now).await {
+            Ok(mine) => mine,
+            Err(error) => {
+                // The poll claims it once the store answers again.
+                tracing::warn!(%error, "cannot claim a due schedule");
+                false
+            }
+        }
+    }
+
+    /// Claims and fires the due schedules no process holds, every `every`.
+    pub(super) async fn claim_shared_timers(self, every: Duration) {
+        let mut ticks = tokio::time::interval(every);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                () = self.inner.stop.cancelled() => return,
+                _ = ticks.tick() => {}
+            }
+            let now = self.now_ms();
+            let due = match self.inner.store.claim_due_schedules(now).await {
+                Ok(due) => due,
+                Err(error) => {
+                    tracing::warn!(%error, "cannot claim due schedules");
+                    continue;
+                }
+            };
+            for scheduled in due {
+                let (id, text) = (scheduled.id, scheduled.event.to_text());
+                match crate::runtime::stored_effects::decode(self.registry(), &scheduled.event) {
+                    Ok(event) => {
+                        for hook in &self.inner.hooks {
+                            hook.timer_fired(&event);
+                        }
+                        self.dispatch_batch(Finished::Schedule(id), [event], &[]);
+                    }
+                    Err(reason) => {
+                        tracing::error!(
+                            effect = text.effect_type,
+                            reason,
+                            "a due schedule does not read: set aside"
+                        );
+                        let aside = crate::runtime::store::SetAside {
+                            source: crate::runtime::store::SetAsideSource::Schedule(id),
+                            effect: text,
+                            reason,
+                        };
+                        if let Err(error) = self.inner.store.set_aside(vec![aside]).await {
+                            tracing::error!(%error, "cannot set a schedule aside");
+                        }
+                    }
+                }
+            }
+        }
     }
 
     /// For a fake clock: moves through every due time up to `target_ms` in

@@ -25,6 +25,7 @@ pub struct Runtime {
     pub(super) lanes: usize,
     pub(super) drive_timers: bool,
     pub(super) conflict_retries: u32,
+    pub(super) shared_schedules: Option<std::time::Duration>,
 }
 
 impl Default for Runtime {
@@ -36,6 +37,7 @@ impl Default for Runtime {
             lanes: DEFAULT_LANES,
             drive_timers: true,
             conflict_retries: DEFAULT_CONFLICT_RETRIES,
+            shared_schedules: None,
         }
     }
 }
@@ -70,6 +72,17 @@ impl Runtime {
     /// state key always share a lane.
     pub fn lanes(mut self, lanes: usize) -> Self {
         self.lanes = lanes.max(1);
+        self
+    }
+
+    /// The store's schedules are shared with other processes (a cluster's
+    /// nodes): each due schedule is claimed before it fires
+    /// ([`Store::claim_schedule`]), so one process fires it, and every
+    /// `poll` the bus claims and fires the due schedules no process holds
+    /// ([`Store::claim_due_schedules`]): those others made, a dead one's
+    /// among them. Off by default.
+    pub fn shared_schedules(mut self, poll: std::time::Duration) -> Self {
+        self.shared_schedules = Some(poll);
         self
     }
 

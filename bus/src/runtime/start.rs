@@ -40,6 +40,7 @@ impl Bus {
                 clock: runtime.clock,
                 hooks: runtime.hooks,
                 conflict_retries: runtime.conflict_retries,
+                shared_schedules: runtime.shared_schedules,
                 lanes: senders,
                 lane_hasher: Default::default(),
                 in_flight: AtomicUsize::new(0),
@@ -59,6 +60,9 @@ impl Bus {
         bus.replay(pending.outbox);
         if runtime.drive_timers {
             tokio::spawn(bus.clone().drive_timers());
+            if let Some(every) = runtime.shared_schedules {
+                tokio::spawn(bus.clone().claim_shared_timers(every));
+            }
         }
         Ok(bus)
     }

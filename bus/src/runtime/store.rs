@@ -280,4 +280,17 @@ pub trait Store: Send + Sync + 'static {
     fn ping(&self) -> StoreFuture<'_, ()> {
         Box::pin(async { Ok(()) })
     }
+    /// Claims a schedule this process found due, so that one process of
+    /// several sharing the store fires it: whether it is this one's to
+    /// fire (`false`: it was cancelled, fired, or claimed by another).
+    /// A store only this process uses has nothing to claim.
+    fn claim_schedule(&self, _id: ScheduleId, _now_ms: u64) -> StoreFuture<'_, bool> {
+        Box::pin(async { Ok(true) })
+    }
+    /// Claims the schedules due by `now_ms` that no process holds, for this
+    /// one to fire (those other processes made, a dead one's among them).
+    /// A store only this process uses has none.
+    fn claim_due_schedules(&self, _now_ms: u64) -> StoreFuture<'_, Vec<Scheduled>> {
+        Box::pin(async { Ok(Vec::new()) })
+    }
 }

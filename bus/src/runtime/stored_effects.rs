@@ -13,7 +13,9 @@
 use crate::builder::Registry;
 use crate::effect::Envelope;
 use crate::runtime::batch::Replay;
-use crate::runtime::store::{SetAside, SetAsideSource, Store, StoreError, StoredEffect};
+use crate::runtime::store::{
+    PendingEntry, SetAside, SetAsideSource, Store, StoreError, StoredEffect,
+};
 use crate::runtime::timers::{Timer, TimerIndex};
 
 /// What the store held at start, decoded.
@@ -45,8 +47,24 @@ pub(super) async fn read_pending(
         }
     }
 
-    let mut outbox = Vec::new();
-    for entry in store.pending_outbox().await? {
+    let outbox = read_entries(registry, store.pending_outbox().await?, &mut unreadable);
+    let set_aside = set_aside(store, unreadable).await?;
+    Ok(Pending {
+        timers,
+        outbox,
+        set_aside,
+    })
+}
+
+/// Decodes outbox entries to republish; what does not read goes to
+/// `unreadable`.
+pub(super) fn read_entries(
+    registry: &Registry,
+    entries: Vec<PendingEntry>,
+    unreadable: &mut Vec<SetAside>,
+) -> Vec<Replay> {
+    let mut outbox = Vec::with_capacity(entries.len());
+    for entry in entries {
         let mut effects = Vec::with_capacity(entry.effects.len());
         for (position, effect) in (0u32..).zip(&entry.effects) {
             match decode(registry, effect) {
@@ -67,7 +85,14 @@ pub(super) async fn read_pending(
             handled: entry.handled,
         });
     }
+    outbox
+}
 
+/// Logs and sets aside what does not read; how many.
+pub(super) async fn set_aside(
+    store: &dyn Store,
+    unreadable: Vec<SetAside>,
+) -> Result<usize, StoreError> {
     let set_aside = unreadable.len();
     for item in &unreadable {
         tracing::error!(
@@ -81,15 +106,11 @@ pub(super) async fn read_pending(
     if !unreadable.is_empty() {
         store.set_aside(unreadable).await?;
     }
-    Ok(Pending {
-        timers,
-        outbox,
-        set_aside,
-    })
+    Ok(set_aside)
 }
 
 /// An effect as a store keeps it, decoded; the reason when it does not.
-fn decode(registry: &Registry, effect: &StoredEffect) -> Result<Envelope, String> {
+pub(super) fn decode(registry: &Registry, effect: &StoredEffect) -> Result<Envelope, String> {
     match effect {
         StoredEffect::Live(effect) => Ok(effect.clone()),
         StoredEffect::Json(text) => {

@@ -78,4 +78,12 @@ impl Store for WithEphemeral {
     fn ping(&self) -> StoreFuture<'_, ()> {
         self.durable.ping()
     }
+
+    fn claim_schedule(&self, id: bus::ScheduleId, now_ms: u64) -> StoreFuture<'_, bool> {
+        self.durable.claim_schedule(id, now_ms)
+    }
+
+    fn claim_due_schedules(&self, now_ms: u64) -> StoreFuture<'_, Vec<Scheduled>> {
+        self.durable.claim_due_schedules(now_ms)
+    }
 }

@@ -12,6 +12,7 @@
 pub mod ephemeral;
 pub mod fault;
 mod postgres;
+mod postgres_cluster;
 mod rows;
 mod sql;
 mod sqlite;
@@ -49,6 +50,14 @@ macro_rules! delegate_all_but_commit {
 
         fn ping(&self) -> bus::StoreFuture<'_, ()> {
             self.$inner.ping()
+        }
+
+        fn claim_schedule(&self, id: bus::ScheduleId, now_ms: u64) -> bus::StoreFuture<'_, bool> {
+            self.$inner.claim_schedule(id, now_ms)
+        }
+
+        fn claim_due_schedules(&self, now_ms: u64) -> bus::StoreFuture<'_, Vec<bus::Scheduled>> {
+            self.$inner.claim_due_schedules(now_ms)
         }
     };
 }

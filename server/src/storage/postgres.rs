@@ -24,10 +24,12 @@ const POOL_SIZE: u32 = 8;
 /// A PostgreSQL-backed [`Store`].
 #[derive(Debug, Clone)]
 pub struct PostgresStore {
-    pool: PgPool,
+    pub(super) pool: PgPool,
+    /// This node, in a cluster (see `postgres_cluster.rs`).
+    pub(super) node: Option<u64>,
 }
 
-fn postgres(error: sqlx::Error) -> StoreError {
+pub(super) fn postgres(error: sqlx::Error) -> StoreError {
     StoreError::backend("PostgreSQL", error)
 }
 
@@ -43,13 +45,14 @@ impl PostgresStore {
         MIGRATIONS.run(&pool).await.map_err(|error| {
             StoreError::backend("cannot migrate the PostgreSQL database", error)
         })?;
-        Ok(Self { pool })
+        Ok(Self { pool, node: None })
     }
 
     /// One write, one transaction: PostgreSQL takes concurrent writers.
     async fn write(&self, write: Write) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await.map_err(postgres)?;
-        sql::apply(&mut OnConnection(&mut tx), &write).await?;
+        let node = self.node.map_or(0, |node| node as i64);
+        sql::apply(&mut OnConnection(&mut tx, node), &write).await?;
         tx.commit().await.map_err(postgres)
     }
 
@@ -63,8 +66,9 @@ impl PostgresStore {
     }
 }
 
-/// A connection with a transaction open on it, as an [`Executor`].
-struct OnConnection<'a>(&'a mut PgConnection);
+/// A connection with a transaction open on it, as an [`Executor`], and
+/// the node it writes for.
+struct OnConnection<'a>(&'a mut PgConnection, i64);
 
 fn bound<'q>(
     sql: &'q str,
@@ -80,6 +84,10 @@ fn bound<'q>(
 }
 
 impl Executor for OnConnection<'_> {
+    fn node(&self) -> i64 {
+        self.1
+    }
+
     async fn execute(
         &mut self,
         sql: &'static str,
@@ -149,8 +157,13 @@ impl Store for PostgresStore {
         })
     }
 
+    /// A cluster's node starts with nothing of its own: what dead nodes
+    /// left is taken over while it runs (`postgres_cluster.rs`).
     fn pending_outbox(&self) -> StoreFuture<'_, Vec<PendingEntry>> {
         Box::pin(async move {
+            if self.node.is_some() {
+                return Ok(Vec::new());
+            }
             let deliveries = sqlx::query_as(sql::SELECT_DELIVERIES)
                 .fetch_all(&self.pool)
                 .await
@@ -170,6 +183,14 @@ impl Store for PostgresStore {
     fn set_aside(&self, unreadable: Vec<SetAside>) -> StoreFuture<'_, ()> {
         let at_ms = super::now_ms();
         Box::pin(self.write(Write::SetAside { unreadable, at_ms }))
+    }
+
+    fn claim_schedule(&self, id: bus::ScheduleId, now_ms: u64) -> StoreFuture<'_, bool> {
+        Box::pin(self.claim_one(id, now_ms))
+    }
+
+    fn claim_due_schedules(&self, now_ms: u64) -> StoreFuture<'_, Vec<Scheduled>> {
+        Box::pin(self.claim_due(now_ms))
     }
 
     fn ping(&self) -> StoreFuture<'_, ()> {

@@ -31,6 +31,10 @@ pub(crate) trait Executor {
         sql: &'static str,
         params: &[Param<'_>],
     ) -> Result<Option<i64>, StoreError>;
+    /// The node whose outbox entries this writes (0: the only one).
+    fn node(&self) -> i64 {
+        0
+    }
 }
 
 /// One write to a database: each is all or nothing.
@@ -80,7 +84,7 @@ const INSERT_SCHEDULE: &str = "INSERT INTO schedules \
 const DELETE_SCHEDULE: &str = "DELETE FROM schedules WHERE id = $1";
 const INSERT_DELIVERY: &str = "INSERT INTO deliveries (entry, position, handler) \
      VALUES ($1, $2, $3) ON CONFLICT DO NOTHING";
-const INSERT_OUTBOX: &str = "INSERT INTO outbox (id, effects) VALUES ($1, $2)";
+const INSERT_OUTBOX: &str = "INSERT INTO outbox (id, effects, node) VALUES ($1, $2, $3)";
 const DELETE_DELIVERIES: &str = "DELETE FROM deliveries WHERE entry = $1";
 const DELETE_OUTBOX: &str = "DELETE FROM outbox WHERE id = $1";
 const INSERT_SESSION: &str = "INSERT INTO sessions (token, user_id) VALUES ($1, $2)";
@@ -220,6 +224,7 @@ async fn apply_commit(db: &mut impl Executor, commit: &Commit) -> Result<(), Sto
         let params = [
             Param::Text(&id_text(entry.id)),
             Param::Text(&effects_text(entry)),
+            Param::Int(db.node()),
         ];
         db.execute(INSERT_OUTBOX, &params).await?;
     }

@@ -17,6 +17,8 @@ pub async fn connect(url: &str, node: &str) -> Result<Client, async_nats::Connec
     ConnectOptions::new()
         .name(format!("tictactoe {node}"))
         .retry_on_initial_connect()
+        // A node's hub routes its own events: it never needs them back.
+        .no_echo()
         .max_reconnects(None)
         .event_callback(move |event| {
             let node = node_name.clone();

@@ -1,0 +1,166 @@
+//! Which nodes are alive, and cleaning up after one that is not.
+//!
+//! Each node refreshes its row in the database every beat. A node whose row
+//! is older than the presence grace period is dead (killed, cut off, or
+//! stopped): the node that claims its row (see `storage/postgres_cluster.rs`)
+//! republishes the outbox entries it left unfinished, so nothing it
+//! committed waits for it to come back, and takes its sockets out of
+//! presence (`NodeLeft`), so its users go offline after the grace period
+//! like anyone whose socket closed, unless they reconnected elsewhere.
+//!
+//! A node that could not reach the database does not judge others until
+//! its own beats have gone through for a whole grace period again: after a
+//! database outage every row is old, and the others need a beat to show
+//! they are alive.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use app::api::endpoints::Readiness;
+use bus::Bus;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use crate::storage::PostgresStore;
+
+/// Beats per grace period: a node misses a couple before it is judged.
+const BEATS_PER_GRACE: u32 = 4;
+
+/// This node's membership of the cluster.
+pub struct Membership {
+    database: Arc<PostgresStore>,
+    /// Whether the last beat reached the database.
+    reachable: Arc<AtomicBool>,
+}
+
+impl Membership {
+    /// Membership through `database`.
+    pub fn new(database: Arc<PostgresStore>) -> Self {
+        Self {
+            database,
+            reachable: Arc::new(AtomicBool::new(true)),
+        }
+    }
+
+    /// Whether this node can commit commands now: NATS connected (else the
+    /// other nodes would not hear of them) and the database reachable at
+    /// the last beat.
+    pub fn readiness(&self, nats: async_nats::Client) -> Readiness {
+        let reachable = self.reachable.clone();
+        Arc::new(move || {
+            if !super::nats::connected(&nats) {
+                return Err("this node has lost NATS; try again shortly".to_owned());
+            }
+            if !reachable.load(Ordering::Relaxed) {
+                return Err("this node cannot reach the database; try again shortly".to_owned());
+            }
+            Ok(())
+        })
+    }
+
+    /// Keeps this node's row fresh and cleans up after dead nodes, until
+    /// `shutdown`.
+    pub async fn run(self, bus: Bus, grace: Duration, shutdown: CancellationToken) {
+        run(self.database, self.reachable, bus, grace, shutdown).await
+    }
+}
+
+async fn run(
+    database: Arc<PostgresStore>,
+    reachable: Arc<AtomicBool>,
+    bus: Bus,
+    grace: Duration,
+    shutdown: CancellationToken,
+) {
+    let beat = (grace / BEATS_PER_GRACE).max(Duration::from_millis(50));
+    let mut ticks = tokio::time::interval(beat);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // Since when every beat went through.
+    let mut healthy_since: Option<Instant> = None;
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            _ = ticks.tick() => {}
+        }
+        let now = bus.now_ms();
+        let answered = matches!(
+            tokio::time::timeout(beat, database.heartbeat(now)).await,
+            Ok(Ok(()))
+        );
+        reachable.store(answered, Ordering::Relaxed);
+        if !answered {
+            tracing::warn!(
+                "cannot tell the cluster this node is alive: the database does not answer"
+            );
+            healthy_since = None;
+            continue;
+        }
+        let since = *healthy_since.get_or_insert_with(Instant::now);
+        if since.elapsed() < grace {
+            continue;
+        }
+        let cutoff = now.saturating_sub(grace.as_millis() as u64);
+        match database.claim_dead_nodes(now, cutoff).await {
+            Ok(dead) => {
+                for node in dead {
+                    clean_up_after(&database, &bus, node, grace).await;
+                }
+            }
+            Err(error) => tracing::warn!(%error, "cannot look for dead nodes"),
+        }
+        // Entries whose node has no row at all (a single server's before
+        // the cluster, or a node cleaned up halfway).
+        take_over(&database, &bus, None).await;
+    }
+}
+
+/// Republishes what `node` left and closes its sockets in presence; then
+/// forgets it. Stopped halfway, the next claimer does it all again, which
+/// is harmless: deliveries already recorded are skipped, and a node that
+/// left leaves no connection twice.
+async fn clean_up_after(database: &PostgresStore, bus: &Bus, node: u64, grace: Duration) {
+    tracing::warn!(
+        dead = format!("{node:016x}"),
+        "a node is gone; cleaning up after it"
+    );
+    if !take_over(database, bus, Some(node)).await {
+        return;
+    }
+    if let Err(error) = bus.publish(domain::NodeLeft { node }) {
+        tracing::warn!(%error, "cannot take a dead node's sockets out of presence");
+        return;
+    }
+    if tokio::time::timeout(grace, bus.settle()).await.is_err() {
+        // Not forgotten: claimed again after the grace period.
+        return;
+    }
+    if let Err(error) = database.forget_node(node).await {
+        tracing::warn!(%error, "cannot forget a dead node");
+    }
+}
+
+/// Takes over and republishes `node`'s unfinished outbox entries (and
+/// orphaned ones); whether that went through.
+async fn take_over(database: &PostgresStore, bus: &Bus, node: Option<u64>) -> bool {
+    let entries = match database.take_over_outbox(node).await {
+        Ok(entries) => entries,
+        Err(error) => {
+            tracing::warn!(%error, "cannot take over a dead node's outbox");
+            return false;
+        }
+    };
+    if entries.is_empty() {
+        return true;
+    }
+    match bus.republish(entries).await {
+        Ok(count) => {
+            tracing::info!(entries = count, "republishing what a dead node committed");
+            true
+        }
+        Err(error) => {
+            tracing::warn!(%error, "cannot republish a dead node's outbox");
+            false
+        }
+    }
+}
