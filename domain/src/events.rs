@@ -49,6 +49,9 @@ effect_structs! {
     UsersOnlineUpdated { users: Vec<OnlineUser>, total: u64 }
     /// Who is online?
     GetUsersOnline {}
+    /// Server-internal: the online list as `UsersOnlineUpdated` tells it
+    /// (for a node that must tell its sockets again after an outage).
+    GetOnlineNews {}
 
     /// Creates a game that waits for players (acting user: `playerId`).
     CreateGame { game_id: GameId, player_id: UserId }

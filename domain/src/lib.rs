@@ -42,7 +42,8 @@ pub fn register(bus: &mut BusBuilder, rules: Rules) {
         .event(managed(singleton(), presence::disconnected))
         .event(managed(singleton(), presence::reset))
         .event(managed(singleton(), presence::node_left))
-        .query(answer(singleton(), presence::online));
+        .query(answer(singleton(), presence::online))
+        .query(answer(singleton(), presence::online_news));
 
     bus.command(managed(
         by_id(|c: &CreateGame| c.game_id),

@@ -5,8 +5,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::alias::Alias;
 use crate::events::{
-    GetUsersOnline, NodeLeft, OnlineUser, PresenceReset, UserConnected, UserDisconnected,
-    UsersOnlineUpdated,
+    GetOnlineNews, GetUsersOnline, NodeLeft, OnlineUser, PresenceReset, UserConnected,
+    UserDisconnected, UsersOnlineUpdated,
 };
 use crate::ids::UserId;
 
@@ -48,10 +48,17 @@ impl Lobby {
             .collect()
     }
 
+    /// The online list as its event tells it.
+    pub fn news(&self) -> UsersOnlineUpdated {
+        UsersOnlineUpdated {
+            users: self.users(),
+            total: self.online.len() as u64,
+        }
+    }
+
     fn updated(self) -> Outcome<Self> {
-        let users = self.users();
-        let total = self.online.len() as u64;
-        Outcome::set(self).emit(UsersOnlineUpdated { users, total })
+        let news = self.news();
+        Outcome::set(self).emit(news)
     }
 }
 
@@ -136,6 +143,14 @@ pub fn node_left(lobby: Option<Lobby>, event: &NodeLeft, _: &Ctx) -> Outcome<Lob
     } else {
         Outcome::set(lobby)
     }
+}
+
+/// `GetOnlineNews`.
+pub fn online_news(lobby: Option<&Lobby>, _: &GetOnlineNews) -> UsersOnlineUpdated {
+    lobby.map(Lobby::news).unwrap_or(UsersOnlineUpdated {
+        users: Vec::new(),
+        total: 0,
+    })
 }
 
 /// `GetUsersOnline`.

@@ -7,6 +7,7 @@ use crate::events::*;
 bus::queries!(
     GetUser => Option<crate::users::User>,
     GetUsersOnline => Vec<OnlineUser>,
+    GetOnlineNews => UsersOnlineUpdated,
     GetGame => Option<crate::view::GameView>,
     GetLiveGames => Vec<LiveGame>,
     GetTopThreePlayers => Vec<ScoreEntry>,

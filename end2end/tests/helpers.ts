@@ -39,11 +39,12 @@ export async function move(page: Page, x: number, y: number) {
 }
 
 /// Alice invites Bob, Bob accepts: both on the game page, Alice (X) to play.
-export async function startGame(browser: Browser, base = "") {
+/// Bob's browser opens `bobBase` (another node of a cluster, say).
+export async function startGame(browser: Browser, base = "", bobBase = base) {
   const aliceName = unique("alice");
   const bobName = unique("bob");
   const alice = await player(browser, aliceName, base);
-  const bob = await player(browser, bobName, base);
+  const bob = await player(browser, bobName, bobBase);
   await expect(alice.getByRole("radio", { name: bobName })).toBeVisible();
   await expect(bob.getByRole("radio", { name: aliceName })).toBeVisible();
   await invite(alice, bobName);

@@ -25,9 +25,11 @@ use crate::summary::Tally;
 #[derive(Debug, Clone, Parser)]
 #[command(version, about, long_about = None)]
 pub struct Args {
-    /// The server to play against (the only address this talks to).
-    #[arg(long, default_value = "http://127.0.0.1:3000")]
-    pub url: String,
+    /// The server to play against (the only addresses this talks to); for
+    /// a cluster, its nodes, comma-separated: players are spread over them,
+    /// the two of a game on different nodes.
+    #[arg(long, value_delimiter = ',', default_value = "http://127.0.0.1:3000")]
+    pub url: Vec<String>,
 
     /// Games played at the same time (two players and two sockets each).
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
@@ -74,10 +76,10 @@ pub struct Args {
     #[arg(long, default_value_t = 64)]
     pub connect_concurrency: usize,
 
-    /// The server's process id, for its CPU and memory (default: whoever
-    /// listens on the URL's port on this machine).
-    #[arg(long)]
-    pub server_pid: Option<u32>,
+    /// The server's process ids, comma-separated, for their CPU and memory
+    /// (default: whoever listens on each URL's port on this machine).
+    #[arg(long, value_delimiter = ',')]
+    pub server_pid: Vec<u32>,
 
     /// A name for this run, repeated in the summary (the store, say).
     #[arg(long, default_value = "")]
@@ -127,20 +129,30 @@ impl Failure {
 /// Plays (or idles) as `args` says and sums it up.
 pub async fn run(args: &Args) -> Summary {
     let started = Instant::now();
-    let base = args.url.trim_end_matches('/').to_owned();
-    let server_pid = args
-        .server_pid
-        .or_else(|| port_of(&base).and_then(process::listening_on));
-    let empty_server = server_pid.and_then(process::sample);
+    let bases: Vec<String> = args
+        .url
+        .iter()
+        .map(|url| url.trim_end_matches('/').to_owned())
+        .collect();
+    let mut server_pids = args.server_pid.clone();
+    if server_pids.is_empty() {
+        server_pids = bases
+            .iter()
+            .filter_map(|base| port_of(base).and_then(process::listening_on))
+            .collect();
+        server_pids.dedup();
+    }
+    let empty_server = process::sample_all(&server_pids);
     let tally = Arc::new(Tally::default());
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(usize::MAX)
         .build()
         .unwrap_or_default();
 
-    let pairs = connect_pairs(args, &http, &base, &tally).await;
+    let pairs = connect_pairs(args, &http, &bases, &tally).await;
     let connected = Instant::now();
-    let before = server_pid.and_then(process::sample);
+    let before = process::sample_all(&server_pids);
+    let published_before = process::nats_published(&http, &bases).await;
     let progress = (!args.quiet).then(|| tokio::spawn(summary::progress(tally.clone())));
     let limit = Duration::from_secs_f64(args.time_limit_secs).saturating_sub(started.elapsed());
     let finished = match args.idle_secs {
@@ -150,13 +162,18 @@ pub async fn run(args: &Args) -> Summary {
     if let Some(progress) = progress {
         progress.abort();
     }
-    let after = server_pid.and_then(process::sample);
+    let elapsed = connected.elapsed();
+    let after = process::sample_all(&server_pids);
+    let published_after = process::nats_published(&http, &bases).await;
     tally.summary(summary::Context {
         args,
-        elapsed: connected.elapsed(),
+        elapsed,
         setup: connected.duration_since(started),
         time_limit_hit: finished.is_err(),
-        server_pid,
+        server_pids,
+        nats_published: published_before
+            .zip(published_after)
+            .map(|(before, after)| after.saturating_sub(before)),
         empty_server,
         before,
         after,
@@ -178,18 +195,20 @@ type Pair = (Player, Player);
 async fn connect_pairs(
     args: &Args,
     http: &reqwest::Client,
-    base: &str,
+    bases: &[String],
     tally: &Tally,
 ) -> Vec<Pair> {
     let patience = Duration::from_secs_f64(args.patience_secs);
     let pairs = (0..args.games).map(|n| async move {
-        let join = |role: &'static str| async move {
+        let join = |role: &'static str, node: u64| async move {
             let alias = format!("{role}{n}");
+            let base = &bases[(node % bases.len() as u64) as usize];
             tokio::time::timeout(patience, Player::join(http, base, &alias))
                 .await
                 .unwrap_or(Err(Failure::Unexpected("sign-up took too long")))
         };
-        futures::future::try_join(join("host"), join("guest")).await
+        // The two players of a game on different nodes, when there are.
+        futures::future::try_join(join("host", n), join("guest", n + 1)).await
     });
     bounded(args, tally, pairs).await
 }

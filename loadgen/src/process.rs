@@ -18,6 +18,51 @@ pub struct Sample {
     pub peak_rss_bytes: u64,
 }
 
+/// The processes of `pids` together (a cluster's nodes): CPU and memory
+/// summed; `None` if any cannot be read, or there are none.
+pub fn sample_all(pids: &[u32]) -> Option<Sample> {
+    if pids.is_empty() {
+        return None;
+    }
+    pids.iter().try_fold(
+        Sample {
+            cpu_seconds: 0.0,
+            rss_bytes: 0,
+            peak_rss_bytes: 0,
+        },
+        |sum, pid| {
+            let one = sample(*pid)?;
+            Some(Sample {
+                cpu_seconds: sum.cpu_seconds + one.cpu_seconds,
+                rss_bytes: sum.rss_bytes + one.rss_bytes,
+                peak_rss_bytes: sum.peak_rss_bytes + one.peak_rss_bytes,
+            })
+        },
+    )
+}
+
+/// Messages the servers at `bases` published over NATS so far (a
+/// cluster's `cluster_messages_published_total`, from `/metrics`); `None`
+/// for a single server, or when one does not answer.
+pub async fn nats_published(http: &reqwest::Client, bases: &[String]) -> Option<u64> {
+    let mut total = 0;
+    for base in bases {
+        let text = http
+            .get(format!("{base}/metrics"))
+            .send()
+            .await
+            .ok()?
+            .text()
+            .await
+            .ok()?;
+        total += text
+            .lines()
+            .find_map(|line| line.strip_prefix("cluster_messages_published_total "))
+            .and_then(|value| value.trim().parse::<f64>().ok())? as u64;
+    }
+    Some(total)
+}
+
 /// Reads `/proc/<pid>`; `None` when there is no such process (or no /proc).
 pub fn sample(pid: u32) -> Option<Sample> {
     let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;

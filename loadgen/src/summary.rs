@@ -96,9 +96,15 @@ impl Tally {
             }
             _ => None,
         };
+        let server_cpu_us_per_move = match (context.before, context.after) {
+            (Some(before), Some(after)) if moves > 0 => {
+                Some(1e6 * (after.cpu_seconds - before.cpu_seconds) / moves as f64)
+            }
+            _ => None,
+        };
         Summary {
             label: context.args.label.clone(),
-            url: context.args.url.clone(),
+            url: context.args.url.join(","),
             concurrent_games: context.args.games,
             pattern: context.args.pattern,
             setup_secs: context.setup.as_secs_f64(),
@@ -121,8 +127,13 @@ impl Tally {
                 .unwrap_or_else(|e| e.into_inner())
                 .clone(),
             time_limit_hit: context.time_limit_hit,
-            server_pid: context.server_pid,
+            server_pids: context.server_pids.clone(),
             server_cpu_percent,
+            server_cpu_us_per_move,
+            nats_messages_per_move: context
+                .nats_published
+                .filter(|_| moves > 0)
+                .map(|published| published as f64 / moves as f64),
             server_rss_bytes: context.after.map(|after| after.rss_bytes),
             server_peak_rss_bytes: context.after.map(|after| after.peak_rss_bytes),
             server_empty_rss_bytes: context.empty_server.map(|empty| empty.rss_bytes),
@@ -139,7 +150,10 @@ pub struct Context<'a> {
     /// Time spent signing up and connecting.
     pub setup: Duration,
     pub time_limit_hit: bool,
-    pub server_pid: Option<u32>,
+    /// The servers' processes (a cluster's nodes), summed in the figures.
+    pub server_pids: Vec<u32>,
+    /// Messages the servers published over NATS during the run (a cluster).
+    pub nats_published: Option<u64>,
     /// The server before any player connected.
     pub empty_server: Option<Sample>,
     /// The server once every player was connected.
@@ -175,8 +189,12 @@ pub struct Summary {
     pub errors: u64,
     pub errors_by_kind: BTreeMap<String, u64>,
     pub time_limit_hit: bool,
-    pub server_pid: Option<u32>,
+    pub server_pids: Vec<u32>,
     pub server_cpu_percent: Option<f64>,
+    /// Server CPU time per move, in microseconds (all nodes together).
+    pub server_cpu_us_per_move: Option<f64>,
+    /// NATS messages the nodes published per move (a cluster).
+    pub nats_messages_per_move: Option<f64>,
     pub server_rss_bytes: Option<u64>,
     pub server_peak_rss_bytes: Option<u64>,
     pub server_empty_rss_bytes: Option<u64>,
@@ -233,22 +251,30 @@ impl fmt::Display for Summary {
             )?;
         }
         writeln!(f, "errors      {} {:?}", self.errors, self.errors_by_kind)?;
-        match self.server_pid {
-            Some(pid) => writeln!(
+        match self.server_pids.as_slice() {
+            [] => writeln!(
                 f,
-                "server      pid {pid}: CPU {}, RSS {} (peak {}, empty {}){}",
+                "server      not on this machine (or not visible): no CPU or RSS"
+            )?,
+            pids => writeln!(
+                f,
+                "server      pid {pids:?}: CPU {}{}, RSS {} (peak {}, empty {}){}",
                 self.server_cpu_percent
                     .map_or("-".to_owned(), |cpu| format!("{cpu:.0}%")),
+                self.server_cpu_us_per_move
+                    .map_or(String::new(), |us| format!(" ({us:.0} µs per move)")),
                 mib(self.server_rss_bytes),
                 mib(self.server_peak_rss_bytes),
                 mib(self.server_empty_rss_bytes),
                 self.rss_per_connection_bytes
                     .map_or(String::new(), |bytes| format!(", {bytes} B per connection")),
             )?,
-            None => writeln!(
+        }
+        if let Some(messages) = self.nats_messages_per_move {
+            writeln!(
                 f,
-                "server      not on this machine (or not visible): no CPU or RSS"
-            )?,
+                "cluster     {messages:.1} NATS messages published per move"
+            )?;
         }
         if self.time_limit_hit {
             writeln!(f, "TIME LIMIT HIT: the run was cut short")?;

@@ -54,10 +54,13 @@ async fn twenty_games_of_each_pattern_play_without_an_error() {
         let fastest_half = summary.latency_ms.p50.expect("latencies");
         assert!(fastest_half > 0.05, "{summary}");
         assert_eq!(
-            summary.server_pid,
-            Some(std::process::id()),
+            summary.server_pids,
+            [std::process::id()],
             "found the server by its port"
         );
+        let per_move = summary.server_cpu_us_per_move.expect("CPU per move");
+        assert!(per_move > 0.0, "{summary}");
+        assert_eq!(summary.nats_messages_per_move, None, "one server, no NATS");
     }
     stop.cancel();
 }

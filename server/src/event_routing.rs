@@ -135,7 +135,15 @@ struct Connection {
     frames: Sender,
     /// Games it follows besides its user's (at most [`MAX_FOLLOWED`]).
     followed: Vec<GameId>,
+    /// The first version of each recent game it was sent live (at most
+    /// [`FIRST_LIVE_KEPT`]): a resume replays only what came before, so
+    /// an event sent live as the resume is answered is not sent twice.
+    first_live: Vec<(GameId, u64)>,
 }
+
+/// Games whose first live version a socket remembers: the ones it may
+/// still resume (a player plays one game at a time, a spectator a few).
+const FIRST_LIVE_KEPT: usize = 4;
 
 #[derive(Debug, Default)]
 struct GameRoute {
@@ -153,8 +161,13 @@ struct GameRoute {
 pub enum Resumed {
     /// These frames, in order (possibly none: it is up to date).
     Replay(Vec<Frame>),
-    /// Too old, or unknown here: reload the game's state.
+    /// Too old: reload the game's state.
     Reload,
+    /// This hub has never seen the game (it is older than this process, or
+    /// another node of a cluster runs it, or there is no such game): the
+    /// socket follows it from now on; [`Hub::seed`] it from the store and
+    /// ask again.
+    Unknown,
 }
 
 impl Hub {
@@ -208,6 +221,7 @@ impl Hub {
                 user,
                 frames,
                 followed: Vec::new(),
+                first_live: Vec::new(),
             },
         );
         let mut first = false;
@@ -232,6 +246,36 @@ impl Hub {
             let route = routes.games.entry(game).or_default();
             route.players.extend(players);
             route.started_at_version = route.started_at_version.max(version);
+        }
+    }
+
+    /// After events were lost (a cluster node cut off from NATS): every
+    /// socket here showing a game is told to reload it, and every socket
+    /// gets `lobby`, the lobby's lists as they are now.
+    pub fn resync(&self, lobby: &[Frame]) {
+        let mut routes = self.routes();
+        let games: Vec<(GameId, Vec<ConnectionId>)> = routes
+            .games
+            .iter()
+            .map(|(game, route)| {
+                let mut sockets: HashSet<ConnectionId> = route.followers.clone();
+                for player in &route.players {
+                    sockets.extend(routes.users.get(player).into_iter().flatten());
+                }
+                (*game, sockets.into_iter().collect())
+            })
+            .filter(|(_, sockets): &(GameId, Vec<ConnectionId>)| !sockets.is_empty())
+            .collect();
+        for (game_id, sockets) in games {
+            // Its recent events have a hole now: a resume must reload.
+            if let Some(route) = routes.games.get_mut(&game_id) {
+                route.recent.clear();
+                route.started_at_version = u64::MAX;
+            }
+            routes.deliver(&sockets, &control(&ServerFrame::ReloadGame { game_id }));
+        }
+        for frame in lobby {
+            routes.deliver_to_all(frame);
         }
     }
 
@@ -271,20 +315,31 @@ impl Hub {
         }
         route.followers.insert(id);
         if !known {
-            // Unknown here (older than this server, or no such game): the
-            // socket follows it from now on, and reloads what came before.
-            return Some(Resumed::Reload);
+            return Some(Resumed::Unknown);
         }
+        // What was sent live already comes through the socket's queue.
+        let live_from = routes.connections.get(&id).and_then(|connection| {
+            connection
+                .first_live
+                .iter()
+                .find(|(live, _)| *live == game)
+                .map(|(_, first)| *first)
+        });
+        let route = routes.games.get(&game)?;
         let oldest = route.recent.front().map(|(version, _)| *version);
         Some(match oldest {
             Some(oldest) if oldest <= version + 1 => Resumed::Replay(
                 route
                     .recent
                     .iter()
-                    .filter(|(seen, _)| *seen > version)
+                    .filter(|(seen, _)| {
+                        *seen > version && live_from.is_none_or(|live| *seen < live)
+                    })
                     .map(|(_, frame)| frame.clone())
                     .collect(),
             ),
+            // Nothing missed before what was sent live.
+            _ if live_from.is_some_and(|live| live <= version + 1) => Resumed::Replay(Vec::new()),
             // Nothing kept (no event since this process started): up to
             // date if the client saw the version the game had at start,
             // else what it missed went out before a restart: reload.
@@ -331,11 +386,11 @@ impl Hub {
                 Some(Outgoing::Lobby { kind, frame })
             }
             Audience::User(user) => {
-                routes.to_user(user, &frame);
+                routes.send_to_user(user, &frame);
                 Some(Outgoing::User { user, frame })
             }
             Audience::Game { game_id, version } => {
-                let new = routes.to_game(game_id, version, &frame);
+                let new = routes.send_to_game(game_id, version, &frame);
                 let players = routes
                     .games
                     .get(&game_id)
@@ -371,7 +426,7 @@ impl Hub {
     pub fn receive(&self, incoming: Incoming) {
         let mut routes = self.routes();
         match incoming {
-            Incoming::User { user, frame } => routes.to_user(user, &frame),
+            Incoming::User { user, frame } => routes.send_to_user(user, &frame),
             Incoming::Game {
                 game,
                 version,
@@ -384,7 +439,7 @@ impl Hub {
                     .or_default()
                     .players
                     .extend(players);
-                routes.to_game(game, version, &frame);
+                routes.send_to_game(game, version, &frame);
             }
             Incoming::Lobby { kind, frame } => {
                 // Kinds are few and known: keep the static name.
@@ -459,7 +514,7 @@ impl Routes {
     }
 
     /// To every socket of `user`.
-    fn to_user(&mut self, user: UserId, frame: &Frame) {
+    fn send_to_user(&mut self, user: UserId, frame: &Frame) {
         let sockets: Vec<ConnectionId> = self
             .users
             .get(&user)
@@ -473,7 +528,7 @@ impl Routes {
     /// A game's event at `version`: to its players' sockets and its
     /// followers, and kept for resuming clients. Whether it was new (a
     /// version seen already is not sent twice).
-    fn to_game(&mut self, game: GameId, version: u64, frame: &Frame) -> bool {
+    fn send_to_game(&mut self, game: GameId, version: u64, frame: &Frame) -> bool {
         let route = self.games.entry(game).or_default();
         if route
             .recent
@@ -492,6 +547,16 @@ impl Routes {
             sockets.extend(self.users.get(&player).into_iter().flatten());
         }
         let sockets: Vec<ConnectionId> = sockets.into_iter().collect();
+        for id in &sockets {
+            if let Some(connection) = self.connections.get_mut(id)
+                && !connection.first_live.iter().any(|(live, _)| *live == game)
+            {
+                if connection.first_live.len() >= FIRST_LIVE_KEPT {
+                    connection.first_live.remove(0);
+                }
+                connection.first_live.push((game, version));
+            }
+        }
         self.deliver(&sockets, frame);
         true
     }
@@ -713,7 +778,11 @@ mod tests {
         // Following: the spectator received the live events too.
         assert!(frames.try_recv().unwrap().contains(r#""version":11"#));
         assert_eq!(hub.resume(me, id(9), 3), Some(Resumed::Reload));
-        assert_eq!(hub.resume(me, id(8), 0), Some(Resumed::Reload));
+        assert_eq!(hub.resume(me, id(8), 0), Some(Resumed::Unknown));
+        // Seeded from the store at version 4: a client there is up to date.
+        hub.seed([(id(8), vec![id(1)], 4)]);
+        assert_eq!(hub.resume(me, id(8), 4), Some(Resumed::Replay(vec![])));
+        assert_eq!(hub.resume(me, id(8), 3), Some(Resumed::Reload));
     }
 
     #[test]
@@ -733,6 +802,24 @@ mod tests {
         let (me, _frames) = hub.connect(Some(id(1)));
         // Versions 6 to 8 went out before the restart: none is kept here.
         assert_eq!(hub.resume(me, id(9), 5), Some(Resumed::Reload));
+    }
+
+    #[test]
+    fn a_resume_does_not_repeat_what_the_socket_was_sent_live() {
+        let hub = Hub::new(16, Duration::ZERO);
+        hub.seed([(id(9), vec![id(1)], 4)]);
+        let (me, mut frames) = hub.connect(Some(id(1)));
+        hub.dispatched(&moved(5));
+        hub.dispatched(&moved(6));
+        // The resume from 4 is answered after 5 and 6 were queued live.
+        assert_eq!(hub.resume(me, id(9), 4), Some(Resumed::Replay(vec![])));
+        assert!(frames.try_recv().unwrap().contains(r#""version":5"#));
+        // Another socket that saw nothing live gets both.
+        let (other, _) = hub.connect(None);
+        let Some(Resumed::Replay(missed)) = hub.resume(other, id(9), 4) else {
+            panic!("expected a replay")
+        };
+        assert_eq!(missed.len(), 2);
     }
 
     #[test]

@@ -166,6 +166,16 @@ pub async fn start_bus(
     Ok(bus)
 }
 
+/// This process as a node: its id (in connection ids and a cluster's
+/// tables) and whether it can take commands now.
+pub struct Node {
+    /// New at every start.
+    pub id: u64,
+    /// Always, for a single server; while NATS and the database answer,
+    /// for a cluster's node.
+    pub ready: app::api::endpoints::Readiness,
+}
+
 /// Builds the shared state for `config`, whose server stops when `shutdown`
 /// is cancelled.
 pub fn state(
@@ -175,8 +185,7 @@ pub fn state(
     sessions: Sessions,
     hub: Arc<Hub>,
     shutdown: CancellationToken,
-    node: u64,
-    ready: app::api::endpoints::Readiness,
+    node: Node,
 ) -> AppState {
     let env = match std::env::var("LEPTOS_ENV").as_deref() {
         Ok("DEV" | "dev" | "development") => Env::DEV,
@@ -199,7 +208,7 @@ pub fn state(
                 .filter(|token| !token.is_empty())
                 .map(Arc::from),
             https: config.https,
-            ready,
+            ready: node.ready,
         },
         hub,
         live: live_sockets::LiveSockets::new(live_sockets::SocketCaps {
@@ -217,7 +226,7 @@ pub fn state(
             max_bytes: config.max_body_bytes,
             timeout: config.body_timeout(),
         },
-        instance: node,
+        instance: node.id,
         site: same_site::Site::new(config.public_url.as_deref()),
     })
 }
@@ -268,11 +277,14 @@ pub async fn serve(
     let bus = start_bus(&config, store.clone(), hub.clone()).await?;
     let (nats, ready) = match (&config.nats_url, storage.cluster) {
         (Some(url), Some(database)) => {
-            let client = cluster::nats::connect(url, &format!("{node:016x}")).await?;
+            let reconnected = Arc::new(tokio::sync::Notify::new());
+            let client =
+                cluster::nats::connect(url, &format!("{node:016x}"), reconnected.clone()).await?;
             hub.set_relay(cluster::relay::start(
                 client.clone(),
                 hub.clone(),
                 bus.clone(),
+                reconnected,
                 shutdown.clone(),
             ));
             let membership = cluster::membership::Membership::new(database);
@@ -308,8 +320,7 @@ pub async fn serve(
         storage.sessions,
         hub,
         shutdown.clone(),
-        node,
-        ready,
+        Node { id: node, ready },
     );
     let app = routes::router(
         state,

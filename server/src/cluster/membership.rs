@@ -27,6 +27,11 @@ use crate::storage::PostgresStore;
 /// Beats per grace period: a node misses a couple before it is judged.
 const BEATS_PER_GRACE: u32 = 4;
 
+/// How long a beat may take before the database counts as unreachable
+/// (and this node refuses commands): a busy database answers in
+/// milliseconds, a gone one never.
+const BEAT_PATIENCE: Duration = Duration::from_secs(2);
+
 /// This node's membership of the cluster.
 pub struct Membership {
     database: Arc<PostgresStore>,
@@ -85,7 +90,7 @@ async fn run(
         }
         let now = bus.now_ms();
         let answered = matches!(
-            tokio::time::timeout(beat, database.heartbeat(now)).await,
+            tokio::time::timeout(BEAT_PATIENCE, database.heartbeat(now)).await,
             Ok(Ok(()))
         );
         reachable.store(answered, Ordering::Relaxed);

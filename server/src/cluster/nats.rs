@@ -11,9 +11,16 @@ use async_nats::connection::State;
 use async_nats::{Client, ConnectOptions, Event};
 
 /// Connects to `url` as node `node`, in the background: the client is
-/// returned at once, connected or not.
-pub async fn connect(url: &str, node: &str) -> Result<Client, async_nats::ConnectError> {
+/// returned at once, connected or not. `reconnected` is notified each time
+/// the connection is made again after it was lost (what the other nodes
+/// sent meanwhile did not arrive).
+pub async fn connect(
+    url: &str,
+    node: &str,
+    reconnected: std::sync::Arc<tokio::sync::Notify>,
+) -> Result<Client, async_nats::ConnectError> {
     let node_name = node.to_owned();
+    let lost = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     ConnectOptions::new()
         .name(format!("tictactoe {node}"))
         .retry_on_initial_connect()
@@ -22,10 +29,20 @@ pub async fn connect(url: &str, node: &str) -> Result<Client, async_nats::Connec
         .max_reconnects(None)
         .event_callback(move |event| {
             let node = node_name.clone();
+            let (lost, reconnected) = (lost.clone(), reconnected.clone());
             async move {
+                use std::sync::atomic::Ordering;
                 match event {
-                    Event::Connected => tracing::info!(node, "NATS connected"),
-                    Event::Disconnected => tracing::warn!(node, "NATS disconnected; reconnecting"),
+                    Event::Connected => {
+                        tracing::info!(node, "NATS connected");
+                        if lost.swap(false, Ordering::SeqCst) {
+                            reconnected.notify_one();
+                        }
+                    }
+                    Event::Disconnected => {
+                        lost.store(true, Ordering::SeqCst);
+                        tracing::warn!(node, "NATS disconnected; reconnecting");
+                    }
                     other => tracing::info!(node, event = %other, "NATS"),
                 }
             }

@@ -17,11 +17,11 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_nats::Client;
-use bus::Bus;
-use domain::{GameId, GetGame, UserId};
+use bus::{Bus, Envelope};
+use domain::{GameId, GetGame, GetOnlineNews, GetTopThreePlayers, TopThreeListUpdated, UserId};
 use futures::StreamExt;
 use metrics::counter;
-use tokio::sync::mpsc;
+use tokio::sync::{Notify, mpsc};
 use tokio::task::AbortHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -50,15 +50,23 @@ impl Relay for NatsRelay {
 
 /// Starts relaying between `hub` and the other nodes through `client`,
 /// until `shutdown`; `bus` answers who plays a game this node did not see
-/// start.
+/// start. Each time `reconnected` is notified, the sockets here are told
+/// to catch up.
 pub fn start(
     client: Client,
     hub: Arc<Hub>,
     bus: Bus,
+    reconnected: Arc<Notify>,
     shutdown: CancellationToken,
 ) -> Arc<NatsRelay> {
     let (outgoing, out_queue) = mpsc::unbounded_channel();
     let (interests, interest_queue) = mpsc::unbounded_channel();
+    tokio::spawn(resync_after_outages(
+        hub.clone(),
+        bus.clone(),
+        reconnected,
+        shutdown.clone(),
+    ));
     tokio::spawn(publish(
         client.clone(),
         hub.clone(),
@@ -71,6 +79,35 @@ pub fn start(
         outgoing,
         interests,
     })
+}
+
+/// After NATS comes back, what other nodes sent meanwhile is lost: every
+/// socket here reloads the games it shows and gets the lobby's lists anew.
+async fn resync_after_outages(
+    hub: Arc<Hub>,
+    bus: Bus,
+    reconnected: Arc<Notify>,
+    shutdown: CancellationToken,
+) {
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            () = reconnected.notified() => {}
+        }
+        tracing::info!("NATS is back: the sockets here catch up");
+        let mut lobby = Vec::new();
+        if let Ok(online) = bus.query(GetOnlineNews {}).await {
+            lobby.push(Envelope::new(online).to_json_text().into());
+        }
+        if let Ok(current) = bus.query(GetTopThreePlayers {}).await {
+            let top = TopThreeListUpdated {
+                previous: current.clone(),
+                current,
+            };
+            lobby.push(Envelope::new(top).to_json_text().into());
+        }
+        hub.resync(&lobby);
+    }
 }
 
 /// Publishes what the hub forwards, in order.

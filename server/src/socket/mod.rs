@@ -19,7 +19,7 @@ use app::api::{ApiError, ErrorCode};
 use app::socket_frames::{ClientFrame, ServerFrame};
 use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
-use domain::UserId;
+use domain::{GetGame, UserId};
 use futures::{SinkExt, StreamExt};
 use hyper::upgrade::{OnUpgrade, Upgraded};
 use hyper_util::rt::TokioIo;
@@ -241,9 +241,21 @@ async fn answer(
     };
     match frame {
         ClientFrame::Resume { game_id, version } => {
-            let reply = match state.hub.resume(id, game_id, version) {
+            let mut resumed = state.hub.resume(id, game_id, version);
+            if resumed == Some(Resumed::Unknown) {
+                // Another node ran the game so far (or this one started
+                // after it did): the store says where it is.
+                if let Ok(Some(game)) = state.api.bus.query(GetGame { game_id }).await {
+                    let players = game.players.iter().map(|seat| seat.user_id).collect();
+                    state.hub.seed([(game_id, players, game.version)]);
+                    resumed = state.hub.resume(id, game_id, version);
+                }
+            }
+            let reply = match resumed {
                 Some(Resumed::Replay(frames)) => frames,
-                Some(Resumed::Reload) => vec![control(&ServerFrame::ReloadGame { game_id })],
+                Some(Resumed::Reload | Resumed::Unknown) => {
+                    vec![control(&ServerFrame::ReloadGame { game_id })]
+                }
                 None => vec![control(&ServerFrame::Refused {
                     message: "this socket follows too many games".to_owned(),
                 })],

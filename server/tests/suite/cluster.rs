@@ -7,6 +7,7 @@ use uuid::Uuid;
 
 use crate::common::Client;
 use crate::nats_server::NatsServer;
+use crate::operations::health_becomes;
 use crate::process::{Data, Process, client};
 use crate::protocol::{ok, play};
 
@@ -157,6 +158,224 @@ async fn players_on_two_nodes_play_a_game_and_a_third_node_sees_the_lobby() {
             answer,
             json!([{ "userId": alice.user, "alias": "alice", "score": 100 }])
         );
+    }
+    cluster.stop().await;
+}
+
+#[tokio::test]
+async fn a_player_whose_node_is_killed_resumes_on_another_and_finishes() {
+    let cluster = Cluster::start(3, 20_000).await;
+    let mut alice = player(&cluster.nodes[0], "alice").await;
+    let mut bob = player(&cluster.nodes[1], "bob").await;
+    let _carol = player(&cluster.nodes[1], "carol").await;
+    let game = start_game(&mut alice, &mut bob).await;
+    play(&mut alice, &mut bob, game, &[(0, 0), (0, 1), (1, 0)]).await;
+    let waiting = bob.wait_for("WaitingForPlayerPlay").await;
+    assert_eq!(waiting["playerId"], json!(bob.user));
+    let seen = waiting["version"].as_u64().unwrap();
+
+    let mut cluster = cluster;
+    cluster.nodes.remove(1).kill_9();
+    // Bob's browser reconnects through the load balancer to another node.
+    let third = &cluster.nodes[1];
+    third.adopt(&mut bob);
+    bob.connect().await;
+    bob.send_frame(json!({ "type": "Resume", "payload": { "gameId": game, "version": seen } }))
+        .await;
+    ok(bob
+        .command("PlaceMark", json!({ "gameId": game, "x": 1, "y": 1 }))
+        .await);
+    for player in [&mut alice, &mut bob] {
+        let board = player.wait_for("BoardUpdated").await;
+        assert_eq!(board["board"][1][1], "O");
+    }
+    alice.wait_for("WaitingForPlayerPlay").await;
+    ok(alice
+        .command("PlaceMark", json!({ "gameId": game, "x": 2, "y": 0 }))
+        .await);
+    let winner = json!(alice.user);
+    for player in [&mut alice, &mut bob] {
+        let ended = player.wait_for("GameEnded").await;
+        assert_eq!(ended["winner"], winner);
+        let seen = versions(player, game);
+        assert!(without_gaps_or_repeats(&seen), "{seen:?}");
+    }
+    // Carol, on the dead node too, never came back: she goes offline after
+    // the grace period. Bob, whose socket moved, stays online, once.
+    let survivor = client(&cluster.nodes[0]);
+    let mut online = Value::Null;
+    for _ in 0..100 {
+        online = survivor.query("GetUsersOnline", json!({})).await.1;
+        if online.as_array().map(Vec::len) == Some(2) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let mut users: Vec<&str> = online
+        .as_array()
+        .expect("a list")
+        .iter()
+        .filter_map(|user| user["alias"].as_str())
+        .collect();
+    users.sort_unstable();
+    assert_eq!(users, ["alice", "bob"]);
+    for node in &cluster.nodes {
+        let (_, top) = client(node).query("GetTopThreePlayers", json!({})).await;
+        assert_eq!(
+            top,
+            json!([{ "userId": alice.user, "alias": "alice", "score": 100 }])
+        );
+    }
+    cluster.stop().await;
+}
+
+#[tokio::test]
+async fn the_turn_timer_of_a_killed_node_fires_once_on_another_on_time() {
+    const TURN_MS: u64 = 1_500;
+    let mut cluster = Cluster::start(3, TURN_MS).await;
+    let mut alice = player(&cluster.nodes[0], "alice").await;
+    let mut bob = player(&cluster.nodes[1], "bob").await;
+    let game = start_game(&mut alice, &mut bob).await;
+    // Alice's move goes to the third node, which sets Bob's turn timer.
+    let mut through_third = alice.clone_session();
+    cluster.nodes[2].adopt(&mut through_third);
+    ok(through_third
+        .command("PlaceMark", json!({ "gameId": game, "x": 0, "y": 0 }))
+        .await);
+    let waiting = bob.wait_for("WaitingForPlayerPlay").await;
+    let deadline = waiting["deadline"].as_u64().unwrap();
+    cluster.nodes.remove(2).kill_9();
+
+    for player in [&mut alice, &mut bob] {
+        let timeout = player.wait_for("TurnTimeout").await;
+        assert_eq!(timeout["gameId"], json!(game));
+        let ended = player.wait_for("GameEnded").await;
+        assert_eq!(ended["result"], "GAME_ABORTED", "{ended}");
+    }
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    assert!(now >= deadline, "not before the deadline");
+    assert!(
+        now < deadline + 1_000,
+        "on time: {} ms after the deadline",
+        now - deadline
+    );
+    // Once: nothing more comes, and no version repeats.
+    for player in [&mut alice, &mut bob] {
+        player.drain(std::time::Duration::from_millis(500)).await;
+        let timeouts = player
+            .seen
+            .iter()
+            .filter(|frame| frame["type"] == "TurnTimeout")
+            .count();
+        assert_eq!(timeouts, 1);
+        let seen = versions(player, game);
+        assert!(without_gaps_or_repeats(&seen), "{seen:?}");
+    }
+    cluster.stop().await;
+}
+
+#[tokio::test]
+async fn the_same_move_sent_to_two_nodes_at_once_is_applied_once() {
+    let cluster = Cluster::start(2, 20_000).await;
+    let mut alice = player(&cluster.nodes[0], "alice").await;
+    let mut bob = player(&cluster.nodes[1], "bob").await;
+    let game = start_game(&mut alice, &mut bob).await;
+    // Two tabs of Alice's, each through another node, each its own cell.
+    let mut other_tab = alice.clone_session();
+    cluster.nodes[1].adopt(&mut other_tab);
+    let (one, two) = tokio::join!(
+        alice.command("PlaceMark", json!({ "gameId": game, "x": 0, "y": 0 })),
+        other_tab.command("PlaceMark", json!({ "gameId": game, "x": 2, "y": 2 })),
+    );
+    ok(one);
+    ok(two);
+    let refused = alice.wait_for("GameErrorOccurred").await;
+    assert_eq!(refused["reason"], "PLAYER_CAN_NOT_PLAY", "{refused}");
+    bob.wait_for("WaitingForPlayerPlay").await;
+    bob.drain(std::time::Duration::from_millis(300)).await;
+    let marks: Vec<&Value> = bob
+        .seen
+        .iter()
+        .filter(|frame| frame["type"] == "MarkPlaced")
+        .collect();
+    assert_eq!(marks.len(), 1, "exactly one of the two: {marks:?}");
+    let (_, view) = bob.query("GetGame", json!({ "gameId": game })).await;
+    let crosses = view["board"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|row| row.as_array().unwrap())
+        .filter(|cell| **cell == "X")
+        .count();
+    assert_eq!(crosses, 1, "{view}");
+    cluster.stop().await;
+}
+
+#[tokio::test]
+async fn with_nats_down_commands_get_503_and_the_game_finishes_after() {
+    let mut cluster = Cluster::start(2, 20_000).await;
+    let mut alice = player(&cluster.nodes[0], "alice").await;
+    let mut bob = player(&cluster.nodes[1], "bob").await;
+    let game = start_game(&mut alice, &mut bob).await;
+    play(&mut alice, &mut bob, game, &[(0, 0), (0, 1)]).await;
+    alice.wait_for("WaitingForPlayerPlay").await;
+
+    cluster.nats.kill();
+    for node in &cluster.nodes {
+        let (status, _) = health_becomes(node.port, StatusCode::SERVICE_UNAVAILABLE).await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    }
+    // Neither node takes a command it could not tell the other about.
+    for node in &cluster.nodes {
+        let mut through = alice.clone_session();
+        node.adopt(&mut through);
+        let (status, refused) = through
+            .command("PlaceMark", json!({ "gameId": game, "x": 1, "y": 0 }))
+            .await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{refused}");
+        assert_eq!(refused["error"]["code"], "UNAVAILABLE", "{refused}");
+    }
+
+    cluster.nats.restart().await;
+    // Both nodes reconnect by themselves; the sockets stayed open, and are
+    // told to catch up on what they may have missed.
+    for node in &cluster.nodes {
+        let (status, _) = health_becomes(node.port, StatusCode::OK).await;
+        assert_eq!(status, StatusCode::OK);
+    }
+    for player in [&mut alice, &mut bob] {
+        assert_eq!(player.wait_for("ReloadGame").await["gameId"], json!(game));
+        let online = player.wait_for("UsersOnlineUpdated").await;
+        assert_eq!(online["total"], 2);
+    }
+    let mut status = StatusCode::SERVICE_UNAVAILABLE;
+    for _ in 0..200 {
+        let (answer, _) = alice
+            .command("PlaceMark", json!({ "gameId": game, "x": 1, "y": 0 }))
+            .await;
+        status = answer;
+        if status == StatusCode::OK {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(status, StatusCode::OK);
+    for player in [&mut alice, &mut bob] {
+        let board = wait_until(player, "BoardUpdated", |board| board["board"][0][1] == "X").await;
+        assert_eq!(board["board"][0][0], "X");
+    }
+    for (mover, x, y) in [(&mut bob, 1, 1), (&mut alice, 2, 0)] {
+        let me = json!(mover.user);
+        wait_until(mover, "WaitingForPlayerPlay", |turn| turn["playerId"] == me).await;
+        ok(mover
+            .command("PlaceMark", json!({ "gameId": game, "x": x, "y": y }))
+            .await);
+    }
+    for player in [&mut alice, &mut bob] {
+        assert_eq!(player.wait_for("GameEnded").await["result"], "PLAYER_WON");
     }
     cluster.stop().await;
 }

@@ -139,6 +139,19 @@ pub struct Client {
 }
 
 impl Client {
+    /// Another tab of this client's user: the same session, its own socket.
+    pub fn clone_session(&self) -> Self {
+        Self {
+            base: self.base.clone(),
+            http: self.http.clone(),
+            jar: self.jar.clone(),
+            local: self.local,
+            socket: None,
+            user: self.user,
+            seen: Vec::new(),
+        }
+    }
+
     /// This client signed in as `user` with a session `token` the server
     /// already knows.
     pub fn with_session(mut self, user: uuid::Uuid, token: &str) -> Self {

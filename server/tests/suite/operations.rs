@@ -70,7 +70,7 @@ async fn healthz_is_503_when_the_database_is_gone() {
 }
 
 /// `/healthz` of `port` until it answers `status`, or the last answer.
-async fn health_becomes(port: u16, status: StatusCode) -> (StatusCode, Value) {
+pub(crate) async fn health_becomes(port: u16, status: StatusCode) -> (StatusCode, Value) {
     let health = format!("http://127.0.0.1:{port}/healthz");
     let mut last = (StatusCode::IM_A_TEAPOT, Value::Null);
     // Reconnecting backs off up to 4 s between attempts.
