@@ -35,6 +35,12 @@ pub struct Config {
     #[arg(long, env = "NATS_URL", requires = "database_url", value_parser = nats_url)]
     pub nats_url: Option<String>,
 
+    /// How this server names itself at the head of each log line (a
+    /// cluster's logs read together say which node said what); default:
+    /// the address it listens on.
+    #[arg(long, env = "NODE_NAME")]
+    pub node_name: Option<String>,
+
     /// Keep everything in memory and nothing on disk (a restart forgets all).
     #[arg(long, env = "IN_MEMORY")]
     pub in_memory: bool,

@@ -154,6 +154,8 @@ struct GameRoute {
     /// were sent by an earlier one): what a client must have seen to be up
     /// to date while nothing newer is kept.
     started_at_version: u64,
+    /// When its last event came, for [`Hub::sweep`].
+    touched: Option<Instant>,
 }
 
 /// What a resuming client gets.
@@ -359,6 +361,27 @@ impl Hub {
         }
     }
 
+    /// Forgets the games no socket here shows (no player of theirs has a
+    /// socket here, none follows them) whose last event is older than
+    /// `idle`. On a cluster's node these are the games whose commands came
+    /// through this node while their players' sockets are elsewhere: their
+    /// end and removal are never sent here. A socket that resumes one later
+    /// finds it in the store ([`Resumed::Unknown`]). How many were dropped.
+    pub fn sweep(&self, idle: Duration) -> usize {
+        let mut routes = self.routes();
+        let Routes { games, users, .. } = &mut *routes;
+        let before = games.len();
+        games.retain(|_, route| {
+            !route.followers.is_empty()
+                || route
+                    .players
+                    .iter()
+                    .any(|player| users.contains_key(player))
+                || route.touched.is_none_or(|touched| touched.elapsed() < idle)
+        });
+        before - games.len()
+    }
+
     /// How often [`Hub::flush_lobby`] should run.
     pub fn lobby_interval(&self) -> Duration {
         self.lobby_interval
@@ -541,6 +564,7 @@ impl Routes {
         if route.recent.len() > RECENT {
             route.recent.pop_front();
         }
+        route.touched = Some(Instant::now());
         let mut sockets: HashSet<ConnectionId> = route.followers.clone();
         let players: Vec<UserId> = route.players.iter().copied().collect();
         for player in players {
@@ -820,6 +844,23 @@ mod tests {
             panic!("expected a replay")
         };
         assert_eq!(missed.len(), 2);
+    }
+
+    #[test]
+    fn games_nobody_here_shows_are_swept_once_idle() {
+        let hub = Hub::new(16, Duration::ZERO);
+        let (_, _alice) = hub.connect(Some(id(1)));
+        for (game, player) in [(7, 1), (8, 2)] {
+            hub.dispatched(&Envelope::new(GameCreated {
+                game_id: id(game),
+                creator: id(player),
+                version: 1,
+            }));
+        }
+        assert_eq!(hub.sweep(Duration::from_secs(60)), 0, "not idle yet");
+        // Game 8's player has no socket here: it goes; Alice's stays.
+        assert_eq!(hub.sweep(Duration::ZERO), 1);
+        assert_eq!(hub.sweep(Duration::ZERO), 0);
     }
 
     #[test]

@@ -231,17 +231,35 @@ pub fn state(
     })
 }
 
-/// Sends the hub's held-back lobby events every lobby interval.
-async fn flush_lobby(hub: Arc<Hub>, shutdown: CancellationToken) {
+/// The least time the hub keeps a game no socket here shows after its last
+/// event.
+const ROUTE_IDLE: std::time::Duration = std::time::Duration::from_secs(120);
+
+/// How long a game's route may sit idle before the hub forgets it: a live
+/// game has an event every turn timeout, an ended one its removal after
+/// the cleanup delay, so twice both is long over.
+fn route_idle(config: &Config) -> std::time::Duration {
+    let live = std::time::Duration::from_millis(config.turn_timeout_ms + config.cleanup_delay_ms);
+    ROUTE_IDLE.max(live * 2)
+}
+
+/// Sends the hub's held-back lobby events every lobby interval, and sweeps
+/// its idle games now and then.
+async fn flush_lobby(hub: Arc<Hub>, route_idle: std::time::Duration, shutdown: CancellationToken) {
     let mut every = tokio::time::interval(
         hub.lobby_interval()
             .max(std::time::Duration::from_millis(1)),
     );
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last_sweep = tokio::time::Instant::now();
     loop {
         tokio::select! {
             () = shutdown.cancelled() => return,
             _ = every.tick() => hub.flush_lobby(),
+        }
+        if last_sweep.elapsed() >= route_idle / 4 {
+            last_sweep = tokio::time::Instant::now();
+            hub.sweep(route_idle);
         }
     }
 }
@@ -310,7 +328,11 @@ pub async fn serve(
             .into_iter()
             .map(|game| (game.game_id, game.players, game.version)),
     );
-    tokio::spawn(flush_lobby(hub.clone(), shutdown.clone()));
+    tokio::spawn(flush_lobby(
+        hub.clone(),
+        route_idle(&config),
+        shutdown.clone(),
+    ));
     tokio::spawn(metrics::upkeep(shutdown.clone()));
     let limits = connection_limits(&config);
     let state = state(

@@ -6,6 +6,8 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tracing_subscriber::EnvFilter;
 
+mod logs;
+
 /// jemalloc, which hands freed memory back to the system: under glibc's
 /// malloc a burst of 2,000 requests left the server 13 MB larger for good,
 /// though the heap was back to its size before within a second (measured
@@ -16,10 +18,15 @@ static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let config = Config::parse();
+    let name = config
+        .node_name
+        .clone()
+        .unwrap_or_else(|| config.addr.to_string());
     tracing_subscriber::fmt()
         .with_env_filter(
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
         )
+        .with_writer(logs::Named::new(&name))
         .init();
     raise_open_files_limit();
     // Purge freed pages on a thread of jemalloc's own, so that an idle
