@@ -11,10 +11,12 @@
 //!   a game they do not play (a resume on a node without its players);
 //! - `tictactoe.lobby`: lobby-wide events, to every node.
 //!
-//! A body is one line of routing (`U <user>`, `G <game> <version>
-//! <player>,<player>`, `L <kind>`, `R <game>`) and the frame as sockets
-//! get it, so a receiving node routes without parsing the JSON and sends
-//! the same bytes on.
+//! A body is one or more records, each a line of routing (`U <user>`,
+//! `G <game> <version> <player>,<player>`, `L <kind>`, `R <game>`) and a
+//! line with the frame as sockets get it (JSON as the server writes it has
+//! no raw line break), so a receiving node routes without parsing the JSON
+//! and sends the same bytes on. The relay puts the records of one commit
+//! bound for one subject in one message.
 
 use bytes::Bytes;
 use domain::{GameId, UserId};
@@ -40,8 +42,9 @@ pub fn game(game: GameId) -> String {
     format!("{PREFIX}.game.{game}")
 }
 
-/// Where `outgoing` goes and its body (`players` are a game's, as resolved).
-pub fn encode(outgoing: &Outgoing, players: &[UserId]) -> (Vec<String>, Bytes) {
+/// Where `outgoing` goes and its record (`players` are a game's, as
+/// resolved); records to one subject are concatenated into a body.
+pub fn encode(outgoing: &Outgoing, players: &[UserId]) -> (Vec<String>, Vec<u8>) {
     let (subjects, head, frame) = match outgoing {
         Outgoing::User { user: to, frame } => (vec![user(*to)], format!("U {to}"), Some(frame)),
         Outgoing::Lobby { kind, frame } => (vec![lobby()], format!("L {kind}"), Some(frame)),
@@ -59,12 +62,13 @@ pub fn encode(outgoing: &Outgoing, players: &[UserId]) -> (Vec<String>, Bytes) {
             (to_game_and_players(*id, players), format!("R {id}"), None)
         }
     };
-    let mut body = head.into_bytes();
-    body.push(b'\n');
+    let mut record = head.into_bytes();
+    record.push(b'\n');
     if let Some(frame) = frame {
-        body.extend_from_slice(frame.as_bytes());
+        record.extend_from_slice(frame.as_bytes());
     }
-    (subjects, Bytes::from(body))
+    record.push(b'\n');
+    (subjects, record)
 }
 
 fn to_game_and_players(id: GameId, players: &[UserId]) -> Vec<String> {
@@ -83,11 +87,41 @@ fn joined(players: &[UserId]) -> String {
         .join(",")
 }
 
-/// A body another node sent, or `None` if it is not one of ours.
-pub fn decode(body: Bytes) -> Option<Incoming> {
-    let split = body.iter().position(|byte| *byte == b'\n')?;
-    let head = std::str::from_utf8(&body[..split]).ok()?.to_owned();
-    let frame = Frame::try_from(body.slice(split + 1..)).ok()?;
+/// The records of a body another node sent; reading stops at the first
+/// that is not one of ours.
+pub fn decode(body: &Bytes) -> Vec<Incoming> {
+    let mut records = Vec::new();
+    let mut at = 0;
+    while at < body.len() {
+        let Some(head_end) = line_end(body, at) else {
+            break;
+        };
+        let Some(frame_end) = line_end(body, head_end + 1) else {
+            break;
+        };
+        match record(body, at..head_end, head_end + 1..frame_end) {
+            Some(incoming) => records.push(incoming),
+            None => break,
+        }
+        at = frame_end + 1;
+    }
+    records
+}
+
+fn line_end(body: &Bytes, from: usize) -> Option<usize> {
+    body.get(from..)?
+        .iter()
+        .position(|byte| *byte == b'\n')
+        .map(|offset| from + offset)
+}
+
+fn record(
+    body: &Bytes,
+    head: std::ops::Range<usize>,
+    frame: std::ops::Range<usize>,
+) -> Option<Incoming> {
+    let head = std::str::from_utf8(&body[head]).ok()?;
+    let frame = Frame::try_from(body.slice(frame)).ok()?;
     let mut words = head.split(' ');
     let incoming = match (words.next()?, words.next()?) {
         ("U", to) => Incoming::User {
@@ -137,41 +171,36 @@ mod tests {
             players: vec![],
             frame: frame.clone(),
         };
-        let (subjects, body) = encode(&out, &players);
+        let (subjects, record) = encode(&out, &players);
         assert_eq!(
             subjects,
             [user(id(1)), user(id(2)), game(id(9))],
             "each player, then the game's followers"
         );
         assert_eq!(
-            decode(body),
-            Some(Incoming::Game {
+            decode(&Bytes::from(record)),
+            [Incoming::Game {
                 game: id(9),
                 version: 7,
                 players: players.to_vec(),
                 frame
-            })
+            }]
         );
     }
 
     #[test]
-    fn user_lobby_and_removal_bodies_read_back() {
-        let frame: Frame = r#"{"type":"X"}"#.into();
-        let (_, body) = encode(
+    fn records_of_every_kind_read_back_from_one_body_in_order() {
+        let frame: Frame = r#"{"type":"X","payload":{"text":"a\nb"}}"#.into();
+        let mut body = Vec::new();
+        let (_, record) = encode(
             &Outgoing::User {
                 user: id(3),
                 frame: frame.clone(),
             },
             &[],
         );
-        assert_eq!(
-            decode(body),
-            Some(Incoming::User {
-                user: id(3),
-                frame: frame.clone()
-            })
-        );
-        let (subjects, body) = encode(
+        body.extend(record);
+        let (subjects, record) = encode(
             &Outgoing::Lobby {
                 kind: "UsersOnlineUpdated",
                 frame: frame.clone(),
@@ -179,27 +208,42 @@ mod tests {
             &[],
         );
         assert_eq!(subjects, [lobby()]);
-        assert_eq!(
-            decode(body),
-            Some(Incoming::Lobby {
-                kind: "UsersOnlineUpdated".into(),
-                frame
-            })
-        );
-        let (_, body) = encode(
+        body.extend(record);
+        let (_, record) = encode(
             &Outgoing::Removed {
                 game: id(4),
                 players: vec![],
             },
             &[id(1)],
         );
-        assert_eq!(decode(body), Some(Incoming::Removed { game: id(4) }));
+        body.extend(record);
+        assert_eq!(
+            decode(&Bytes::from(body)),
+            [
+                Incoming::User {
+                    user: id(3),
+                    frame: frame.clone()
+                },
+                Incoming::Lobby {
+                    kind: "UsersOnlineUpdated".into(),
+                    frame
+                },
+                Incoming::Removed { game: id(4) },
+            ]
+        );
     }
 
     #[test]
     fn what_is_not_ours_is_ignored() {
-        for body in ["", "no newline", "X 1\n{}", "G nope 1 \n{}", "U 12\n{}"] {
-            assert_eq!(decode(Bytes::from(body)), None, "{body:?}");
+        for body in [
+            "",
+            "no newline",
+            "X 1\n{}\n",
+            "G nope 1 \n{}\n",
+            "U 12\n{}\n",
+            "U 1\n{}",
+        ] {
+            assert_eq!(decode(&Bytes::from(body)), [], "{body:?}");
         }
     }
 }

@@ -110,7 +110,13 @@ async fn resync_after_outages(
     }
 }
 
-/// Publishes what the hub forwards, in order.
+/// Most events gathered into one round of messages: a commit's events
+/// (a move makes three) and whatever else is queued by then.
+const BATCH: usize = 256;
+
+/// Publishes what the hub forwards, in order: what is queued at once goes
+/// as one message per subject (a move's three events to a player are one
+/// message, not three).
 async fn publish(
     client: Client,
     hub: Arc<Hub>,
@@ -118,23 +124,31 @@ async fn publish(
     mut queue: mpsc::UnboundedReceiver<Outgoing>,
     shutdown: CancellationToken,
 ) {
+    let mut queued = Vec::with_capacity(BATCH);
     loop {
-        let outgoing = tokio::select! {
+        tokio::select! {
             () = shutdown.cancelled() => return,
-            outgoing = queue.recv() => match outgoing {
-                Some(outgoing) => outgoing,
-                None => return,
-            },
-        };
-        let players = match &outgoing {
-            Outgoing::Game { game, players, .. } | Outgoing::Removed { game, players } => {
-                players_of(&bus, &hub, *game, players).await
+            count = queue.recv_many(&mut queued, BATCH) => if count == 0 { return },
+        }
+        // Bodies by subject, in the order subjects first appear.
+        let mut bodies: Vec<(String, Vec<u8>)> = Vec::new();
+        for outgoing in queued.drain(..) {
+            let players = match &outgoing {
+                Outgoing::Game { game, players, .. } | Outgoing::Removed { game, players } => {
+                    players_of(&bus, &hub, *game, players).await
+                }
+                _ => Vec::new(),
+            };
+            let (subjects, record) = messages::encode(&outgoing, &players);
+            for subject in subjects {
+                match bodies.iter_mut().find(|(known, _)| *known == subject) {
+                    Some((_, body)) => body.extend_from_slice(&record),
+                    None => bodies.push((subject, record.clone())),
+                }
             }
-            _ => Vec::new(),
-        };
-        let (subjects, body) = messages::encode(&outgoing, &players);
-        for subject in subjects {
-            if let Err(error) = client.publish(subject, body.clone()).await {
+        }
+        for (subject, body) in bodies {
+            if let Err(error) = client.publish(subject, body.into()).await {
                 tracing::warn!(%error, "cannot publish to NATS");
             } else {
                 counter!("cluster_messages_published_total").increment(1);
@@ -216,10 +230,13 @@ async fn follow(
     let task = tokio::spawn(async move {
         while let Some(message) = subscriber.next().await {
             counter!("cluster_messages_received_total").increment(1);
-            match messages::decode(message.payload) {
-                Some(incoming) => hub.receive(incoming),
-                None => tracing::debug!(subject = %message.subject, "not a message of ours"),
+            let records = messages::decode(&message.payload);
+            if records.is_empty() {
+                tracing::debug!(subject = %message.subject, "not a message of ours");
             }
+            records
+                .into_iter()
+                .for_each(|incoming| hub.receive(incoming));
         }
     });
     subscribed.insert(subject, task.abort_handle());
