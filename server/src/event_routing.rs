@@ -156,7 +156,17 @@ struct GameRoute {
     started_at_version: u64,
     /// When its last event came, for [`Hub::sweep`].
     touched: Option<Instant>,
+    /// Events that came before an earlier version of theirs, by version,
+    /// and since when the first of them waits (see [`HELD_PATIENCE`]).
+    held: std::collections::BTreeMap<u64, Frame>,
+    held_since: Option<Instant>,
 }
+
+/// How long a game's event waits for an earlier version still on its way
+/// from another node. Two nodes commit one game's versions one after the
+/// other, and each publishes right after its commit, so the later can
+/// overtake the earlier by the time a publish takes, well under this.
+pub const HELD_PATIENCE: Duration = Duration::from_millis(100);
 
 /// What a resuming client gets.
 #[derive(Debug, PartialEq, Eq)]
@@ -350,9 +360,11 @@ impl Hub {
         })
     }
 
-    /// Sends the lobby-wide events held back (call it every lobby interval).
+    /// Sends the lobby-wide events held back (call it every lobby interval),
+    /// and the game events that waited too long for an earlier one.
     pub fn flush_lobby(&self) {
         let mut routes = self.routes();
+        routes.release_held(HELD_PATIENCE);
         let now = Instant::now();
         let held: Vec<(&'static str, Frame)> = routes.lobby.held.drain().collect();
         for (kind, frame) in held {
@@ -553,13 +565,63 @@ impl Routes {
     /// version seen already is not sent twice).
     fn send_to_game(&mut self, game: GameId, version: u64, frame: &Frame) -> bool {
         let route = self.games.entry(game).or_default();
-        if route
-            .recent
-            .back()
-            .is_some_and(|(last, _)| *last >= version)
-        {
+        let last = route.recent.back().map(|(last, _)| *last);
+        if last.is_some_and(|last| last >= version) || route.held.contains_key(&version) {
             return false;
         }
+        if let Some(last) = last
+            && version > last + 1
+        {
+            // An earlier version is still on its way (another node
+            // committed it and published it a moment later): wait for it.
+            route.held.insert(version, frame.clone());
+            route.held_since.get_or_insert_with(Instant::now);
+            return true;
+        }
+        self.release(game, version, frame.clone());
+        // What was waiting for this one follows it.
+        while let Some(route) = self.games.get_mut(&game) {
+            let next = route.recent.back().map_or(0, |(last, _)| last + 1);
+            let Some(frame) = route.held.remove(&next) else {
+                break;
+            };
+            if route.held.is_empty() {
+                route.held_since = None;
+            }
+            self.release(game, next, frame);
+        }
+        true
+    }
+
+    /// Sends out the game events held for an earlier version that has not
+    /// come within `patience` (a client that sees the gap reloads the game).
+    fn release_held(&mut self, patience: Duration) {
+        let overdue: Vec<GameId> = self
+            .games
+            .iter()
+            .filter(|(_, route)| {
+                route
+                    .held_since
+                    .is_some_and(|since| since.elapsed() >= patience)
+            })
+            .map(|(game, _)| *game)
+            .collect();
+        for game in overdue {
+            let Some(route) = self.games.get_mut(&game) else {
+                continue;
+            };
+            route.held_since = None;
+            let held = std::mem::take(&mut route.held);
+            for (version, frame) in held {
+                self.release(game, version, frame);
+            }
+        }
+    }
+
+    /// Keeps a game's event for resuming clients and sends it to the game's
+    /// players' sockets and followers here.
+    fn release(&mut self, game: GameId, version: u64, frame: Frame) {
+        let route = self.games.entry(game).or_default();
         route.recent.push_back((version, frame.clone()));
         if route.recent.len() > RECENT {
             route.recent.pop_front();
@@ -581,8 +643,7 @@ impl Routes {
                 connection.first_live.push((game, version));
             }
         }
-        self.deliver(&sockets, frame);
-        true
+        self.deliver(&sockets, &frame);
     }
 
     fn deliver_to_all(&mut self, frame: &Frame) {
@@ -861,6 +922,41 @@ mod tests {
         // Game 8's player has no socket here: it goes; Alice's stays.
         assert_eq!(hub.sweep(Duration::ZERO), 1);
         assert_eq!(hub.sweep(Duration::ZERO), 0);
+    }
+
+    #[test]
+    fn a_version_that_overtook_an_earlier_one_waits_for_it() {
+        let hub = Hub::new(16, Duration::ZERO);
+        let (_, mut alice) = hub.connect(Some(id(1)));
+        let game = |version| Incoming::Game {
+            game: id(9),
+            version,
+            players: vec![id(1), id(2)],
+            frame: Envelope::new(MarkPlaced {
+                game_id: id(9),
+                player_id: id(1),
+                x: 0,
+                y: 0,
+                version,
+            })
+            .to_json_text()
+            .into(),
+        };
+        hub.receive(game(5));
+        hub.receive(game(7));
+        hub.receive(game(7));
+        assert!(alice.try_recv().unwrap().contains(r#""version":5"#));
+        assert!(alice.try_recv().is_err(), "7 waits for 6");
+        hub.receive(game(6));
+        assert!(alice.try_recv().unwrap().contains(r#""version":6"#));
+        assert!(alice.try_recv().unwrap().contains(r#""version":7"#));
+        assert!(alice.try_recv().is_err(), "once each");
+        // One whose predecessor never comes goes out after the patience.
+        hub.receive(game(9));
+        assert!(alice.try_recv().is_err());
+        std::thread::sleep(HELD_PATIENCE);
+        hub.flush_lobby();
+        assert!(alice.try_recv().unwrap().contains(r#""version":9"#));
     }
 
     #[test]
