@@ -2,38 +2,17 @@ import { expect, test } from "@playwright/test";
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { move, play, startGame } from "./helpers";
+import { healthy, move, play, root, serverBinary, startGame } from "./helpers";
 
 // Two nodes of a cluster, from the binary cargo-leptos just built, on a
 // PostgreSQL database of this test's own and a nats-server: each player's
 // browser talks to another node, as behind a load balancer.
-const root = path.resolve(__dirname, "..", "..");
 const admin = process.env.TEST_DATABASE_URL;
 const natsPort = 4306;
 const ports = [3106, 3107];
 
-function binary(): string {
-  const builds = ["release", "debug"]
-    .map((profile) => path.join(root, "target", profile, "server"))
-    .filter((file) => fs.existsSync(file));
-  builds.sort((a, b) => fs.statSync(b).mtimeMs - fs.statSync(a).mtimeMs);
-  return builds[0];
-}
-
 function natsServer(): string {
   return ["/usr/sbin/nats-server", "/usr/bin/nats-server"].find((file) => fs.existsSync(file)) ?? "nats-server";
-}
-
-async function healthy(port: number) {
-  for (let i = 0; i < 200; i++) {
-    try {
-      if ((await fetch(`http://127.0.0.1:${port}/healthz`)).ok) return;
-    } catch {
-      // not up yet
-    }
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error(`node on port ${port} did not come up`);
 }
 
 test("two browsers on two nodes of a cluster play a game", async ({ browser }) => {
@@ -48,7 +27,7 @@ test("two browsers on two nodes of a cluster play a game", async ({ browser }) =
     for (const port of ports) {
       const args = ["--addr", `127.0.0.1:${port}`, "--database-url", url, "--nats-url", `nats://127.0.0.1:${natsPort}`];
       processes.push(
-        spawn(binary(), args, {
+        spawn(serverBinary(), args, {
           env: { ...process.env, LEPTOS_SITE_ROOT: path.join(root, "target", "site"), RUST_LOG: "warn" },
           stdio: "ignore",
         }),

@@ -1,5 +1,33 @@
 // Playing as a person would: two browser contexts are two players.
 import { expect, type Browser, type Page } from "@playwright/test";
+import * as fs from "node:fs";
+import * as path from "node:path";
+
+/// The repository's root folder.
+export const root = path.resolve(__dirname, "..", "..");
+
+/// The server binary cargo-leptos just built (the newest build), for the
+/// tests that run servers of their own.
+export function serverBinary(): string {
+  const builds = ["release", "debug"]
+    .map((profile) => path.join(root, "target", profile, "server"))
+    .filter((file) => fs.existsSync(file));
+  builds.sort((a, b) => fs.statSync(b).mtimeMs - fs.statSync(a).mtimeMs);
+  return builds[0];
+}
+
+/// Waits until the server on `port` says it is healthy.
+export async function healthy(port: number) {
+  for (let i = 0; i < 200; i++) {
+    try {
+      if ((await fetch(`http://127.0.0.1:${port}/healthz`)).ok) return;
+    } catch {
+      // not up yet
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`the server on port ${port} did not come up`);
+}
 
 export function unique(name: string): string {
   return `${name}-${Math.random().toString(36).slice(2, 7)}`;

@@ -3,47 +3,25 @@ import { spawn, type ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { cell, move, play, startGame } from "./helpers";
+import { cell, healthy, move, play, root, serverBinary, startGame } from "./helpers";
 
 // This test runs a server of its own, from the binary cargo-leptos just
 // built, so that it can kill and restart it on the same data folder.
-const root = path.resolve(__dirname, "..", "..");
 const port = 3105;
 const base = `http://127.0.0.1:${port}`;
 
-function binary(): string {
-  const builds = ["release", "debug"]
-    .map((profile) => path.join(root, "target", profile, "server"))
-    .filter((file) => fs.existsSync(file));
-  // The newest build is the one this run made.
-  builds.sort((a, b) => fs.statSync(b).mtimeMs - fs.statSync(a).mtimeMs);
-  return builds[0];
-}
-
 function start(data: string): ChildProcess {
-  return spawn(binary(), ["--addr", `127.0.0.1:${port}`, "--data-dir", data], {
+  return spawn(serverBinary(), ["--addr", `127.0.0.1:${port}`, "--data-dir", data], {
     env: { ...process.env, LEPTOS_SITE_ROOT: path.join(root, "target", "site"), RUST_LOG: "warn" },
     stdio: "ignore",
   });
-}
-
-async function healthy() {
-  for (let i = 0; i < 200; i++) {
-    try {
-      if ((await fetch(`${base}/healthz`)).ok) return;
-    } catch {
-      // not up yet
-    }
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error("the server did not come up");
 }
 
 test("a server restart mid-game: both pages say so, come back, and finish the game", async ({ browser }) => {
   const data = fs.mkdtempSync(path.join(os.tmpdir(), "tictactoe-restart-"));
   let server = start(data);
   try {
-    await healthy();
+    await healthy(port);
     const { alice, bob, aliceName } = await startGame(browser, base);
     await play(alice, bob, [[0, 0], [0, 1]]);
 
@@ -53,7 +31,7 @@ test("a server restart mid-game: both pages say so, come back, and finish the ga
       await expect(page.locator(".link")).toContainText("Connection lost");
     }
     server = start(data);
-    await healthy();
+    await healthy(port);
     for (const page of [alice, bob]) {
       await expect(page.locator(".link")).toHaveAttribute("data-state", "connected", { timeout: 15_000 });
       await expect(cell(page, 0, 0)).toHaveAccessibleName("row 1, column 1, X");

@@ -83,6 +83,17 @@ pub(crate) async fn play(alice: &mut Client, bob: &mut Client, game: Uuid, moves
     }
 }
 
+/// Alice (X) takes the top row while Bob plays below; both are told she won.
+pub(crate) async fn alice_wins(alice: &mut Client, bob: &mut Client, game: Uuid) {
+    play(alice, bob, game, &[(0, 0), (0, 1), (1, 0), (1, 1), (2, 0)]).await;
+    let winner = json!(alice.user);
+    for player in [alice, bob] {
+        let ended = player.wait_for("GameEnded").await;
+        assert_eq!(ended["result"], "PLAYER_WON");
+        assert_eq!(ended["winner"], winner);
+    }
+}
+
 fn game_frames(client: &Client, game: Uuid) -> Vec<Value> {
     let game = json!(game);
     client
@@ -97,19 +108,7 @@ fn game_frames(client: &Client, game: Uuid) -> Vec<Value> {
 async fn two_players_play_to_a_win_and_the_winner_scores() {
     let server = TestServer::start(&[]).await;
     let (mut alice, mut bob, mut carol, game) = started(&server).await;
-    play(
-        &mut alice,
-        &mut bob,
-        game,
-        &[(0, 0), (0, 1), (1, 0), (1, 1), (2, 0)],
-    )
-    .await;
-    let winner = json!(alice.user);
-    for player in [&mut alice, &mut bob] {
-        let ended = player.wait_for("GameEnded").await;
-        assert_eq!(ended["result"], "PLAYER_WON");
-        assert_eq!(ended["winner"], winner);
-    }
+    alice_wins(&mut alice, &mut bob, game).await;
     assert_eq!(alice.wait_for("PlayerScoreChanged").await["score"], 100);
     let top = carol.wait_for("TopThreeListUpdated").await;
     assert_eq!(
