@@ -92,9 +92,7 @@ pub async fn open_storage(config: &Config, node: u64) -> Result<Storage, bus::St
         tracing::info!(sessions = known.len(), "PostgreSQL database open");
         if config.nats_url.is_some() {
             // A cluster's nodes share presence too: it stays in the database.
-            database = database
-                .join_cluster(node, bus::Clock::now_ms(&bus::SystemClock))
-                .await?;
+            database = database.join_cluster(node).await?;
             let database = Arc::new(database);
             return Ok(Storage {
                 sessions: Sessions::restore(known, database.clone()),

@@ -11,7 +11,9 @@
 //! A node that could not reach the database does not judge others until
 //! its own beats have gone through for a whole grace period again: after a
 //! database outage every row is old, and the others need a beat to show
-//! they are alive.
+//! they are alive. Rows are stamped and compared on the database's clock.
+//! A node that finds its own row gone was judged dead while it was cut
+//! off: it stops at once rather than do again what the others did for it.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -88,11 +90,16 @@ async fn run(
             () = shutdown.cancelled() => return,
             _ = ticks.tick() => {}
         }
-        let now = bus.now_ms();
-        let answered = matches!(
-            tokio::time::timeout(BEAT_PATIENCE, database.heartbeat(now)).await,
-            Ok(Ok(()))
-        );
+        let answer = tokio::time::timeout(BEAT_PATIENCE, database.heartbeat()).await;
+        if let Ok(Ok(false)) = answer {
+            // Judged dead (cut off for a grace period): the others have
+            // taken this node's sockets out of presence and republished
+            // its outbox. Working on would do that work twice; a node
+            // that stops is restarted as a new one by its supervisor.
+            tracing::error!("the cluster judged this node dead; stopping");
+            std::process::exit(1);
+        }
+        let answered = matches!(answer, Ok(Ok(true)));
         reachable.store(answered, Ordering::Relaxed);
         if !answered {
             tracing::warn!(
@@ -105,8 +112,7 @@ async fn run(
         if since.elapsed() < grace {
             continue;
         }
-        let cutoff = now.saturating_sub(grace.as_millis() as u64);
-        match database.claim_dead_nodes(now, cutoff).await {
+        match database.claim_dead_nodes(grace).await {
             Ok(dead) => {
                 for node in dead {
                     clean_up_after(&database, &bus, node, grace).await;

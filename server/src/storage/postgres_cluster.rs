@@ -21,12 +21,33 @@ const CLAIM_LEASE_MS: i64 = 30_000;
 /// Due schedules claimed per poll.
 const CLAIM_BATCH: i64 = 256;
 
-const HEARTBEAT: &str = "INSERT INTO nodes (node, seen_at_ms) VALUES ($1, $2) \
-     ON CONFLICT (node) DO UPDATE SET seen_at_ms = excluded.seen_at_ms";
+/// The database's clock, in ms since the epoch: the nodes' rows are
+/// compared on one clock, whatever each machine's says.
+macro_rules! database_now {
+    () => {
+        "(extract(epoch from clock_timestamp()) * 1000)::bigint"
+    };
+}
+const JOIN: &str = concat!(
+    "INSERT INTO nodes (node, seen_at_ms) VALUES ($1, ",
+    database_now!(),
+    ")"
+);
+/// Refreshes this node's row; none is left when the others judged it dead.
+const HEARTBEAT: &str = concat!(
+    "UPDATE nodes SET seen_at_ms = ",
+    database_now!(),
+    " WHERE node = $1"
+);
 /// Claims the dead nodes' rows for one grace period: the claimer cleans up,
 /// then deletes them; if it dies first, another claims them after.
-const CLAIM_DEAD: &str = "UPDATE nodes SET seen_at_ms = $1 \
-     WHERE seen_at_ms < $2 AND node <> $3 RETURNING node";
+const CLAIM_DEAD: &str = concat!(
+    "UPDATE nodes SET seen_at_ms = ",
+    database_now!(),
+    " WHERE seen_at_ms < ",
+    database_now!(),
+    " - $1 AND node <> $2 RETURNING node"
+);
 const FORGET_NODE: &str = "DELETE FROM nodes WHERE node = $1";
 /// A dead node's entries, and any whose node has no row at all (written by
 /// a single server before, or a node cleaned up halfway).
@@ -48,9 +69,13 @@ impl PostgresStore {
     /// marked as its own, and it is alive from now (its row is written
     /// before it commits anything, so its entries are never taken for a
     /// dead node's).
-    pub async fn join_cluster(mut self, node: u64, now_ms: u64) -> Result<Self, StoreError> {
+    pub async fn join_cluster(mut self, node: u64) -> Result<Self, StoreError> {
         self.node = Some(node);
-        self.heartbeat(now_ms).await?;
+        sqlx::query(JOIN)
+            .bind(self.me())
+            .execute(&self.pool)
+            .await
+            .map_err(postgres)?;
         Ok(self)
     }
 
@@ -58,27 +83,25 @@ impl PostgresStore {
         self.node.map_or(0, |node| node as i64)
     }
 
-    /// Says this node is alive at `now_ms`.
-    pub async fn heartbeat(&self, now_ms: u64) -> Result<(), StoreError> {
-        sqlx::query(HEARTBEAT)
+    /// Says this node is alive; `false` when its row is gone: the others
+    /// judged it dead and cleaned up after it.
+    pub async fn heartbeat(&self) -> Result<bool, StoreError> {
+        let done = sqlx::query(HEARTBEAT)
             .bind(self.me())
-            .bind(now_ms as i64)
             .execute(&self.pool)
             .await
             .map_err(postgres)?;
-        Ok(())
+        Ok(done.rows_affected() == 1)
     }
 
-    /// The nodes not seen since `cutoff_ms`, claimed for this node to clean
-    /// up after (until `now_ms` plus a grace period, when another may).
+    /// The nodes not seen for `grace`, claimed for this node to clean up
+    /// after (for another grace period, after which another may).
     pub async fn claim_dead_nodes(
         &self,
-        now_ms: u64,
-        cutoff_ms: u64,
+        grace: std::time::Duration,
     ) -> Result<Vec<u64>, StoreError> {
         let rows: Vec<(i64,)> = sqlx::query_as(CLAIM_DEAD)
-            .bind(now_ms as i64)
-            .bind(cutoff_ms as i64)
+            .bind(grace.as_millis() as i64)
             .bind(self.me())
             .fetch_all(&self.pool)
             .await

@@ -372,6 +372,33 @@ async fn with_nats_down_commands_get_503_and_the_game_finishes_after() {
 }
 
 #[tokio::test]
+async fn a_node_the_cluster_judged_dead_stops_rather_than_work_twice() {
+    let mut cluster = Cluster::start(1, 20_000).await;
+    let Data::Postgres(database) = &cluster.data else {
+        unreachable!()
+    };
+    // As a surviving node does once this one has been silent too long.
+    let pool = sqlx::PgPool::connect(&database.url).await.unwrap();
+    sqlx::query("DELETE FROM nodes")
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    let node = &mut cluster.nodes[0].child;
+    let mut exited = None;
+    for _ in 0..100 {
+        exited = node.try_wait().unwrap();
+        if exited.is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let status = exited.expect("the node stops within a few beats");
+    assert!(!status.success(), "{status}");
+    cluster.stop().await;
+}
+
+#[tokio::test]
 async fn a_session_made_on_one_node_signs_in_on_another_at_once() {
     let data = Data::postgres().await;
     let first = Process::start(&data, 20_000).await;

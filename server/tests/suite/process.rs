@@ -102,6 +102,8 @@ impl Process {
             .args(extra)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
+            // Logs (on stderr): a test says what failed itself.
+            .stderr(Stdio::null())
             .spawn()
             .expect("the server starts");
         // Owned from here: dropped (killed and reaped) if it never comes up.
