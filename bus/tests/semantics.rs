@@ -689,3 +689,40 @@ fn the_wire_text_of_an_effect_is_its_json() {
     assert_eq!(parsed, effect.to_json());
     assert_eq!(serde_json::to_value(&effect).unwrap(), parsed);
 }
+
+#[tokio::test]
+async fn a_command_sent_committed_is_applied_when_it_returns_or_says_why_not() {
+    let bus = start(
+        |bus| {
+            bus.command(managed(
+                by_id(|c: &Append| c.list),
+                |list: Option<List>, cmd: &Append, ctx: &Ctx| {
+                    assert!(cmd.item != 13, "unlucky item");
+                    append(list, cmd, ctx)
+                },
+            ))
+            .query(bus::answer(
+                by_id(|q: &GetList| q.list),
+                |list: Option<&List>, _: &GetList| {
+                    list.map(|l| l.items.clone()).unwrap_or_default()
+                },
+            ));
+        },
+        Runtime::new(),
+    )
+    .await;
+    let applied = bus::Envelope::new(Append { list: 1, item: 7 });
+    bus.send_committed(applied).await.expect("applied");
+    // No settling: the state is committed when the call returns.
+    assert_eq!(bus.query(GetList { list: 1 }).await.unwrap(), vec![7]);
+    let failing = bus::Envelope::new(Append { list: 1, item: 13 });
+    let refused = bus.send_committed(failing).await;
+    assert!(
+        matches!(refused, Err(BusError::CommandFailed { command: "Append", ref reason }) if reason.contains("unlucky")),
+        "{refused:?}"
+    );
+    assert_eq!(bus.query(GetList { list: 1 }).await.unwrap(), vec![7]);
+    bus.shutdown().await;
+    let late = bus.send_committed(bus::Envelope::new(Append { list: 1, item: 8 }));
+    assert!(matches!(late.await, Err(BusError::Closed)));
+}

@@ -100,6 +100,12 @@ fn from_bus(error: BusError) -> ApiError {
             format!("unknown type {effect_type:?}"),
         ),
         BusError::Closed => ApiError::new(ErrorCode::Unavailable, "the server is shutting down"),
+        // Nothing of it was applied (its state kept changing under it, or
+        // its store failed): the client may send it again.
+        BusError::CommandFailed { command, .. } => ApiError::new(
+            ErrorCode::Unavailable,
+            format!("{command} could not be applied now; send it again"),
+        ),
         other => ApiError::new(ErrorCode::Internal, other.to_string()),
     }
 }
@@ -158,7 +164,8 @@ pub async fn send_command(command: Value) -> Result<Accepted, ApiError> {
                 ApiError::new(ErrorCode::Unavailable, "cannot keep the session now")
             })?
             .ok_or_else(|| ApiError::new(ErrorCode::Conflict, "that user id is taken"))?;
-        api.bus.send_envelope(command).map_err(from_bus)?;
+        // Answered once applied: a 200 is never lost, whatever happens next.
+        api.bus.send_committed(command).await.map_err(from_bus)?;
         if let Some(response) = use_context::<leptos_axum::ResponseOptions>()
             && let Ok(cookie) = session_cookie(&token, api.https).parse()
         {
@@ -205,7 +212,8 @@ pub async fn send_command(command: Value) -> Result<Accepted, ApiError> {
             return Ok(Accepted { accepted: true });
         }
     }
-    api.bus.send_envelope(command).map_err(from_bus)?;
+    // Answered once applied: a 200 is never lost, whatever happens next.
+    api.bus.send_committed(command).await.map_err(from_bus)?;
     Ok(Accepted { accepted: true })
 }
 

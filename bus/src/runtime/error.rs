@@ -31,6 +31,15 @@ pub enum BusError {
         /// What went wrong (the handler's error, or its panic).
         reason: String,
     },
+    /// A command's handler failed, or its state kept changing under it:
+    /// nothing of it was applied.
+    #[error("command {command} was not applied: {reason}")]
+    CommandFailed {
+        /// The command's wire name.
+        command: &'static str,
+        /// What went wrong.
+        reason: String,
+    },
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),

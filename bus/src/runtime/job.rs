@@ -7,6 +7,9 @@ use crate::handler::{Handler, Route};
 use crate::runtime::batch::Tracked;
 use crate::state::StateKey;
 
+/// Where a waiting sender hears how its command's run ended.
+pub(super) type Waiting = tokio::sync::oneshot::Sender<Result<(), String>>;
+
 /// One piece of work for a lane.
 pub(super) enum Job {
     /// Run a handler on an effect.
@@ -15,6 +18,9 @@ pub(super) enum Job {
         route: Route,
         effect: Envelope,
         tracked: Option<Tracked>,
+        /// Told once the run's commit went in, or why it failed
+        /// ([`Bus::send_committed`](crate::Bus::send_committed)).
+        committed: Option<Waiting>,
     },
     /// Delete a state ([`DeleteState`]).
     Delete {

@@ -25,7 +25,7 @@ use crate::runtime::bus::Bus;
 use crate::runtime::conflict_retry::Ran;
 use crate::runtime::error::{BusError, expect_kind};
 use crate::runtime::handler_run::{Committed, is_schedule_change};
-use crate::runtime::job::Job;
+use crate::runtime::job::{Job, Waiting};
 use crate::runtime::store::{Finished, ScheduleOp, StoredEffect};
 use crate::runtime::timers::Timer;
 
@@ -50,6 +50,35 @@ impl Bus {
         }
         self.dispatch(command);
         Ok(())
+    }
+
+    /// Queues a command for its handler and waits until the handler's
+    /// result is committed: `Ok` means applied (its state written, its
+    /// events in the outbox), so a crash from then on loses nothing of it.
+    /// A rule refusal is an `Ok` too (it is an event); a failed handler, or
+    /// a state that kept changing under it, is
+    /// [`BusError::CommandFailed`], with nothing applied.
+    pub async fn send_committed(&self, command: Envelope) -> Result<(), BusError> {
+        self.accepting()?;
+        expect_kind(&command, Kind::Command)?;
+        let name = command.type_name();
+        let Some(handler) = self.inner.registry.command_handler(name).cloned() else {
+            return Err(BusError::NoHandler(name));
+        };
+        let (sender, receiver) = tokio::sync::oneshot::channel();
+        for hook in &self.inner.hooks {
+            hook.dispatched(&command);
+        }
+        self.route_waiting(handler, command, None, 0, Some(sender));
+        match receiver.await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(reason)) => Err(BusError::CommandFailed {
+                command: name,
+                reason,
+            }),
+            // Dropped unrun: the bus shut down.
+            Err(_) => Err(BusError::Closed),
+        }
     }
 
     /// Publishes an event to its subscribers (none is fine).
@@ -176,9 +205,27 @@ impl Bus {
         source: Option<&Source<'_>>,
         index: u32,
     ) {
+        self.route_waiting(handler, effect, source, index, None);
+    }
+
+    /// As [`route`](Self::route); `committed` hears how the run ended.
+    fn route_waiting(
+        &self,
+        handler: Arc<dyn Handler>,
+        effect: Envelope,
+        source: Option<&Source<'_>>,
+        index: u32,
+        committed: Option<Waiting>,
+    ) {
         let route = handler.route(&effect);
         let lane = match &route {
-            Route::Skip => return,
+            Route::Skip => {
+                // The handler declined it: done, with nothing to apply.
+                if let Some(committed) = committed {
+                    let _ = committed.send(Ok(()));
+                }
+                return;
+            }
             Route::Key(key) => self.lane_of(key),
             Route::Stateless => self.lane_of(handler.name()),
             Route::All(state_type) => self.lane_of(state_type),
@@ -195,6 +242,7 @@ impl Bus {
                 route,
                 effect,
                 tracked,
+                committed,
             },
         );
     }
@@ -238,11 +286,22 @@ impl Bus {
                     route,
                     effect,
                     tracked,
+                    committed: waiting,
                 } => {
                     let delivery = tracked.as_ref().and_then(Tracked::delivery);
                     match self.run(handler.as_ref(), route, &effect, delivery).await {
-                        Ran::Committed(committed) => self.after_commit(committed),
-                        Ran::Failed(reason) => self.fail(handler.name(), &effect, reason),
+                        Ran::Committed(committed) => {
+                            if let Some(waiting) = waiting {
+                                let _ = waiting.send(Ok(()));
+                            }
+                            self.after_commit(committed);
+                        }
+                        Ran::Failed(reason) => {
+                            if let Some(waiting) = waiting {
+                                let _ = waiting.send(Err(reason.clone()));
+                            }
+                            self.fail(handler.name(), &effect, reason);
+                        }
                     }
                     tracked
                 }

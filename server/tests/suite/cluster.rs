@@ -372,6 +372,24 @@ async fn with_nats_down_commands_get_503_and_the_game_finishes_after() {
 }
 
 #[tokio::test]
+async fn a_move_answered_200_survives_its_node_killed_right_after() {
+    let mut cluster = Cluster::start(2, 20_000).await;
+    let mut alice = player(&cluster.nodes[0], "alice").await;
+    let mut bob = player(&cluster.nodes[0], "bob").await;
+    let game = start_game(&mut alice, &mut bob).await;
+    let mut through_second = alice.clone_session();
+    cluster.nodes[1].adopt(&mut through_second);
+    ok(through_second
+        .command("PlaceMark", json!({ "gameId": game, "x": 1, "y": 1 }))
+        .await);
+    // Killed the moment it answered: the 200 meant applied, not queued.
+    cluster.nodes.remove(1).kill_9();
+    let (_, view) = bob.query("GetGame", json!({ "gameId": game })).await;
+    assert_eq!(view["board"][1][1], "X", "{view}");
+    cluster.stop().await;
+}
+
+#[tokio::test]
 async fn a_node_the_cluster_judged_dead_stops_rather_than_work_twice() {
     let mut cluster = Cluster::start(1, 20_000).await;
     let Data::Postgres(database) = &cluster.data else {
