@@ -154,6 +154,9 @@ struct GameRoute {
     /// were sent by an earlier one): what a client must have seen to be up
     /// to date while nothing newer is kept.
     started_at_version: u64,
+    /// Events may have been lost since the last one kept (NATS was away):
+    /// until an event comes, a resume asks the store where the game is.
+    stale: bool,
     /// When its last event came, for [`Hub::sweep`].
     touched: Option<Instant>,
     /// Events that came before an earlier version of theirs, by version,
@@ -258,6 +261,7 @@ impl Hub {
             let route = routes.games.entry(game).or_default();
             route.players.extend(players);
             route.started_at_version = route.started_at_version.max(version);
+            route.stale = false;
         }
     }
 
@@ -282,7 +286,7 @@ impl Hub {
             // Its recent events have a hole now: a resume must reload.
             if let Some(route) = routes.games.get_mut(&game_id) {
                 route.recent.clear();
-                route.started_at_version = u64::MAX;
+                route.stale = true;
             }
             routes.deliver(&sockets, &control(&ServerFrame::ReloadGame { game_id }));
         }
@@ -326,7 +330,7 @@ impl Hub {
             self.interest(&[Interest::Game(game, true)]);
         }
         route.followers.insert(id);
-        if !known {
+        if !known || (route.stale && route.recent.is_empty()) {
             return Some(Resumed::Unknown);
         }
         // What was sent live already comes through the socket's queue.
@@ -957,6 +961,21 @@ mod tests {
         std::thread::sleep(HELD_PATIENCE);
         hub.flush_lobby();
         assert!(alice.try_recv().unwrap().contains(r#""version":9"#));
+    }
+
+    #[test]
+    fn after_lost_events_a_resume_asks_the_store_once_not_forever() {
+        let hub = Hub::new(16, Duration::ZERO);
+        hub.seed([(id(9), vec![id(1)], 4)]);
+        let (me, mut frames) = hub.connect(Some(id(1)));
+        hub.resync(&[]);
+        assert!(frames.try_recv().unwrap().contains("ReloadGame"));
+        // The client reloaded (version 6 now) and resumes: the store says
+        // where the game is, and then it is up to date, not told to reload
+        // again and again.
+        assert_eq!(hub.resume(me, id(9), 6), Some(Resumed::Unknown));
+        hub.seed([(id(9), vec![id(1)], 6)]);
+        assert_eq!(hub.resume(me, id(9), 6), Some(Resumed::Replay(vec![])));
     }
 
     #[test]
