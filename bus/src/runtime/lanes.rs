@@ -38,18 +38,21 @@ impl Bus {
 
     /// Queues a type-erased command (decoded from the wire, say).
     pub fn send_envelope(&self, command: Envelope) -> Result<(), BusError> {
-        self.accepting()?;
-        expect_kind(&command, Kind::Command)?;
-        if self
-            .inner
-            .registry
-            .command_handler(command.type_name())
-            .is_none()
-        {
-            return Err(BusError::NoHandler(command.type_name()));
-        }
+        self.handler_of_command(&command)?;
         self.dispatch(command);
         Ok(())
+    }
+
+    /// The handler of `command`, if the bus takes it now.
+    fn handler_of_command(&self, command: &Envelope) -> Result<Arc<dyn Handler>, BusError> {
+        self.accepting()?;
+        expect_kind(command, Kind::Command)?;
+        let name = command.type_name();
+        self.inner
+            .registry
+            .command_handler(name)
+            .cloned()
+            .ok_or(BusError::NoHandler(name))
     }
 
     /// Queues a command for its handler and waits until the handler's
@@ -59,17 +62,13 @@ impl Bus {
     /// a state that kept changing under it, is
     /// [`BusError::CommandFailed`], with nothing applied.
     pub async fn send_committed(&self, command: Envelope) -> Result<(), BusError> {
-        self.accepting()?;
-        expect_kind(&command, Kind::Command)?;
+        let handler = self.handler_of_command(&command)?;
         let name = command.type_name();
-        let Some(handler) = self.inner.registry.command_handler(name).cloned() else {
-            return Err(BusError::NoHandler(name));
-        };
         let (sender, receiver) = tokio::sync::oneshot::channel();
         for hook in &self.inner.hooks {
             hook.dispatched(&command);
         }
-        self.route_waiting(handler, command, None, 0, Some(sender));
+        self.route(handler, command, None, 0, Some(sender));
         match receiver.await {
             Ok(Ok(())) => Ok(()),
             Ok(Err(reason)) => Err(BusError::CommandFailed {
@@ -152,7 +151,7 @@ impl Bus {
         let registry = &self.inner.registry;
         match effect.kind() {
             Kind::Command => match registry.command_handler(effect.type_name()) {
-                Some(handler) => self.route(handler.clone(), effect, source.as_ref(), 0),
+                Some(handler) => self.route(handler.clone(), effect, source.as_ref(), 0, None),
                 None => self.fail(
                     "bus",
                     &effect,
@@ -170,6 +169,7 @@ impl Bus {
                         effect.clone(),
                         source.as_ref(),
                         index as u32,
+                        None,
                     );
                 }
             }
@@ -198,18 +198,9 @@ impl Bus {
         }
     }
 
+    /// Queues `handler`'s run of `effect` on its key's lane; `committed`,
+    /// if given, hears how the run ended.
     fn route(
-        &self,
-        handler: Arc<dyn Handler>,
-        effect: Envelope,
-        source: Option<&Source<'_>>,
-        index: u32,
-    ) {
-        self.route_waiting(handler, effect, source, index, None);
-    }
-
-    /// As [`route`](Self::route); `committed` hears how the run ended.
-    fn route_waiting(
         &self,
         handler: Arc<dyn Handler>,
         effect: Envelope,

@@ -14,7 +14,8 @@ use std::time::Duration;
 use crate::effect::Envelope;
 use crate::framework::ScheduledEventUpdate;
 use crate::runtime::bus::Bus;
-use crate::runtime::store::Finished;
+use crate::runtime::store::{Finished, ScheduleId, SetAside, SetAsideSource};
+use crate::runtime::stored_effects;
 use crate::runtime::timers::Fired;
 
 impl Bus {
@@ -46,24 +47,28 @@ impl Bus {
                     }))
                 }
                 Fired::Due(timer) => {
-                    if !self.claimed(timer.id, now).await {
-                        continue;
+                    if self.claimed(timer.id, now).await {
+                        self.fire(timer.id, timer.event);
                     }
-                    for hook in &self.inner.hooks {
-                        hook.timer_fired(&timer.event);
-                    }
-                    // At least once: the store forgets the schedule when its
-                    // handlers have run; a crash before that fires it again.
-                    self.dispatch_batch(Finished::Schedule(timer.id), [timer.event], &[]);
                 }
             }
         }
         fired
     }
 
+    /// Delivers schedule `id`'s event. At least once: the store forgets the
+    /// schedule when its handlers have run; a crash before that fires it
+    /// again.
+    fn fire(&self, id: ScheduleId, event: Envelope) {
+        for hook in &self.inner.hooks {
+            hook.timer_fired(&event);
+        }
+        self.dispatch_batch(Finished::Schedule(id), [event], &[]);
+    }
+
     /// Whether this process may fire schedule `id` (always, unless the
     /// store's schedules are shared and another has it, or it is gone).
-    async fn claimed(&self, id: crate::runtime::store::ScheduleId, now: u64) -> bool {
+    async fn claimed(&self, id: ScheduleId, now: u64) -> bool {
         if self.inner.shared_schedules.is_none() {
             return true;
         }
@@ -95,26 +100,16 @@ impl Bus {
                 }
             };
             for scheduled in due {
-                let (id, text) = (scheduled.id, scheduled.event.to_text());
-                match crate::runtime::stored_effects::decode(self.registry(), &scheduled.event) {
-                    Ok(event) => {
-                        for hook in &self.inner.hooks {
-                            hook.timer_fired(&event);
-                        }
-                        self.dispatch_batch(Finished::Schedule(id), [event], &[]);
-                    }
+                match stored_effects::decode(self.registry(), &scheduled.event) {
+                    Ok(event) => self.fire(scheduled.id, event),
                     Err(reason) => {
-                        tracing::error!(
-                            effect = text.effect_type,
-                            reason,
-                            "a due schedule does not read: set aside"
-                        );
-                        let aside = crate::runtime::store::SetAside {
-                            source: crate::runtime::store::SetAsideSource::Schedule(id),
-                            effect: text,
+                        let aside = SetAside {
+                            source: SetAsideSource::Schedule(scheduled.id),
+                            effect: scheduled.event.to_text(),
                             reason,
                         };
-                        if let Err(error) = self.inner.store.set_aside(vec![aside]).await {
+                        let store = self.inner.store.as_ref();
+                        if let Err(error) = stored_effects::set_aside(store, vec![aside]).await {
                             tracing::error!(%error, "cannot set a schedule aside");
                         }
                     }

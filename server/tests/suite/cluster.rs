@@ -9,7 +9,7 @@ use crate::common::Client;
 use crate::nats_server::NatsServer;
 use crate::operations::health_becomes;
 use crate::process::{Data, Process, client};
-use crate::protocol::{alice_wins, ok, play};
+use crate::protocol::{alice_wins, invite, ok, play};
 
 /// A presence grace short enough that a dead node's users go offline
 /// within a test's patience.
@@ -74,16 +74,7 @@ async fn wait_until(
 
 /// Alice makes a game and invites Bob, who joins: X is Alice's.
 async fn start_game(alice: &mut Client, bob: &mut Client) -> Uuid {
-    let game = Uuid::new_v4();
-    ok(alice.command("CreateGame", json!({ "gameId": game })).await);
-    ok(alice.command("JoinGame", json!({ "gameId": game })).await);
-    ok(alice
-        .command(
-            "InviteUser",
-            json!({ "invitedId": bob.user, "gameId": game }),
-        )
-        .await);
-    bob.wait_for("UserInvited").await;
+    let game = invite(alice, bob).await;
     ok(bob.command("JoinGame", json!({ "gameId": game })).await);
     for player in [&mut *alice, &mut *bob] {
         player.wait_for("GameStarted").await;

@@ -21,6 +21,13 @@ async fn connected(server: &TestServer, alias: &str) -> Client {
 async fn invited(server: &TestServer) -> (Client, Client, Uuid) {
     let alice = connected(server, "alice").await;
     let mut bob = connected(server, "bob").await;
+    let game = invite(&alice, &mut bob).await;
+    (alice, bob, game)
+}
+
+/// Alice creates a game, sits down as X and invites Bob, who gets the
+/// invitation.
+pub(crate) async fn invite(alice: &Client, bob: &mut Client) -> Uuid {
     let game = Uuid::new_v4();
     ok(alice.command("CreateGame", json!({ "gameId": game })).await);
     ok(alice.command("JoinGame", json!({ "gameId": game })).await);
@@ -35,7 +42,7 @@ async fn invited(server: &TestServer) -> (Client, Client, Uuid) {
         invited,
         json!({ "inviterId": alice.user, "invitedId": bob.user, "gameId": game })
     );
-    (alice, bob, game)
+    game
 }
 
 /// Carol is online as an onlooker; Alice invited Bob, who joined: Alice
