@@ -726,3 +726,53 @@ async fn a_command_sent_committed_is_applied_when_it_returns_or_says_why_not() {
     let late = bus.send_committed(bus::Envelope::new(Append { list: 1, item: 8 }));
     assert!(matches!(late.await, Err(BusError::Closed)));
 }
+
+#[tokio::test]
+async fn an_event_published_committed_is_applied_by_every_handler_when_it_returns() {
+    // Two managed handlers of one event: the totals of lists, and a tally
+    // that refuses a length of 13.
+    let bus = start(
+        |bus| {
+            bus.event(managed(
+                by_id(|e: &Appended| e.list),
+                |list: Option<List>, e: &Appended, _: &Ctx| {
+                    let mut list = list.unwrap_or_default();
+                    list.items.push(e.len as u64);
+                    Outcome::set(list)
+                },
+            ))
+            .event(managed(
+                by_id(|e: &Appended| e.list + 100),
+                |list: Option<List>, e: &Appended, _: &Ctx| {
+                    assert!(e.len != 13, "unlucky length");
+                    let mut list = list.unwrap_or_default();
+                    list.items.push(e.len as u64);
+                    Outcome::set(list)
+                },
+            ))
+            .query(bus::answer(
+                by_id(|q: &GetList| q.list),
+                |list: Option<&List>, _: &GetList| {
+                    list.map(|l| l.items.clone()).unwrap_or_default()
+                },
+            ));
+        },
+        Runtime::new(),
+    )
+    .await;
+    bus.publish_committed(Appended { list: 1, len: 2 })
+        .await
+        .expect("applied");
+    // No settling: both states are committed when the call returns.
+    assert_eq!(bus.query(GetList { list: 1 }).await.unwrap(), vec![2]);
+    assert_eq!(bus.query(GetList { list: 101 }).await.unwrap(), vec![2]);
+    let refused = bus.publish_committed(Appended { list: 1, len: 13 }).await;
+    assert!(
+        matches!(refused, Err(BusError::EventFailed { event: "Appended", ref reason }) if reason.contains("unlucky")),
+        "{refused:?}"
+    );
+    assert_eq!(bus.query(GetList { list: 101 }).await.unwrap(), vec![2]);
+    bus.shutdown().await;
+    let late = bus.publish_committed(Appended { list: 1, len: 3 }).await;
+    assert!(matches!(late, Err(BusError::Closed)));
+}

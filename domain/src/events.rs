@@ -44,6 +44,11 @@ effect_structs! {
     /// without closing its sockets): its connections are closed. `node` is
     /// the high half of its connection ids.
     NodeLeft { node: u64 }
+    /// Server-internal: a node of a cluster tells which of its sockets are
+    /// open (after it could not reach the store, its arrivals and
+    /// departures since may not have been recorded): `sockets` are its
+    /// connections now, every other connection of `node` is closed.
+    NodeSocketsRestated { node: u64, sockets: Vec<UserConnected> }
     /// The users online changed (to everyone): at most a page of them
     /// (`presence::ONLINE_LIST_LIMIT`), and how many there are.
     UsersOnlineUpdated { users: Vec<OnlineUser>, total: u64 }
@@ -149,6 +154,7 @@ domain_events!(
     UsersOnlineUpdated,
     PresenceReset,
     NodeLeft,
+    NodeSocketsRestated,
     GameCreated,
     PlayerJoinedAGame,
     GameStarted,

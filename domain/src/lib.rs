@@ -42,6 +42,7 @@ pub fn register(bus: &mut BusBuilder, rules: Rules) {
         .event(managed(singleton(), presence::disconnected))
         .event(managed(singleton(), presence::reset))
         .event(managed(singleton(), presence::node_left))
+        .event(managed(singleton(), presence::node_restated))
         .query(answer(singleton(), presence::online))
         .query(answer(singleton(), presence::online_news));
 

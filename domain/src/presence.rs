@@ -5,8 +5,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::alias::Alias;
 use crate::events::{
-    GetOnlineNews, GetUsersOnline, NodeLeft, OnlineUser, PresenceReset, UserConnected,
-    UserDisconnected, UsersOnlineUpdated,
+    GetOnlineNews, GetUsersOnline, NodeLeft, NodeSocketsRestated, OnlineUser, PresenceReset,
+    UserConnected, UserDisconnected, UsersOnlineUpdated,
 };
 use crate::ids::UserId;
 
@@ -112,36 +112,75 @@ pub fn node_left(lobby: Option<Lobby>, event: &NodeLeft, _: &Ctx) -> Outcome<Lob
     let Some(mut lobby) = lobby else {
         return Outcome::keep();
     };
-    let touched: Vec<UserId> = lobby
-        .online
-        .iter()
-        .filter(|(_, online)| {
-            online
-                .connections
-                .iter()
-                .any(|connection| connection.as_u64_pair().0 == event.node)
-        })
-        .map(|(user, _)| *user)
-        .collect();
-    if touched.is_empty() {
-        return Outcome::keep();
+    match lobby.close_node(event.node, |_| false) {
+        Closed::None => Outcome::keep(),
+        Closed::SomeoneStays => Outcome::set(lobby),
+        Closed::SomeoneLeft => lobby.updated(),
     }
-    let mut someone_left = false;
-    for user in touched {
-        if let Some(online) = lobby.online.get_mut(&user) {
-            online
-                .connections
-                .retain(|connection| connection.as_u64_pair().0 != event.node);
-            if online.connections.is_empty() {
-                lobby.online.remove(&user);
-                someone_left = true;
+}
+
+/// A node tells which of its sockets are open: its other connections are
+/// closed, and those it names are open (whether or not they were recorded).
+pub fn node_restated(lobby: Option<Lobby>, event: &NodeSocketsRestated, _: &Ctx) -> Outcome<Lobby> {
+    let mut lobby = lobby.unwrap_or_default();
+    let open: std::collections::HashSet<uuid::Uuid> = event
+        .sockets
+        .iter()
+        .map(|socket| socket.connection_id)
+        .collect();
+    let closed = lobby.close_node(event.node, |connection| open.contains(connection));
+    let mut arrived = false;
+    for socket in &event.sockets {
+        let online = lobby.online.entry(socket.user_id).or_insert_with(|| {
+            arrived = true;
+            Online {
+                alias: socket.alias.clone(),
+                connections: Vec::new(),
             }
+        });
+        if !online.connections.contains(&socket.connection_id) {
+            online.connections.push(socket.connection_id);
         }
     }
-    if someone_left {
+    if arrived || matches!(closed, Closed::SomeoneLeft) {
         lobby.updated()
     } else {
         Outcome::set(lobby)
+    }
+}
+
+/// What closing a node's connections did.
+enum Closed {
+    None,
+    SomeoneStays,
+    SomeoneLeft,
+}
+
+impl Lobby {
+    /// Closes `node`'s connections but those `keep` names.
+    fn close_node(&mut self, node: u64, keep: impl Fn(&uuid::Uuid) -> bool) -> Closed {
+        let closing =
+            |connection: &uuid::Uuid| connection.as_u64_pair().0 == node && !keep(connection);
+        let touched: Vec<UserId> = self
+            .online
+            .iter()
+            .filter(|(_, online)| online.connections.iter().any(closing))
+            .map(|(user, _)| *user)
+            .collect();
+        if touched.is_empty() {
+            return Closed::None;
+        }
+        let mut closed = Closed::SomeoneStays;
+        for user in touched {
+            if let Some(online) = self.online.get_mut(&user) {
+                online.connections.retain(|connection| !closing(connection));
+                if online.connections.is_empty() {
+                    self.online.remove(&user);
+                    closed = Closed::SomeoneLeft;
+                }
+            }
+        }
+        closed
     }
 }
 

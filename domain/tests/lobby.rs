@@ -318,3 +318,36 @@ fn a_cluster_node_that_leaves_takes_only_its_own_connections_offline() {
     kit.when(NodeLeft { node: 7 }).then_expect_nothing();
     kit.when(NodeLeft { node: 8 }).then_expect([online(&[])]);
 }
+
+#[test]
+fn a_cluster_node_restating_its_sockets_closes_the_unnamed_and_opens_the_named() {
+    let on = |user: u128, name: &str, node: u64, socket: u64| UserConnected {
+        connection_id: uuid::Uuid::from_u64_pair(node, socket),
+        ..connect(user, 0, name)
+    };
+    let mut kit = users();
+    // Recorded before node 7 lost the store: Alice and Bob on it, Bob on 8.
+    kit.given(on(ALICE, "alice", 7, 1))
+        .given(on(BOB, "bob", 7, 2))
+        .given(on(BOB, "bob", 8, 1));
+    // Meanwhile Alice's socket closed and Carol's opened, unrecorded.
+    kit.when(NodeSocketsRestated {
+        node: 7,
+        sockets: vec![on(BOB, "bob", 7, 2), on(CAROL, "carol", 7, 3)],
+    })
+    .then_expect([online(&[(BOB, "bob"), (CAROL, "carol")])]);
+    // Said again, nothing changes for anyone.
+    kit.when(NodeSocketsRestated {
+        node: 7,
+        sockets: vec![on(BOB, "bob", 7, 2), on(CAROL, "carol", 7, 3)],
+    })
+    .then_expect_nothing();
+    // Bob's tab on node 7 closed too; his tab on node 8 keeps him online.
+    kit.when(NodeSocketsRestated {
+        node: 7,
+        sockets: vec![on(CAROL, "carol", 7, 3)],
+    })
+    .then_expect_nothing();
+    kit.when(NodeLeft { node: 8 })
+        .then_expect([online(&[(CAROL, "carol")])]);
+}

@@ -295,6 +295,15 @@ impl Hub {
         }
     }
 
+    /// Sends every socket here `lobby`, the lobby's lists as they are now
+    /// (after this node's presence could not be recorded for a while).
+    pub fn tell_lobby(&self, lobby: &[Frame]) {
+        let mut routes = self.routes();
+        for frame in lobby {
+            routes.deliver_to_all(frame);
+        }
+    }
+
     /// Learns who plays `game` (the relay asked the store).
     pub fn learn_players(&self, game: GameId, players: &[UserId]) {
         if let Some(route) = self.routes().games.get_mut(&game) {

@@ -13,6 +13,7 @@ pub mod connection_clock;
 pub mod event_routing;
 pub mod live_sockets;
 pub mod metrics;
+pub mod presence_roll;
 pub mod queue;
 pub mod rate_limit;
 pub mod routes;
@@ -172,6 +173,8 @@ pub struct Node {
     /// Always, for a single server; while NATS and the database answer,
     /// for a cluster's node.
     pub ready: app::api::endpoints::Readiness,
+    /// Its sockets of signed-in users, as presence should know them.
+    pub roll: Arc<presence_roll::PresenceRoll>,
 }
 
 /// Builds the shared state for `config`, whose server stops when `shutdown`
@@ -225,6 +228,7 @@ pub fn state(
             timeout: config.body_timeout(),
         },
         instance: node.id,
+        presence_roll: node.roll,
         site: same_site::Site::new(config.public_url.as_deref()),
     })
 }
@@ -291,6 +295,7 @@ pub async fn serve(
     }
     let store: Arc<dyn bus::Store> = Arc::new(metrics::TimedCommits::new(storage.store));
     let bus = start_bus(&config, store.clone(), hub.clone()).await?;
+    let roll = Arc::new(presence_roll::PresenceRoll::default());
     let (nats, ready) = match (&config.nats_url, storage.cluster) {
         (Some(url), Some(database)) => {
             let reconnected = Arc::new(tokio::sync::Notify::new());
@@ -303,7 +308,14 @@ pub async fn serve(
                 reconnected,
                 shutdown.clone(),
             ));
-            let membership = cluster::membership::Membership::new(database);
+            let membership = cluster::membership::Membership::new(
+                database,
+                cluster::membership::NodeSockets {
+                    node,
+                    roll: roll.clone(),
+                    hub: hub.clone(),
+                },
+            );
             let ready = membership.readiness(client.clone());
             tokio::spawn(membership.run(
                 bus.clone(),
@@ -340,7 +352,11 @@ pub async fn serve(
         storage.sessions,
         hub,
         shutdown.clone(),
-        Node { id: node, ready },
+        Node {
+            id: node,
+            ready,
+            roll,
+        },
     );
     let app = routes::router(
         state,

@@ -54,6 +54,8 @@ pub struct Shared {
     pub body_limit: crate::body_limit::BodyLimit,
     /// This process, in connection ids (so ids from two nodes never meet).
     pub instance: u64,
+    /// The sockets of signed-in users here, as presence should know them.
+    pub presence_roll: Arc<crate::presence_roll::PresenceRoll>,
     /// Which origin is this site's.
     pub site: crate::same_site::Site,
 }

@@ -40,6 +40,16 @@ pub enum BusError {
         /// What went wrong.
         reason: String,
     },
+    /// A handler of an event published with
+    /// [`Bus::publish_committed`](crate::Bus::publish_committed) failed, or
+    /// its state kept changing under it: that run was not applied.
+    #[error("event {event} was not applied: {reason}")]
+    EventFailed {
+        /// The event's wire name.
+        event: &'static str,
+        /// What went wrong.
+        reason: String,
+    },
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),

@@ -85,6 +85,43 @@ impl Bus {
         self.publish_envelope(Envelope::new(event))
     }
 
+    /// Publishes an event and resolves once every handler it reaches has
+    /// committed its run (or says why one did not: its state kept changing
+    /// under it, or the store failed). The runs that did commit stay.
+    pub async fn publish_committed<E: Event>(&self, event: E) -> Result<(), BusError> {
+        self.accepting()?;
+        let event = Envelope::new(event);
+        let name = event.type_name();
+        for hook in &self.inner.hooks {
+            hook.dispatched(&event);
+        }
+        let mut waiting = Vec::new();
+        for (index, handler) in self.inner.registry.event_handlers(name).iter().enumerate() {
+            let (sender, receiver) = tokio::sync::oneshot::channel();
+            self.route(
+                handler.clone(),
+                event.clone(),
+                None,
+                index as u32,
+                Some(sender),
+            );
+            waiting.push(receiver);
+        }
+        for receiver in waiting {
+            match receiver.await {
+                Ok(Ok(())) => {}
+                Ok(Err(reason)) => {
+                    return Err(BusError::EventFailed {
+                        event: name,
+                        reason,
+                    });
+                }
+                Err(_) => return Err(BusError::Closed),
+            }
+        }
+        Ok(())
+    }
+
     /// Publishes a type-erased event.
     pub fn publish_envelope(&self, event: Envelope) -> Result<(), BusError> {
         self.accepting()?;

@@ -14,6 +14,11 @@
 //! they are alive. Rows are stamped and compared on the database's clock.
 //! A node that finds its own row gone was judged dead while it was cut
 //! off: it stops at once rather than do again what the others did for it.
+//!
+//! A node that reaches the database again after its beats failed tells
+//! presence which of its sockets are open ([`PresenceRoll`]): those that
+//! opened or closed meanwhile could not be recorded. Its sockets then get
+//! the lobby's lists anew.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -24,6 +29,8 @@ use bus::Bus;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use crate::event_routing::Hub;
+use crate::presence_roll::PresenceRoll;
 use crate::storage::PostgresStore;
 
 /// Beats per grace period: a node misses a couple before it is judged.
@@ -39,14 +46,27 @@ pub struct Membership {
     database: Arc<PostgresStore>,
     /// Whether the last beat reached the database.
     reachable: Arc<AtomicBool>,
+    /// This node's sockets, told to presence after an outage.
+    sockets: NodeSockets,
+}
+
+/// A node's sockets, for presence and the lobby after an outage.
+pub struct NodeSockets {
+    /// This node, in connection ids.
+    pub node: u64,
+    /// Its signed-in users' sockets.
+    pub roll: Arc<PresenceRoll>,
+    /// Where its sockets get their frames.
+    pub hub: Arc<Hub>,
 }
 
 impl Membership {
-    /// Membership through `database`.
-    pub fn new(database: Arc<PostgresStore>) -> Self {
+    /// Membership through `database` of the node whose are `sockets`.
+    pub fn new(database: Arc<PostgresStore>, sockets: NodeSockets) -> Self {
         Self {
             database,
             reachable: Arc::new(AtomicBool::new(true)),
+            sockets,
         }
     }
 
@@ -69,22 +89,25 @@ impl Membership {
     /// Keeps this node's row fresh and cleans up after dead nodes, until
     /// `shutdown`.
     pub async fn run(self, bus: Bus, grace: Duration, shutdown: CancellationToken) {
-        run(self.database, self.reachable, bus, grace, shutdown).await
+        run(self, bus, grace, shutdown).await
     }
 }
 
-async fn run(
-    database: Arc<PostgresStore>,
-    reachable: Arc<AtomicBool>,
-    bus: Bus,
-    grace: Duration,
-    shutdown: CancellationToken,
-) {
+async fn run(membership: Membership, bus: Bus, grace: Duration, shutdown: CancellationToken) {
+    let Membership {
+        database,
+        reachable,
+        sockets,
+    } = membership;
     let beat = (grace / BEATS_PER_GRACE).max(Duration::from_millis(50));
     let mut ticks = tokio::time::interval(beat);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     // Since when every beat went through.
     let mut healthy_since: Option<Instant> = None;
+    // Whether presence may not know this node's sockets as they are.
+    let mut presence_owed = false;
+    // Whether outbox entries of no node may be waiting.
+    let mut orphans_possible = true;
     loop {
         tokio::select! {
             () = shutdown.cancelled() => return,
@@ -106,7 +129,11 @@ async fn run(
                 "cannot tell the cluster this node is alive: the database does not answer"
             );
             healthy_since = None;
+            presence_owed = true;
             continue;
+        }
+        if presence_owed {
+            presence_owed = !restate(&sockets, &bus, grace).await;
         }
         let since = *healthy_since.get_or_insert_with(Instant::now);
         if since.elapsed() < grace {
@@ -114,6 +141,7 @@ async fn run(
         }
         match database.claim_dead_nodes(grace).await {
             Ok(dead) => {
+                orphans_possible |= !dead.is_empty();
                 for node in dead {
                     clean_up_after(&database, &bus, node, grace).await;
                 }
@@ -121,8 +149,32 @@ async fn run(
             Err(error) => tracing::warn!(%error, "cannot look for dead nodes"),
         }
         // Entries whose node has no row at all (a single server's before
-        // the cluster, or a node cleaned up halfway).
-        take_over(&database, &bus, None).await;
+        // the cluster, or a node cleaned up halfway): looked for once
+        // healthy, and after each clean-up, not at every beat.
+        if orphans_possible {
+            orphans_possible = !take_over(&database, &bus, None).await;
+        }
+    }
+}
+
+/// Tells presence which sockets are open here, and then the sockets the
+/// lobby's lists; whether presence was told.
+async fn restate(sockets: &NodeSockets, bus: &Bus, patience: Duration) -> bool {
+    let told = tokio::time::timeout(patience, sockets.roll.restate(bus, sockets.node)).await;
+    match told {
+        Ok(Ok(())) => {
+            tracing::info!("the database is back: presence knows this node's sockets again");
+            sockets.hub.tell_lobby(&super::relay::lobby_now(bus).await);
+            true
+        }
+        Ok(Err(error)) => {
+            tracing::warn!(%error, "cannot tell presence this node's sockets yet");
+            false
+        }
+        Err(_) => {
+            tracing::warn!("cannot tell presence this node's sockets yet: the database is slow");
+            false
+        }
     }
 }
 
@@ -138,13 +190,15 @@ async fn clean_up_after(database: &PostgresStore, bus: &Bus, node: u64, grace: D
     if !take_over(database, bus, Some(node)).await {
         return;
     }
-    if let Err(error) = bus.publish(domain::NodeLeft { node }) {
-        tracing::warn!(%error, "cannot take a dead node's sockets out of presence");
-        return;
-    }
-    if tokio::time::timeout(grace, bus.settle()).await.is_err() {
+    let left = tokio::time::timeout(grace, bus.publish_committed(domain::NodeLeft { node })).await;
+    match left {
+        Ok(Ok(())) => {}
+        Ok(Err(error)) => {
+            tracing::warn!(%error, "cannot take a dead node's sockets out of presence");
+            return;
+        }
         // Not forgotten: claimed again after the grace period.
-        return;
+        Err(_) => return,
     }
     if let Err(error) = database.forget_node(node).await {
         tracing::warn!(%error, "cannot forget a dead node");

@@ -27,6 +27,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::messages;
 use crate::event_routing::{Hub, Interest, Outgoing, Relay};
+use crate::queue::Frame;
 
 /// A game has two players; once both are known they never change.
 const PLAYERS: usize = 2;
@@ -95,19 +96,25 @@ async fn resync_after_outages(
             () = reconnected.notified() => {}
         }
         tracing::info!("NATS is back: the sockets here catch up");
-        let mut lobby = Vec::new();
-        if let Ok(online) = bus.query(GetOnlineNews {}).await {
-            lobby.push(Envelope::new(online).to_json_text().into());
-        }
-        if let Ok(current) = bus.query(GetTopThreePlayers {}).await {
-            let top = TopThreeListUpdated {
-                previous: current.clone(),
-                current,
-            };
-            lobby.push(Envelope::new(top).to_json_text().into());
-        }
-        hub.resync(&lobby);
+        hub.resync(&lobby_now(&bus).await);
     }
+}
+
+/// The lobby's lists as they are now, as frames, for sockets that may have
+/// missed their events.
+pub async fn lobby_now(bus: &Bus) -> Vec<Frame> {
+    let mut lobby = Vec::new();
+    if let Ok(online) = bus.query(GetOnlineNews {}).await {
+        lobby.push(Envelope::new(online).to_json_text().into());
+    }
+    if let Ok(current) = bus.query(GetTopThreePlayers {}).await {
+        let top = TopThreeListUpdated {
+            previous: current.clone(),
+            current,
+        };
+        lobby.push(Envelope::new(top).to_json_text().into());
+    }
+    lobby
 }
 
 /// Most events gathered into one round of messages: a commit's events

@@ -25,15 +25,24 @@ pub(super) struct Online {
 /// browser opens its socket right after `CreateUser` is accepted).
 const USER_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
 
-/// Makes a signed-in user online; the presence entry to withdraw later.
 /// Announces a signed-in user's new socket (`UserConnected`); what to
-/// withdraw when it closes.
+/// withdraw when it closes. The node's [`PresenceRoll`] keeps it too, so
+/// that a socket opened while the store was out of reach is told to
+/// presence once it is back.
+///
+/// [`PresenceRoll`]: crate::presence_roll::PresenceRoll
 pub(super) async fn announce(
     state: &AppState,
     user: Option<UserId>,
     id: ConnectionId,
 ) -> Option<Online> {
     let user_id = user?;
+    let connection_id = uuid::Uuid::from_u64_pair(state.instance, id);
+    let online = Online {
+        user_id,
+        connection_id,
+    };
+    state.presence_roll.opened(connection_id, user_id);
     let give_up = Instant::now() + USER_WAIT;
     let user = loop {
         match state.api.bus.query(GetUser { user_id }).await {
@@ -41,31 +50,36 @@ pub(super) async fn announce(
             Ok(None) if Instant::now() < give_up => {
                 tokio::time::sleep(std::time::Duration::from_millis(20)).await;
             }
-            _ => return None,
+            Ok(None) => {
+                state.presence_roll.closed(connection_id);
+                return None;
+            }
+            // The store is out of reach: the roll tells presence later.
+            Err(_) => return Some(online),
         }
     };
-    let connection_id = uuid::Uuid::from_u64_pair(state.instance, id);
-    state
-        .api
-        .bus
-        .publish(UserConnected {
-            user_id,
-            alias: user.alias,
-            connection_id,
-        })
-        .ok()?;
-    Some(Online {
+    state.presence_roll.named(connection_id, user.alias.clone());
+    let announced = state.api.bus.publish(UserConnected {
         user_id,
+        alias: user.alias,
         connection_id,
-    })
+    });
+    if announced.is_err() {
+        // The server is stopping.
+        state.presence_roll.closed(connection_id);
+        return None;
+    }
+    Some(online)
 }
 
 /// Withdraws a closed socket (`UserDisconnected`) once the grace period
 /// has passed.
 pub(super) fn withdraw_after_grace(state: &AppState, online: Online) {
     let (bus, grace) = (state.api.bus.clone(), state.presence_grace);
+    let roll = state.presence_roll.clone();
     tokio::spawn(async move {
         tokio::time::sleep(grace).await;
+        roll.closed(online.connection_id);
         let _ = bus.publish(UserDisconnected {
             user_id: online.user_id,
             connection_id: online.connection_id,

@@ -5,7 +5,8 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::common::Client;
+use crate::common::{Client, TestDatabase};
+use crate::cuttable_link::CuttableLink;
 use crate::nats_server::NatsServer;
 use crate::operations::health_becomes;
 use crate::process::{Data, Process, client};
@@ -20,16 +21,27 @@ struct Cluster {
     nats: NatsServer,
     data: Data,
     nodes: Vec<Process>,
+    grace_ms: &'static str,
 }
 
 impl Cluster {
     async fn start(nodes: usize, turn_timeout_ms: u64) -> Self {
+        Self::start_on(Data::postgres().await, nodes, turn_timeout_ms, GRACE_MS).await
+    }
+
+    /// `nodes` nodes on `data`, with a presence grace of `grace_ms`.
+    async fn start_on(
+        data: Data,
+        nodes: usize,
+        turn_timeout_ms: u64,
+        grace_ms: &'static str,
+    ) -> Self {
         let nats = NatsServer::start().await;
-        let data = Data::postgres().await;
         let mut cluster = Self {
             nats,
             data,
             nodes: Vec::new(),
+            grace_ms,
         };
         for _ in 0..nodes {
             let node = cluster.node(turn_timeout_ms).await;
@@ -40,7 +52,7 @@ impl Cluster {
 
     async fn node(&self, turn_timeout_ms: u64) -> Process {
         let url = self.nats.url();
-        let flags = ["--nats-url", &url, "--presence-grace-ms", GRACE_MS];
+        let flags = ["--nats-url", &url, "--presence-grace-ms", self.grace_ms];
         Process::start_with(&self.data, turn_timeout_ms, &flags).await
     }
 
@@ -435,4 +447,62 @@ async fn a_session_made_on_one_node_signs_in_on_another_at_once() {
     assert_eq!(status, StatusCode::CONFLICT, "{body}");
     drop((first, second));
     data.forget().await;
+}
+
+#[tokio::test]
+async fn after_a_database_outage_the_online_list_counts_who_came_and_went_meanwhile() {
+    let database = TestDatabase::create().await;
+    let link = CuttableLink::to(database.server_addr()).await;
+    let url = database.url_through(link.addr);
+    // A short grace: a socket closed during the outage is withdrawn (and
+    // that fails) well before the database is back.
+    let mut cluster = Cluster::start_on(Data::PostgresAt(database, url), 2, 20_000, "300").await;
+    let mut alice = player(&cluster.nodes[0], "alice").await;
+    let mut dave = player(&cluster.nodes[1], "dave").await;
+    let mut carol = client(&cluster.nodes[1]);
+    carol.sign_up("carol").await;
+    wait_until(&mut alice, "UsersOnlineUpdated", |online| {
+        online["total"] == 2
+    })
+    .await;
+
+    link.cut();
+    for node in &cluster.nodes {
+        let (status, _) = health_becomes(node.port, StatusCode::SERVICE_UNAVAILABLE).await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    }
+    // Meanwhile Dave leaves and Carol arrives: neither can be recorded.
+    dave.socket = None;
+    carol.connect().await;
+    tokio::time::sleep(std::time::Duration::from_millis(600)).await;
+    link.restore();
+    for node in &cluster.nodes {
+        let (status, _) = health_becomes(node.port, StatusCode::OK).await;
+        assert_eq!(status, StatusCode::OK);
+    }
+
+    let names = |online: &Value| -> Vec<String> {
+        online["users"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|user| user["alias"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let wanted = |online: &Value| online["total"] == 2 && names(online) != ["alice", "dave"];
+    let seen_by_alice = wait_until(&mut alice, "UsersOnlineUpdated", wanted).await;
+    let seen_by_carol = wait_until(&mut carol, "UsersOnlineUpdated", wanted).await;
+    for online in [seen_by_alice, seen_by_carol] {
+        let mut names = names(&online);
+        names.sort();
+        assert_eq!(names, ["alice", "carol"], "{online}");
+    }
+    // And so the store says, whichever node answers.
+    for node in &cluster.nodes {
+        let (status, online) = client(node).query("GetUsersOnline", json!({})).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(online.as_array().map(Vec::len), Some(2), "{online}");
+    }
+    cluster.nodes.clear();
+    cluster.stop().await;
 }

@@ -297,6 +297,23 @@ impl TestDatabase {
         }
     }
 
+    /// The database server's address (`host:port` in the URL).
+    pub fn server_addr(&self) -> std::net::SocketAddr {
+        let (_, after_user) = self.url.rsplit_once('@').expect("a URL with a user");
+        let (host_port, _) = after_user.split_once('/').expect("a URL with a database");
+        std::net::ToSocketAddrs::to_socket_addrs(host_port)
+            .expect("a host and port")
+            .next()
+            .expect("an address")
+    }
+
+    /// The URL of this database through `addr` instead of its server's.
+    pub fn url_through(&self, addr: std::net::SocketAddr) -> String {
+        let (user, after_user) = self.url.rsplit_once('@').expect("a URL with a user");
+        let (_, database) = after_user.split_once('/').expect("a URL with a database");
+        format!("{user}@{addr}/{database}")
+    }
+
     /// Drops the database (a run cut short leaves it for
     /// `scripts/postgres.sh` to drop).
     pub async fn drop_it(self) {

@@ -2,6 +2,7 @@
 //! server, so five binaries meant five links of it on every change.
 
 mod common;
+mod cuttable_link;
 mod nats_server;
 mod process;
 

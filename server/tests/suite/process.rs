@@ -11,6 +11,9 @@ use crate::common::{Client, TestDatabase};
 pub enum Data {
     Embedded(tempfile::TempDir),
     Postgres(TestDatabase),
+    /// A PostgreSQL database the server reaches at another URL (through a
+    /// link the test controls).
+    PostgresAt(TestDatabase, String),
 }
 
 impl Data {
@@ -32,7 +35,7 @@ impl Data {
     pub fn database_file(&self) -> Option<std::path::PathBuf> {
         match self {
             Self::Embedded(folder) => Some(folder.path().join(server::storage::DATABASE_FILE)),
-            Self::Postgres(_) => None,
+            Self::Postgres(_) | Self::PostgresAt(..) => None,
         }
     }
 
@@ -44,11 +47,12 @@ impl Data {
         match self {
             Self::Embedded(folder) => ["--data-dir".into(), folder.path().display().to_string()],
             Self::Postgres(database) => ["--database-url".into(), database.url.clone()],
+            Self::PostgresAt(_, url) => ["--database-url".into(), url.clone()],
         }
     }
 
     pub async fn forget(self) {
-        if let Self::Postgres(database) = self {
+        if let Self::Postgres(database) | Self::PostgresAt(database, _) = self {
             database.drop_it().await;
         }
     }
