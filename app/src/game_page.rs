@@ -1,6 +1,7 @@
 //! The game page (`/game/:id`): who plays, whose turn with a live countdown
 //! to the server's deadline, the board, errors in words, and end screens.
 
+use domain::bot::Level;
 use domain::view::{GameView, Stage};
 use domain::{GameId, GameResult, Mark, PlaceMark, UserId};
 use leptos::prelude::*;
@@ -8,6 +9,7 @@ use leptos_router::hooks::{use_navigate, use_params_map};
 
 use crate::calls::{command, signed_out};
 use crate::client::{Client, describe_error, use_client};
+use crate::computer::play_computer;
 use crate::lobby::invite;
 
 /// The game page.
@@ -64,17 +66,52 @@ fn Game(client: Client, view: GameView) -> impl IntoView {
         .collect_view();
     let game_id = view.game_id;
     let board = view.board;
+    let winning: Vec<(usize, usize)> = match view.stage {
+        Stage::Ended => board
+            .winning_line()
+            .map(|(_, line)| line.to_vec())
+            .unwrap_or_default(),
+        _ => Vec::new(),
+    };
+    // Against the computer, on your turn: the perfect computer's move, on request.
+    let against_computer = view
+        .players
+        .iter()
+        .any(|seat| Level::of(seat.user_id).is_some());
+    let hint = RwSignal::new(None::<(usize, usize)>);
+    let show_hint = move |_| hint.set(domain::bot::best_move(&board));
     let cells = (0..3u8)
         .flat_map(|y| (0..3u8).map(move |x| (x, y)))
         .map(|(x, y)| {
             let mark = board.at(usize::from(x), usize::from(y));
             let playable = my_turn && mark.is_none();
-            let label = format!(
-                "row {}, column {}, {}",
-                y + 1,
-                x + 1,
-                mark.map_or("empty", mark_text)
-            );
+            let cell = (usize::from(x), usize::from(y));
+            let wins = winning.contains(&cell);
+            let label = move || {
+                let mut label = format!(
+                    "row {}, column {}, {}",
+                    y + 1,
+                    x + 1,
+                    mark.map_or("empty", mark_text)
+                );
+                if wins {
+                    label.push_str(", winning line");
+                }
+                if hint.get() == Some(cell) {
+                    label.push_str(", suggested move");
+                }
+                label
+            };
+            let class = move || {
+                let mut class = format!("cell {}", mark.map_or("", mark_class));
+                if wins {
+                    class.push_str(" win");
+                }
+                if hint.get() == Some(cell) {
+                    class.push_str(" hint");
+                }
+                class
+            };
             let play = move |_| {
                 client.game_error.set(None);
                 leptos::task::spawn_local(async move {
@@ -97,7 +134,7 @@ fn Game(client: Client, view: GameView) -> impl IntoView {
             };
             view! {
                 <button
-                    class=format!("cell {}", mark.map_or("", mark_class))
+                    class=class
                     aria-label=label
                     disabled=!playable
                     on:click=play
@@ -115,6 +152,9 @@ fn Game(client: Client, view: GameView) -> impl IntoView {
         <div class="board" role="group" aria-label="Board" data-my-turn=my_turn.to_string()>
             {cells}
         </div>
+        {(against_computer && my_turn).then(|| view! {
+            <button class="secondary hint-button" on:click=show_hint>"Hint"</button>
+        })}
         <p class="error" role="alert">
             {move || client.game_error.get().map(describe_error)}
         </p>
@@ -202,11 +242,29 @@ fn EndScreen(client: Client, view: GameView, my_mark: Option<Mark>) -> impl Into
         .map(|seat| seat.user_id)
         .find(|player| Some(*player) != me && my_mark.is_some());
     let navigate = use_navigate();
-    let back = move |_| navigate("/", Default::default());
+    let back = {
+        let navigate = navigate.clone();
+        move |_| navigate("/", Default::default())
+    };
     let again = move |_| {
-        if let Some(opponent) = opponent {
-            client.notice.set(None);
-            leptos::task::spawn_local(invite(client, opponent));
+        let Some(opponent) = opponent else {
+            return;
+        };
+        client.notice.set(None);
+        match Level::of(opponent) {
+            // The computer is always there: the next game starts at once.
+            Some(level) => {
+                let navigate = navigate.clone();
+                leptos::task::spawn_local(async move {
+                    match play_computer(client, level).await {
+                        Ok(game_id) => navigate(&format!("/game/{game_id}"), Default::default()),
+                        Err(refusal) => client
+                            .notice
+                            .set(Some(format!("Could not start a game: {refusal}"))),
+                    }
+                });
+            }
+            None => leptos::task::spawn_local(invite(client, opponent)),
         }
     };
     let waiting = move || client.awaiting_text();

@@ -8,6 +8,7 @@ pub mod api;
 pub mod backoff;
 pub mod calls;
 pub mod client;
+pub mod computer;
 pub mod connection;
 pub mod game_page;
 pub mod invitation;

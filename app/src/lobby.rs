@@ -6,6 +6,7 @@ use leptos::prelude::*;
 
 use crate::calls::{command, new_id, signed_out};
 use crate::client::{Client, use_client};
+use crate::computer::PlayTheComputer;
 
 /// The lobby page.
 #[component]
@@ -15,6 +16,7 @@ pub fn LobbyPage() -> impl IntoView {
         <div class="lobby">
             <SignIn client/>
             <OnlinePlayers client/>
+            <PlayTheComputer client/>
             <HallOfFame client/>
         </div>
     }
@@ -205,7 +207,6 @@ pub async fn invite(client: Client, opponent: UserId) {
 /// The top three, with trophy, medal and chocolate.
 #[component]
 fn HallOfFame(client: Client) -> impl IntoView {
-    const PRIZES: [(&str, &str); 3] = [("🏆", "trophy"), ("🥈", "medal"), ("🍫", "chocolate")];
     view! {
         <section class="card" aria-labelledby="fame-heading">
             <h2 id="fame-heading">"Hall of fame"</h2>
@@ -219,11 +220,11 @@ fn HallOfFame(client: Client) -> impl IntoView {
                             .fame
                             .get()
                             .into_iter()
-                            .zip(PRIZES)
-                            .map(|(entry, (icon, prize))| {
+                            .zip([Prize::Trophy, Prize::Medal, Prize::Chocolate])
+                            .map(|(entry, prize)| {
                                 view! {
                                     <li>
-                                        <span class="prize" role="img" aria-label=prize>{icon}</span>
+                                        <PrizeIcon prize/>
                                         <span class="name">{entry.alias.to_string()}</span>
                                         <span class="score">{entry.score} " points"</span>
                                     </li>
@@ -234,5 +235,53 @@ fn HallOfFame(client: Client) -> impl IntoView {
                 </ol>
             </Show>
         </section>
+    }
+}
+
+/// What the first three get.
+#[derive(Debug, Clone, Copy)]
+enum Prize {
+    Trophy,
+    Medal,
+    Chocolate,
+}
+
+/// A prize drawn inline (an emoji shows as an empty box on a machine
+/// without an emoji font, such as Debian's Chromium).
+#[component]
+fn PrizeIcon(prize: Prize) -> impl IntoView {
+    let (label, shape) = match prize {
+        Prize::Trophy => (
+            "trophy",
+            view! {
+                <path d="M7 3h10v5a5 5 0 0 1-10 0z" fill="#e0a800" stroke="#8a6500"/>
+                <path d="M7 5H4a3 3 0 0 0 3 4M17 5h3a3 3 0 0 1-3 4" fill="none" stroke="#8a6500"/>
+                <path d="M11 13h2v4h-2z" fill="#c99700"/>
+                <path d="M8 17h8v3H8z" fill="#8a6500"/>
+            }
+            .into_any(),
+        ),
+        Prize::Medal => (
+            "medal",
+            view! {
+                <path d="M8 2h3l2 7h-3zM16 2h-3l-2 7h3z" fill="#3454d1"/>
+                <circle cx="12" cy="15" r="6" fill="#c0c6d0" stroke="#6b7280"/>
+                <text x="12" y="18" text-anchor="middle" font-size="8" fill="#374151">"2"</text>
+            }
+            .into_any(),
+        ),
+        Prize::Chocolate => (
+            "chocolate",
+            view! {
+                <rect x="5" y="3" width="14" height="18" rx="1.5" fill="#6b3e26" stroke="#3f2417"/>
+                <path d="M5 9h14M5 15h14M12 3v18" stroke="#3f2417"/>
+            }
+            .into_any(),
+        ),
+    };
+    view! {
+        <svg class="prize" role="img" aria-label=label viewBox="0 0 24 24" width="24" height="24">
+            {shape}
+        </svg>
     }
 }

@@ -104,10 +104,40 @@ impl Board {
 
     /// The mark with three in a row, if any.
     pub fn winner(&self) -> Option<Mark> {
+        self.winning_line().map(|(mark, _)| mark)
+    }
+
+    /// The mark with three in a row and its cells as (x, y), if any.
+    pub fn winning_line(&self) -> Option<(Mark, [(usize, usize); 3])> {
         LINES.iter().find_map(|line| {
             let [a, b, c] = line.map(|(x, y)| self.cells[y][x]);
             a.filter(|mark| b == Some(*mark) && c == Some(*mark))
+                .map(|mark| (mark, *line))
         })
+    }
+
+    /// The empty cells, as (x, y), row by row.
+    pub fn empty_cells(&self) -> impl Iterator<Item = (usize, usize)> + '_ {
+        (0..SIZE)
+            .flat_map(|y| (0..SIZE).map(move |x| (x, y)))
+            .filter(|&(x, y)| self.cells[y][x].is_none())
+    }
+
+    /// Whose turn it is on this board: X moves first, then they alternate.
+    pub fn next_mark(&self) -> Mark {
+        let xs = self
+            .cells
+            .iter()
+            .flatten()
+            .filter(|c| **c == Some(Mark::X))
+            .count();
+        let os = self
+            .cells
+            .iter()
+            .flatten()
+            .filter(|c| **c == Some(Mark::O))
+            .count();
+        if xs > os { Mark::O } else { Mark::X }
     }
 
     /// Won, drawn, or still playing.

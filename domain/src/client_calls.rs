@@ -33,6 +33,10 @@ pub const CLIENT_COMMANDS: &[ClientCommand] = &[
         actor_field: "playerId",
     },
     ClientCommand {
+        effect_type: PlayComputer::TYPE,
+        actor_field: "playerId",
+    },
+    ClientCommand {
         effect_type: InviteUser::TYPE,
         actor_field: "inviterId",
     },

@@ -87,6 +87,13 @@ effect_structs! {
     /// Server-internal: every game with its players, to route events after a restart.
     GetLiveGames {}
 
+    /// Starts a game against the computer at `level` (acting user:
+    /// `playerId`); who moves first is drawn at random.
+    PlayComputer { game_id: GameId, player_id: UserId, level: crate::bot::Level }
+    /// Internal: the computer's turn in a game has come (scheduled a moment
+    /// after the turn began).
+    ComputerTurnDue { game_id: GameId, turn_number: u32 }
+
     /// Invites a user to a waiting game (acting user: `inviterId`).
     InviteUser { inviter_id: UserId, invited_id: UserId, game_id: GameId }
     /// Someone invites this user (to the invited user only).
@@ -127,6 +134,7 @@ effect_structs! {
 bus::commands!(
     CreateUser,
     CreateGame,
+    PlayComputer,
     JoinGame,
     PlaceMark,
     InviteUser,
@@ -171,6 +179,7 @@ domain_events!(
     WaitingGameRefused,
     WaitingGameClosed,
     TurnDeadlinePassed,
+    ComputerTurnDue,
     GameStateReadyToBeCleaned,
     GameArchived,
     HistoryPageFilled,

@@ -136,10 +136,10 @@ impl Playing {
 }
 
 /// Numbers the public events of one handler run, from the game's version.
-struct Versions(u64);
+pub(crate) struct Versions(pub(crate) u64);
 
 impl Versions {
-    fn next(&mut self) -> u64 {
+    pub(crate) fn next(&mut self) -> u64 {
         self.0 += 1;
         self.0
     }
@@ -150,7 +150,7 @@ pub fn timer_key(game_id: GameId) -> String {
     format!("game:{game_id}")
 }
 
-fn refuse<S>(game_id: GameId, player_id: UserId, reason: GameError) -> Outcome<S> {
+pub(crate) fn refuse<S>(game_id: GameId, player_id: UserId, reason: GameError) -> Outcome<S> {
     Outcome::keep().emit(GameErrorOccurred {
         game_id,
         player_id,
@@ -372,8 +372,9 @@ pub fn place_mark(game: Option<Game>, cmd: &PlaceMark, ctx: &Ctx, rules: &Rules)
                 version: versions.next(),
             };
             let turn_number = playing.turn_number;
+            let next_player = playing.current_player();
             playing.version = versions.0;
-            replace(outcome, Game::Playing(playing))
+            let next = replace(outcome, Game::Playing(playing))
                 .emit(waiting_for)
                 .schedule(
                     TurnDeadlinePassed {
@@ -382,7 +383,8 @@ pub fn place_mark(game: Option<Game>, cmd: &PlaceMark, ctx: &Ctx, rules: &Rules)
                     },
                     rules.turn_timeout_ms,
                     timer_key(game_id),
-                )
+                );
+            crate::computer::moves_if_its_turn(next, game_id, next_player, turn_number, rules)
         }
         Verdict::Won(mark) => {
             let winner = playing.player(mark);

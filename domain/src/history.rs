@@ -98,7 +98,14 @@ pub fn page_key(user_id: UserId, page: u32) -> String {
 
 /// The key of player `index`'s history for a game.
 pub fn player(index: usize) -> impl Fn(&GameArchived) -> Option<String> {
-    move |game| game.players.get(index).map(UserId::to_string)
+    move |game| {
+        game.players
+            .get(index)
+            // The computer keeps no history: it would be one state every
+            // game against it writes.
+            .filter(|player| crate::bot::Level::of(**player).is_none())
+            .map(UserId::to_string)
+    }
 }
 
 /// `GetHistory`.

@@ -11,7 +11,9 @@
 pub mod alias;
 pub mod audience;
 pub mod board;
+pub mod bot;
 pub mod client_calls;
+pub mod computer;
 pub mod events;
 pub mod game;
 pub mod history;
@@ -63,6 +65,14 @@ pub fn register(bus: &mut BusBuilder, rules: Rules) {
         move |g, c: &PlaceMark, ctx| game::place_mark(g, c, ctx, &rules),
     ))
     .command(managed(
+        by_id(|c: &PlayComputer| c.game_id),
+        move |g, c: &PlayComputer, ctx| computer::start(g, c, ctx, &rules),
+    ))
+    .event(managed(
+        by_id(|e: &ComputerTurnDue| e.game_id),
+        move |g, e: &ComputerTurnDue, ctx| computer::turn(g, e, ctx, &rules),
+    ))
+    .command(managed(
         by_id(|c: &InviteUser| c.game_id),
         move |g, c: &InviteUser, ctx| game::invite(g, c, ctx, &rules),
     ))
@@ -94,10 +104,6 @@ pub fn register(bus: &mut BusBuilder, rules: Rules) {
         by_id(|e: &UserCreated| e.user_id),
         scoring::open_account,
     ))
-    .event(managed(
-        key(|e: &GameEnded| e.winner.map(|w| w.to_string())),
-        scoring::reward_winner,
-    ))
     .event(managed(singleton(), scoring::rank))
     .query(answer(singleton(), scoring::top_three));
 
@@ -110,6 +116,11 @@ pub fn register(bus: &mut BusBuilder, rules: Rules) {
     .event(managed(
         by_id(|e: &HistoryPageFilled| history::page_key(e.user_id, e.page)),
         history::file,
+    ))
+    // After the history's: a stored delivery names its handler by position.
+    .event(managed(
+        key(scoring::winner_to_reward),
+        scoring::reward_winner,
     ))
     .query(answer(by_id(|q: &GetHistory| q.user_id), history::get))
     .query(answer(

@@ -8,8 +8,10 @@ use bus::{Ctx, HandlerError, Outcome};
 use serde::{Deserialize, Serialize};
 
 use crate::alias::Alias;
+use crate::bot::Level;
 use crate::events::{
-    GameEnded, GetTopThreePlayers, PlayerScoreChanged, ScoreEntry, TopThreeListUpdated, UserCreated,
+    GameArchived, GetTopThreePlayers, PlayerScoreChanged, ScoreEntry, TopThreeListUpdated,
+    UserCreated,
 };
 use crate::ids::UserId;
 
@@ -60,10 +62,24 @@ pub fn open_account(_: Option<Score>, created: &UserCreated, _: &Ctx) -> Outcome
     })
 }
 
+/// Whose score a finished game raises: the winner's, in a game between
+/// people (the hall of fame stays between people: a game against the
+/// computer scores nothing).
+pub fn winner_to_reward(game: &GameArchived) -> Option<String> {
+    if game
+        .players
+        .iter()
+        .any(|player| Level::of(*player).is_some())
+    {
+        return None;
+    }
+    game.winner.map(|winner| winner.to_string())
+}
+
 /// A win adds [`POINTS_PER_WIN`] to the winner.
 pub fn reward_winner(
     score: Option<Score>,
-    ended: &GameEnded,
+    ended: &GameArchived,
     _: &Ctx,
 ) -> Result<Outcome<Score>, HandlerError> {
     let Some(mut score) = score else {

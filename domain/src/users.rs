@@ -4,6 +4,7 @@ use bus::{Ctx, Outcome};
 use serde::{Deserialize, Serialize};
 
 use crate::alias::Alias;
+use crate::bot::Level;
 use crate::events::{CreateUser, GetUser, UserCreated, UserError, UserErrorOccurred};
 use crate::ids::UserId;
 
@@ -23,7 +24,8 @@ bus::states!(User);
 
 /// `CreateUser`: a new user; an id that exists is refused.
 pub fn create(user: Option<User>, cmd: &CreateUser, ctx: &Ctx) -> Outcome<User> {
-    if user.is_some() {
+    // The computer's ids are taken.
+    if user.is_some() || Level::of(cmd.user_id).is_some() {
         return Outcome::keep().emit(UserErrorOccurred {
             user_id: cmd.user_id,
             reason: UserError::UserAlreadyExists,
@@ -42,7 +44,14 @@ pub fn create(user: Option<User>, cmd: &CreateUser, ctx: &Ctx) -> Outcome<User> 
     Outcome::set(user).emit(created)
 }
 
-/// `GetUser`.
-pub fn get(user: Option<&User>, _: &GetUser) -> Option<User> {
+/// `GetUser` (the computer is a user too, at each level).
+pub fn get(user: Option<&User>, query: &GetUser) -> Option<User> {
+    if let Some(level) = Level::of(query.user_id) {
+        return Some(User {
+            user_id: query.user_id,
+            alias: level.alias(),
+            created_at: 0,
+        });
+    }
     user.cloned()
 }

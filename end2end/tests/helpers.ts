@@ -63,7 +63,7 @@ export function cell(page: Page, x: number, y: number) {
 export async function move(page: Page, x: number, y: number) {
   await expect(cell(page, x, y)).toBeEnabled();
   await cell(page, x, y).click();
-  await expect(cell(page, x, y)).toHaveAccessibleName(/, (X|O)$/);
+  await expect(cell(page, x, y)).toHaveAccessibleName(/, (X|O)(, |$)/);
 }
 
 /// Alice invites Bob, Bob accepts: both on the game page, Alice (X) to play.

@@ -402,3 +402,60 @@ async fn a_player_has_at_most_ten_games_waiting() {
     assert_eq!(ended["gameId"], json!(eleventh));
     assert_eq!(ended["result"], "GAME_ABORTED");
 }
+
+#[tokio::test]
+async fn a_game_against_the_computer_is_played_to_its_end_and_scores_nothing() {
+    // A short turn: the computer thinks a quarter of it at most.
+    let server = TestServer::start(&["--turn-timeout-ms", "2000"]).await;
+    let mut alice = connected(&server, "alice").await;
+    let game = Uuid::new_v4();
+    ok(alice
+        .command("PlayComputer", json!({ "gameId": game, "level": "EASY" }))
+        .await);
+    let started = alice.wait_for("GameStarted").await;
+    let computer = started["players"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|player| **player != json!(alice.user))
+        .cloned()
+        .expect("the computer plays");
+    let (_, user) = alice.query("GetUser", json!({ "userId": computer })).await;
+    assert_eq!(user["alias"], "Computer (easy)");
+
+    let mut moves = 0;
+    let ended = loop {
+        let (_, view) = alice.query("GetGame", json!({ "gameId": game })).await;
+        if view["stage"] == "ENDED" {
+            break view;
+        }
+        if view["turn"] == json!(alice.user) {
+            let empty = (0..9)
+                .map(|cell| (cell % 3, cell / 3))
+                .find(|(x, y)| view["board"][*y][*x].is_null())
+                .expect("an empty cell");
+            ok(alice
+                .command(
+                    "PlaceMark",
+                    json!({ "gameId": game, "x": empty.0, "y": empty.1 }),
+                )
+                .await);
+        }
+        // Ours, or the computer's: a mark lands.
+        alice.wait_for("BoardUpdated").await;
+        moves += 1;
+        assert!(moves <= 9, "{view}");
+    };
+    assert!(
+        ended["result"] == "PLAYER_WON" || ended["result"] == "DRAW",
+        "{ended}"
+    );
+    let computer_moves = game_frames(&alice, game)
+        .iter()
+        .filter(|f| f["type"] == "MarkPlaced" && f["payload"]["playerId"] == computer)
+        .count();
+    assert!(computer_moves >= 2, "the computer played");
+    // No points against the computer, whoever won.
+    let (_, top) = alice.query("GetTopThreePlayers", json!({})).await;
+    assert_eq!(top, json!([]));
+}

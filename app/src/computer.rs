@@ -1,0 +1,67 @@
+//! "Play the computer": a game against the computer starts at once, at the
+//! level the player picks.
+
+use domain::GameId;
+use domain::PlayComputer;
+use domain::bot::Level;
+use leptos::prelude::*;
+use leptos_router::hooks::use_navigate;
+
+use crate::api::ApiError;
+use crate::calls::{command, new_id, signed_out};
+use crate::client::Client;
+
+/// Starts a game against the computer at `level`; its id.
+pub async fn play_computer(client: Client, level: Level) -> Result<GameId, ApiError> {
+    let game_id: GameId = new_id();
+    let player_id = client.my_id().ok_or_else(signed_out)?;
+    command(PlayComputer {
+        game_id,
+        player_id,
+        level,
+    })
+    .await?;
+    Ok(game_id)
+}
+
+/// Two buttons: a game against the easy or the perfect computer.
+#[component]
+pub fn PlayTheComputer(client: Client) -> impl IntoView {
+    let busy = RwSignal::new(false);
+    let error = RwSignal::new(None::<String>);
+    let navigate = use_navigate();
+    let start = move |level: Level| {
+        let navigate = navigate.clone();
+        move |_| {
+            let navigate = navigate.clone();
+            busy.set(true);
+            error.set(None);
+            leptos::task::spawn_local(async move {
+                let started = play_computer(client, level).await;
+                busy.set(false);
+                match started {
+                    Ok(game_id) => navigate(&format!("/game/{game_id}"), Default::default()),
+                    Err(refusal) => {
+                        error.set(Some(format!("Could not start a game: {refusal}")));
+                    }
+                }
+            });
+        }
+    };
+    let unavailable = move || busy.get() || client.me.get().is_none();
+    view! {
+        <section class="card" aria-labelledby="computer-heading">
+            <h2 id="computer-heading">"Play the computer"</h2>
+            <p class="hint">"Nobody around? The computer always is. Its games score no points."</p>
+            <div class="actions">
+                <button class="secondary" on:click=start(Level::Easy) disabled=unavailable>
+                    "Easy"
+                </button>
+                <button class="secondary" on:click=start(Level::Perfect) disabled=unavailable>
+                    "Perfect"
+                </button>
+            </div>
+            <p class="error" role="alert">{move || error.get()}</p>
+        </section>
+    }
+}
