@@ -7,8 +7,8 @@ use domain::audience::Delivered;
 use domain::users::User;
 use domain::view::{Applied, GameView};
 use domain::{
-    Alias, GameError, GameId, GetGame, GetTopThreePlayers, GetUser, GetUsersOnline, OnlineUser,
-    ScoreEntry, UserId, UserInvited,
+    Alias, GameError, GameId, GetGame, GetLiveGames, GetTopThreePlayers, GetUser, GetUsersOnline,
+    LiveGames, OnlineUser, ScoreEntry, UserId, UserInvited,
 };
 use leptos::prelude::*;
 
@@ -41,6 +41,12 @@ pub struct Client {
     pub awaiting: RwSignal<Option<(GameId, UserId)>>,
     /// A game of ours that just started: the page goes there.
     pub started: RwSignal<Option<GameId>>,
+    /// Whether we wait in the quick play queue.
+    pub queued: RwSignal<bool>,
+    /// The game we watch as a spectator (told to the server, so it counts us).
+    pub watching: RwSignal<Option<GameId>>,
+    /// The first page of games being played, for the lobby.
+    pub live_games: RwSignal<LiveGames>,
     /// Aliases seen so far.
     pub aliases: RwSignal<HashMap<UserId, Alias>>,
     /// Server clock minus ours, in ms (from the socket's first frame).
@@ -64,6 +70,9 @@ impl Client {
             game_error: RwSignal::new(None),
             awaiting: RwSignal::new(None),
             started: RwSignal::new(None),
+            queued: RwSignal::new(false),
+            watching: RwSignal::new(None),
+            live_games: RwSignal::new(LiveGames::default()),
             aliases: RwSignal::new(HashMap::new()),
             clock_offset_ms: RwSignal::new(0),
             link: RwSignal::new(Link::Connecting),
@@ -175,8 +184,22 @@ impl Client {
                     self.awaiting.set(None);
                     self.started.set(Some(e.game_id));
                 }
+                // Paired from the quick play queue: a game of ours we did
+                // not make.
+                if self.queued.get_untracked()
+                    && self.my_id().is_some_and(|me| e.players.contains(&me))
+                {
+                    self.queued.set(false);
+                    self.started.set(Some(e.game_id));
+                }
                 self.apply_to_game(event);
             }
+            Delivered::QuickPlayQueued(_) => self.queued.set(true),
+            Delivered::LiveGamesUpdated(e) => self.show_live_games(LiveGames {
+                games: e.games.clone(),
+                total: e.total,
+            }),
+            Delivered::QuickPlayLeft(_) => self.queued.set(false),
             _ => self.apply_to_game(event),
         }
     }
@@ -237,16 +260,42 @@ impl Client {
     }
 
     async fn learn_players(&self, view: &GameView) {
-        for seat in &view.players {
+        self.learn_users(view.players.iter().map(|seat| seat.user_id))
+            .await;
+    }
+
+    /// Shows `games` in the lobby, once their players' names are known.
+    fn show_live_games(&self, games: LiveGames) {
+        let client = *self;
+        leptos::task::spawn_local(async move {
+            client
+                .learn_users(games.games.iter().flat_map(|game| game.players.clone()))
+                .await;
+            client.live_games.set(games);
+        });
+    }
+
+    /// Counts us among `game_id`'s spectators (again, on a new socket).
+    pub fn watch(&self, game_id: GameId) {
+        self.watching.set(Some(game_id));
+        self.send(ClientFrame::Watch { game_id });
+    }
+
+    /// Stops counting us among the spectators of the game we watch.
+    pub fn unwatch(&self) {
+        if let Some(game_id) = self.watching.get_untracked() {
+            self.watching.set(None);
+            self.send(ClientFrame::Unwatch { game_id });
+        }
+    }
+
+    /// Looks up the aliases of `users` not known yet.
+    pub async fn learn_users(&self, users: impl IntoIterator<Item = UserId>) {
+        for user_id in users {
             let known = self
                 .aliases
-                .with_untracked(|aliases| aliases.contains_key(&seat.user_id));
-            if !known
-                && let Ok(Some(user)) = query(GetUser {
-                    user_id: seat.user_id,
-                })
-                .await
-            {
+                .with_untracked(|aliases| aliases.contains_key(&user_id));
+            if !known && let Ok(Some(user)) = query(GetUser { user_id }).await {
                 self.learn([(user.user_id, user.alias)]);
             }
         }
@@ -274,7 +323,14 @@ impl Client {
                 client.learn(fame.iter().map(|s| (s.user_id, s.alias.clone())));
                 client.fame.set(fame);
             }
+            if let Ok(live) = query(GetLiveGames { page: 0 }).await {
+                client.show_live_games(live);
+            }
         });
+        // A new socket: the server counts us anew.
+        if let Some(game_id) = self.watching.get_untracked() {
+            self.send(ClientFrame::Watch { game_id });
+        }
         if let Some(game_id) = self
             .game
             .with_untracked(|game| game.as_ref().map(|g| g.game_id))

@@ -25,6 +25,29 @@ pub fn GamePage() -> impl IntoView {
             client.open_game(game_id);
         }
     });
+    // Someone who does not play a game being played watches it: the server
+    // counts them among its spectators until they leave the page.
+    Effect::new(move |_| {
+        let Some(id) = game_id() else {
+            return;
+        };
+        if !client.me_known.get() {
+            return;
+        }
+        let me = client.me.with(|me| me.as_ref().map(|me| me.user_id));
+        let spectator = client.game.with(|game| {
+            game.as_ref().is_some_and(|view| {
+                view.game_id == id
+                    && view.stage == Stage::InProgress
+                    && !view.players.iter().any(|seat| Some(seat.user_id) == me)
+            })
+        });
+        if spectator && client.watching.get_untracked() != Some(id) {
+            client.unwatch();
+            client.watch(id);
+        }
+    });
+    on_cleanup(move || client.unwatch());
 
     view! {
         <section class="card game" aria-labelledby="game-heading">
@@ -145,9 +168,23 @@ fn Game(client: Client, view: GameView) -> impl IntoView {
         })
         .collect_view();
 
+    let watching_line = match (my_mark, &view.players[..]) {
+        (None, [x, o]) => Some(format!(
+            "You are watching {} vs {}",
+            client.alias_of(x.user_id),
+            client.alias_of(o.user_id)
+        )),
+        _ => None,
+    };
+    let heading = watching_line.clone().unwrap_or_else(|| "Game".to_owned());
+    let audience = (view.watching > 0).then(|| match view.watching {
+        1 => "1 watching".to_owned(),
+        n => format!("{n} watching"),
+    });
     view! {
-        <h1 id="game-heading" class="sr-only">"Game"</h1>
+        <h1 id="game-heading" class=if watching_line.is_some() { "watching" } else { "sr-only" }>{heading}</h1>
         <ul class="seats">{players}</ul>
+        {audience.map(|audience| view! { <p class="audience" data-testid="watching">{audience}</p> })}
         <Status client view=view.clone() my_turn/>
         <div class="board" role="group" aria-label="Board" data-my-turn=my_turn.to_string()>
             {cells}

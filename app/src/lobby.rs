@@ -3,21 +3,27 @@
 
 use domain::{Alias, CreateGame, CreateUser, GameId, InviteUser, JoinGame, UserId};
 use leptos::prelude::*;
+use leptos_router::components::A;
 
 use crate::calls::{command, new_id, signed_out};
 use crate::client::{Client, use_client};
 use crate::computer::PlayTheComputer;
+use crate::quick_play::PlayAnyone;
 
 /// The lobby page.
 #[component]
 pub fn LobbyPage() -> impl IntoView {
     let client = use_client();
+    // Each card's view type erased: nested, their types outgrew the
+    // compiler's default depth.
     view! {
         <div class="lobby">
-            <SignIn client/>
-            <OnlinePlayers client/>
-            <PlayTheComputer client/>
-            <HallOfFame client/>
+            {view! { <SignIn client/> }.into_any()}
+            {view! { <OnlinePlayers client/> }.into_any()}
+            {view! { <PlayAnyone client/> }.into_any()}
+            {view! { <PlayTheComputer client/> }.into_any()}
+            {view! { <LiveGamesList client/> }.into_any()}
+            {view! { <HallOfFame client/> }.into_any()}
         </div>
     }
 }
@@ -201,6 +207,49 @@ pub async fn invite(client: Client, opponent: UserId) {
         client
             .notice
             .set(Some(format!("Could not start a game: {refusal}")));
+    }
+}
+
+/// The games being played, newest first, each to watch.
+#[component]
+fn LiveGamesList(client: Client) -> impl IntoView {
+    let shown = move || client.live_games.with(|live| live.games.len() as u64);
+    view! {
+        <section class="card" aria-labelledby="live-heading">
+            <h2 id="live-heading">"Live games"</h2>
+            <Show
+                when=move || { shown() > 0 }
+                fallback=|| view! { <p class="hint">"No games being played right now."</p> }
+            >
+                <ul class="live-games">
+                    <For
+                        each=move || client.live_games.get().games
+                        key=|game| (game.game_id, game.moves)
+                        let:game
+                    >
+                        <li>
+                            <span class="name">
+                                {match game.players[..] {
+                                    [x, o] => format!("{} vs {}", client.alias_of(x), client.alias_of(o)),
+                                    _ => "A game".to_owned(),
+                                }}
+                            </span>
+                            <span class="moves">{format!("move {}", game.moves + 1)}</span>
+                            <A href=format!("/game/{}", game.game_id)>"Watch"</A>
+                        </li>
+                    </For>
+                </ul>
+                <Show when=move || { client.live_games.with(|live| live.total) > shown() }>
+                    <p class="hint">
+                        {move || format!(
+                            "Showing {} of the {} games being played.",
+                            shown(),
+                            client.live_games.with(|live| live.total),
+                        )}
+                    </p>
+                </Show>
+            </Show>
+        </section>
     }
 }
 

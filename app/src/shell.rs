@@ -12,8 +12,10 @@ use crate::about::AboutPage;
 use crate::client::use_client;
 use crate::connection::{ConnectionBanner, provide_client};
 use crate::game_page::GamePage;
+use crate::history_page::{MyHistoryPage, PlayerPage};
 use crate::invitation::InvitationDialog;
 use crate::lobby::LobbyPage;
+use crate::replay_page::ReplayPage;
 
 /// The whole HTML document the server renders around the app.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -47,6 +49,9 @@ pub fn App() -> impl IntoView {
         <Router>
             <header class="top-bar">
                 <A href="/" attr:class="brand">"Tic-tac-toe"</A>
+                <nav class="site-nav" aria-label="Site">
+                    <A href="/history">"Your games"</A>
+                </nav>
                 <ConnectionBanner/>
             </header>
             <main>
@@ -54,6 +59,12 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("") view=LobbyPage/>
                     <Route path=(StaticSegment("game"), ParamSegment("id")) view=GamePage/>
                     <Route path=StaticSegment("about") view=AboutPage/>
+                    <Route path=StaticSegment("history") view=MyHistoryPage/>
+                    <Route path=(StaticSegment("players"), ParamSegment("id")) view=PlayerPage/>
+                    <Route
+                        path=(StaticSegment("games"), ParamSegment("id"), StaticSegment("replay"))
+                        view=ReplayPage
+                    />
                 </Routes>
             </main>
             <InvitationDialog/>

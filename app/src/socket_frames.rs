@@ -49,6 +49,20 @@ pub enum ClientFrame {
         /// The last version the client saw.
         version: u64,
     },
+    /// Count this socket among the game's spectators (it follows the game
+    /// with `Resume`); no session needed.
+    #[serde(rename_all = "camelCase")]
+    Watch {
+        /// The game.
+        game_id: GameId,
+    },
+    /// Count this socket among the game's spectators no more (closing the
+    /// socket does it too).
+    #[serde(rename_all = "camelCase")]
+    Unwatch {
+        /// The game.
+        game_id: GameId,
+    },
 }
 
 #[cfg(test)]

@@ -28,6 +28,10 @@ pub enum Delivered {
     UserCreated(UserCreated),
     UserErrorOccurred(UserErrorOccurred),
     PlayerScoreChanged(PlayerScoreChanged),
+    QuickPlayQueued(QuickPlayQueued),
+    LiveGamesUpdated(LiveGamesUpdated),
+    WatchersChanged(WatchersChanged),
+    QuickPlayLeft(QuickPlayLeft),
 }
 
 impl Delivered {
@@ -42,6 +46,7 @@ impl Delivered {
             Self::BoardUpdated(e) => (e.game_id, e.version),
             Self::TurnTimeout(e) => (e.game_id, e.version),
             Self::GameEnded(e) => (e.game_id, e.version),
+            Self::WatchersChanged(e) => (e.game_id, e.version),
             _ => return None,
         })
     }
@@ -82,9 +87,13 @@ pub fn audience(event: &Envelope) -> Audience {
         MarkPlaced,
         BoardUpdated,
         TurnTimeout,
-        GameEnded
+        GameEnded,
+        WatchersChanged
     );
-    if event.is::<UsersOnlineUpdated>() || event.is::<TopThreeListUpdated>() {
+    if event.is::<UsersOnlineUpdated>()
+        || event.is::<TopThreeListUpdated>()
+        || event.is::<LiveGamesUpdated>()
+    {
         return Audience::Everyone;
     }
     if let Some(e) = event.downcast_ref::<GameErrorOccurred>() {
@@ -104,6 +113,12 @@ pub fn audience(event: &Envelope) -> Audience {
     }
     if let Some(e) = event.downcast_ref::<PlayerScoreChanged>() {
         return Audience::User(e.user_id);
+    }
+    if let Some(e) = event.downcast_ref::<QuickPlayQueued>() {
+        return Audience::User(e.player_id);
+    }
+    if let Some(e) = event.downcast_ref::<QuickPlayLeft>() {
+        return Audience::User(e.player_id);
     }
     Audience::Nobody
 }

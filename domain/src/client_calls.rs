@@ -37,6 +37,14 @@ pub const CLIENT_COMMANDS: &[ClientCommand] = &[
         actor_field: "playerId",
     },
     ClientCommand {
+        effect_type: QuickPlay::TYPE,
+        actor_field: "playerId",
+    },
+    ClientCommand {
+        effect_type: CancelQuickPlay::TYPE,
+        actor_field: "playerId",
+    },
+    ClientCommand {
         effect_type: InviteUser::TYPE,
         actor_field: "inviterId",
     },
@@ -54,6 +62,8 @@ pub const CLIENT_QUERIES: &[&str] = &[
     GetTopThreePlayers::TYPE,
     GetHistory::TYPE,
     GetHistoryPage::TYPE,
+    GetGameRecord::TYPE,
+    GetLiveGames::TYPE,
 ];
 
 /// The client command with this wire name, if clients may send it.

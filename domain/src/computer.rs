@@ -5,10 +5,9 @@
 
 use bus::{Ctx, Outcome};
 
-use crate::board::{Board, Mark};
 use crate::bot::{self, Level};
 use crate::events::*;
-use crate::game::{Game, Playing, Rules, Versions, place_mark, refuse, timer_key};
+use crate::game::{Game, Rules, place_mark, refuse, start_between};
 use crate::ids::{GameId, UserId};
 
 /// The schedule key of the computer's next move in a game.
@@ -35,51 +34,8 @@ pub fn start(game: Option<Game>, cmd: &PlayComputer, ctx: &Ctx, rules: &Rules) -
     } else {
         [computer, player_id]
     };
-    let mut versions = Versions(0);
-    let deadline = ctx.now_ms() + rules.turn_timeout_ms;
-    let joined = players.map(|player| PlayerJoinedAGame {
-        game_id,
-        player_id: player,
-        version: versions.next(),
-    });
-    let started = GameStarted {
-        game_id,
-        players: players.to_vec(),
-        version: versions.next(),
-    };
-    let waiting_for = WaitingForPlayerPlay {
-        game_id,
-        player_id: players[0],
-        timeout_ms: rules.turn_timeout_ms,
-        deadline,
-        version: versions.next(),
-    };
-    let playing = Playing {
-        game_id,
-        players,
-        board: Board::default(),
-        turn: Mark::X,
-        turn_number: 1,
-        deadline,
-        started_at: ctx.now_ms(),
-        moves: Vec::new(),
-        version: versions.0,
-    };
-    let [x_joined, o_joined] = joined;
-    let outcome = Outcome::set(Game::Playing(playing))
-        .emit(x_joined)
-        .emit(o_joined)
-        .emit(started)
-        .emit(waiting_for)
-        .schedule(
-            TurnDeadlinePassed {
-                game_id,
-                turn_number: 1,
-            },
-            rules.turn_timeout_ms,
-            timer_key(game_id),
-        );
-    moves_if_its_turn(outcome, game_id, players[0], 1, rules)
+    let started = start_between(game_id, players, ctx, rules);
+    moves_if_its_turn(started, game_id, players[0], 1, rules)
 }
 
 /// `outcome`, with the computer's move scheduled if `player`, whose turn

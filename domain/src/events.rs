@@ -85,7 +85,19 @@ effect_structs! {
     /// The game as a player sees it now.
     GetGame { game_id: GameId }
     /// Server-internal: every game with its players, to route events after a restart.
-    GetLiveGames {}
+    GetGameRoutes {}
+    /// Games being played, newest first: page `page` (from 0) of
+    /// `view::LIVE_GAMES_PAGE`, and how many there are.
+    GetLiveGames { page: u32 }
+    /// The games being played changed (to everyone, from each server at
+    /// most once per interval): the first page of them, and how many.
+    LiveGamesUpdated { games: Vec<LiveGameSummary>, total: u64 }
+    /// Server-internal: a socket (`connectionId`) watches a game.
+    StartedWatching { game_id: GameId, connection_id: uuid::Uuid }
+    /// Server-internal: a socket stopped watching a game (or closed).
+    StoppedWatching { game_id: GameId, connection_id: uuid::Uuid }
+    /// How many watch the game now (to its players and spectators).
+    WatchersChanged { game_id: GameId, watching: u32, version: u64 }
 
     /// Starts a game against the computer at `level` (acting user:
     /// `playerId`); who moves first is drawn at random.
@@ -93,6 +105,23 @@ effect_structs! {
     /// Internal: the computer's turn in a game has come (scheduled a moment
     /// after the turn began).
     ComputerTurnDue { game_id: GameId, turn_number: u32 }
+
+    /// Puts the acting player (`playerId`) in the quick play queue, or pairs
+    /// them with who waited longest; `gameId` is the player's offer for the
+    /// game's id (the game's id mixes both players' offers).
+    QuickPlay { player_id: UserId, game_id: GameId }
+    /// Takes the acting player (`playerId`) out of the quick play queue.
+    CancelQuickPlay { player_id: UserId }
+    /// The player waits in the quick play queue (to that player only).
+    QuickPlayQueued { player_id: UserId }
+    /// The player is out of the quick play queue without a game (to that
+    /// player only).
+    QuickPlayLeft { player_id: UserId }
+    /// Internal: two players from the queue are paired; their game starts
+    /// (the first plays X).
+    QuickPlayPaired { game_id: GameId, players: Vec<UserId> }
+    /// Internal: a user's last socket closed (after the grace period).
+    UserWentOffline { user_id: UserId }
 
     /// Invites a user to a waiting game (acting user: `inviterId`).
     InviteUser { inviter_id: UserId, invited_id: UserId, game_id: GameId }
@@ -114,6 +143,8 @@ effect_structs! {
     /// An older page of a user's finished games, newest first: page 0 is
     /// the oldest; `GetHistory` tells how many there are.
     GetHistoryPage { user_id: UserId, page: u32 }
+    /// A finished game, move by move (to replay it).
+    GetGameRecord { game_id: GameId }
 
     /// Internal: a new game would take its creator past their bound of
     /// waiting games; it is called off.
@@ -135,6 +166,8 @@ bus::commands!(
     CreateUser,
     CreateGame,
     PlayComputer,
+    QuickPlay,
+    CancelQuickPlay,
     JoinGame,
     PlaceMark,
     InviteUser,
@@ -180,6 +213,14 @@ domain_events!(
     WaitingGameClosed,
     TurnDeadlinePassed,
     ComputerTurnDue,
+    LiveGamesUpdated,
+    StartedWatching,
+    StoppedWatching,
+    WatchersChanged,
+    QuickPlayQueued,
+    QuickPlayLeft,
+    QuickPlayPaired,
+    UserWentOffline,
     GameStateReadyToBeCleaned,
     GameArchived,
     HistoryPageFilled,
@@ -205,6 +246,30 @@ pub struct LiveGame {
     pub players: Vec<UserId>,
     /// The version of its last public event.
     pub version: u64,
+}
+
+/// A game being played, as the lobby lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LiveGameSummary {
+    /// The game.
+    pub game_id: GameId,
+    /// X, then O.
+    pub players: Vec<UserId>,
+    /// Marks on the board so far.
+    pub moves: u32,
+    /// When it started (server clock).
+    pub started_at: u64,
+}
+
+/// What `GetLiveGames` answers.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LiveGames {
+    /// This page of them, newest first.
+    pub games: Vec<LiveGameSummary>,
+    /// How many games are being played.
+    pub total: u64,
 }
 
 /// One line of the hall of fame.

@@ -89,6 +89,9 @@ pub struct Playing {
     pub moves: Vec<Move>,
     /// The version of the last public event.
     pub version: u64,
+    /// The sockets watching (spectators), by connection id.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub watchers: Vec<uuid::Uuid>,
 }
 
 /// A game that is over.
@@ -296,6 +299,7 @@ pub fn join(game: Option<Game>, cmd: &JoinGame, ctx: &Ctx, rules: &Rules) -> Out
         started_at: ctx.now_ms(),
         moves: Vec::new(),
         version: versions.0,
+        watchers: Vec::new(),
     };
     Outcome::set(Game::Playing(playing))
         .emit(joined)
@@ -312,6 +316,115 @@ pub fn join(game: Option<Game>, cmd: &JoinGame, ctx: &Ctx, rules: &Rules) -> Out
             rules.turn_timeout_ms,
             timer_key(game_id),
         )
+}
+
+/// A game between `players` (X first) starts at once, with no invitation
+/// (quick play, the computer): each joins, then X's first turn begins.
+pub(crate) fn start_between(
+    game_id: GameId,
+    players: [UserId; 2],
+    ctx: &Ctx,
+    rules: &Rules,
+) -> Outcome<Game> {
+    let mut versions = Versions(0);
+    let deadline = ctx.now_ms() + rules.turn_timeout_ms;
+    let [x_joined, o_joined] = players.map(|player| PlayerJoinedAGame {
+        game_id,
+        player_id: player,
+        version: versions.next(),
+    });
+    let started = GameStarted {
+        game_id,
+        players: players.to_vec(),
+        version: versions.next(),
+    };
+    let waiting_for = WaitingForPlayerPlay {
+        game_id,
+        player_id: players[0],
+        timeout_ms: rules.turn_timeout_ms,
+        deadline,
+        version: versions.next(),
+    };
+    let playing = Playing {
+        game_id,
+        players,
+        board: Board::default(),
+        turn: Mark::X,
+        turn_number: 1,
+        deadline,
+        started_at: ctx.now_ms(),
+        moves: Vec::new(),
+        version: versions.0,
+        watchers: Vec::new(),
+    };
+    Outcome::set(Game::Playing(playing))
+        .emit(x_joined)
+        .emit(o_joined)
+        .emit(started)
+        .emit(waiting_for)
+        .schedule(
+            TurnDeadlinePassed {
+                game_id,
+                turn_number: 1,
+            },
+            rules.turn_timeout_ms,
+            timer_key(game_id),
+        )
+}
+
+/// Two players from the quick play queue: their game starts. (An id taken
+/// already cannot happen: it mixes both players' random offers.)
+pub fn paired(
+    game: Option<Game>,
+    pair: &QuickPlayPaired,
+    ctx: &Ctx,
+    rules: &Rules,
+) -> Outcome<Game> {
+    match (game, &pair.players[..]) {
+        (None, [x, o]) => start_between(pair.game_id, [*x, *o], ctx, rules),
+        _ => Outcome::keep(),
+    }
+}
+
+/// The most sockets counted watching one game.
+pub const MAX_WATCHERS: usize = 10_000;
+
+/// A socket watches a game being played: the count goes to its players and
+/// spectators.
+pub fn watch(game: Option<Game>, e: &StartedWatching, _: &Ctx) -> Outcome<Game> {
+    match game {
+        Some(Game::Playing(mut playing))
+            if !playing.watchers.contains(&e.connection_id)
+                && playing.watchers.len() < MAX_WATCHERS =>
+        {
+            playing.watchers.push(e.connection_id);
+            watchers_changed(playing)
+        }
+        _ => Outcome::keep(),
+    }
+}
+
+/// A socket stopped watching a game.
+pub fn unwatch(game: Option<Game>, e: &StoppedWatching, _: &Ctx) -> Outcome<Game> {
+    match game {
+        Some(Game::Playing(mut playing)) if playing.watchers.contains(&e.connection_id) => {
+            playing
+                .watchers
+                .retain(|watcher| *watcher != e.connection_id);
+            watchers_changed(playing)
+        }
+        _ => Outcome::keep(),
+    }
+}
+
+fn watchers_changed(mut playing: Playing) -> Outcome<Game> {
+    playing.version += 1;
+    let changed = WatchersChanged {
+        game_id: playing.game_id,
+        watching: playing.watchers.len() as u32,
+        version: playing.version,
+    };
+    Outcome::set(Game::Playing(playing)).emit(changed)
 }
 
 /// `PlaceMark`: the current player marks an empty cell.

@@ -7,7 +7,7 @@
 use bus::{Ctx, Outcome};
 use serde::{Deserialize, Serialize};
 
-use crate::events::{GameArchived, GetHistory, GetHistoryPage, HistoryPageFilled};
+use crate::events::{GameArchived, GetGameRecord, GetHistory, GetHistoryPage, HistoryPageFilled};
 use crate::ids::UserId;
 
 /// Games per page of history.
@@ -27,11 +27,18 @@ pub struct HistoryPage {
     games: Vec<GameArchived>,
 }
 
-bus::states!(History, HistoryPage);
+/// A finished game, kept by its id for replays (written once).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GameRecord(GameArchived);
+
+bus::states!(History, HistoryPage, GameRecord);
 
 /// States written once and seldom read, ever more of them: a store that
 /// keeps states in memory may leave these on disk.
-pub const ARCHIVED_STATES: &[&str] = &[<HistoryPage as bus::State>::TYPE];
+pub const ARCHIVED_STATES: &[&str] = &[
+    <HistoryPage as bus::State>::TYPE,
+    <GameRecord as bus::State>::TYPE,
+];
 
 /// What `GetHistory` answers: the latest games and how many older pages
 /// `GetHistoryPage` can fetch (numbered from 0, the oldest).
@@ -89,6 +96,23 @@ pub fn file(
             games: filled.games.clone(),
         }),
     }
+}
+
+/// Keeps a finished game by its id (once).
+pub fn keep_record(
+    record: Option<GameRecord>,
+    game: &GameArchived,
+    _: &Ctx,
+) -> Outcome<GameRecord> {
+    match record {
+        Some(_) => Outcome::keep(),
+        None => Outcome::set(GameRecord(game.clone())),
+    }
+}
+
+/// `GetGameRecord`.
+pub fn get_record(record: Option<&GameRecord>, _: &GetGameRecord) -> Option<GameArchived> {
+    record.map(|record| record.0.clone())
 }
 
 /// The key of a page's state.

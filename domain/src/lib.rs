@@ -21,6 +21,7 @@ pub mod hosting;
 pub mod ids;
 pub mod presence;
 mod queries;
+pub mod quick_play;
 pub mod scoring;
 pub mod users;
 pub mod view;
@@ -72,6 +73,10 @@ pub fn register(bus: &mut BusBuilder, rules: Rules) {
         by_id(|e: &ComputerTurnDue| e.game_id),
         move |g, e: &ComputerTurnDue, ctx| computer::turn(g, e, ctx, &rules),
     ))
+    .event(managed(
+        by_id(|e: &QuickPlayPaired| e.game_id),
+        move |g, e: &QuickPlayPaired, ctx| game::paired(g, e, ctx, &rules),
+    ))
     .command(managed(
         by_id(|c: &InviteUser| c.game_id),
         move |g, c: &InviteUser, ctx| game::invite(g, c, ctx, &rules),
@@ -89,7 +94,18 @@ pub fn register(bus: &mut BusBuilder, rules: Rules) {
         game::clean_up,
     ))
     .query(answer(by_id(|q: &GetGame| q.game_id), view::view))
+    .event(managed(by_id(|e: &StartedWatching| e.game_id), game::watch))
+    .event(managed(
+        by_id(|e: &StoppedWatching| e.game_id),
+        game::unwatch,
+    ))
+    .query(answer_all(view::game_routes))
     .query(answer_all(view::live_games));
+
+    bus.command(managed(singleton(), quick_play::join))
+        .command(managed(singleton(), quick_play::cancel))
+        .event(managed(singleton(), quick_play::went_offline))
+        .event(managed(singleton(), quick_play::reset));
 
     bus.event(managed(
         by_id(|e: &GameCreated| e.creator),
@@ -121,6 +137,14 @@ pub fn register(bus: &mut BusBuilder, rules: Rules) {
     .event(managed(
         key(scoring::winner_to_reward),
         scoring::reward_winner,
+    ))
+    .event(managed(
+        by_id(|e: &GameArchived| e.game_id),
+        history::keep_record,
+    ))
+    .query(answer(
+        by_id(|q: &GetGameRecord| q.game_id),
+        history::get_record,
     ))
     .query(answer(by_id(|q: &GetHistory| q.user_id), history::get))
     .query(answer(

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use crate::alias::Alias;
 use crate::events::{
     GetOnlineNews, GetUsersOnline, NodeLeft, NodeSocketsRestated, OnlineUser, PresenceReset,
-    UserConnected, UserDisconnected, UsersOnlineUpdated,
+    UserConnected, UserDisconnected, UserWentOffline, UsersOnlineUpdated,
 };
 use crate::ids::UserId;
 
@@ -91,7 +91,9 @@ pub fn disconnected(lobby: Option<Lobby>, event: &UserDisconnected, _: &Ctx) -> 
         .retain(|connection| *connection != event.connection_id);
     if online.connections.is_empty() {
         lobby.online.remove(&event.user_id);
-        lobby.updated()
+        lobby.updated().emit(UserWentOffline {
+            user_id: event.user_id,
+        })
     } else {
         Outcome::set(lobby)
     }
@@ -113,10 +115,17 @@ pub fn node_left(lobby: Option<Lobby>, event: &NodeLeft, _: &Ctx) -> Outcome<Lob
         return Outcome::keep();
     };
     match lobby.close_node(event.node, |_| false) {
-        Closed::None => Outcome::keep(),
-        Closed::SomeoneStays => Outcome::set(lobby),
-        Closed::SomeoneLeft => lobby.updated(),
+        None => Outcome::keep(),
+        Some(left) if left.is_empty() => Outcome::set(lobby),
+        Some(left) => went_offline(lobby.updated(), left),
     }
+}
+
+/// `outcome`, telling that `users` went offline.
+fn went_offline(outcome: Outcome<Lobby>, users: Vec<UserId>) -> Outcome<Lobby> {
+    users.into_iter().fold(outcome, |outcome, user_id| {
+        outcome.emit(UserWentOffline { user_id })
+    })
 }
 
 /// A node tells which of its sockets are open: its other connections are
@@ -128,7 +137,9 @@ pub fn node_restated(lobby: Option<Lobby>, event: &NodeSocketsRestated, _: &Ctx)
         .iter()
         .map(|socket| socket.connection_id)
         .collect();
-    let closed = lobby.close_node(event.node, |connection| open.contains(connection));
+    let left = lobby
+        .close_node(event.node, |connection| open.contains(connection))
+        .unwrap_or_default();
     let mut arrived = false;
     for socket in &event.sockets {
         let online = lobby.online.entry(socket.user_id).or_insert_with(|| {
@@ -142,23 +153,17 @@ pub fn node_restated(lobby: Option<Lobby>, event: &NodeSocketsRestated, _: &Ctx)
             online.connections.push(socket.connection_id);
         }
     }
-    if arrived || matches!(closed, Closed::SomeoneLeft) {
-        lobby.updated()
+    if arrived || !left.is_empty() {
+        went_offline(lobby.updated(), left)
     } else {
         Outcome::set(lobby)
     }
 }
 
-/// What closing a node's connections did.
-enum Closed {
-    None,
-    SomeoneStays,
-    SomeoneLeft,
-}
-
 impl Lobby {
-    /// Closes `node`'s connections but those `keep` names.
-    fn close_node(&mut self, node: u64, keep: impl Fn(&uuid::Uuid) -> bool) -> Closed {
+    /// Closes `node`'s connections but those `keep` names: `None` if it
+    /// had none, else the users who have no connection left.
+    fn close_node(&mut self, node: u64, keep: impl Fn(&uuid::Uuid) -> bool) -> Option<Vec<UserId>> {
         let closing =
             |connection: &uuid::Uuid| connection.as_u64_pair().0 == node && !keep(connection);
         let touched: Vec<UserId> = self
@@ -168,19 +173,19 @@ impl Lobby {
             .map(|(user, _)| *user)
             .collect();
         if touched.is_empty() {
-            return Closed::None;
+            return None;
         }
-        let mut closed = Closed::SomeoneStays;
+        let mut left = Vec::new();
         for user in touched {
             if let Some(online) = self.online.get_mut(&user) {
                 online.connections.retain(|connection| !closing(connection));
                 if online.connections.is_empty() {
                     self.online.remove(&user);
-                    closed = Closed::SomeoneLeft;
+                    left.push(user);
                 }
             }
         }
-        closed
+        Some(left)
     }
 }
 

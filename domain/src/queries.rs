@@ -9,8 +9,10 @@ bus::queries!(
     GetUsersOnline => Vec<OnlineUser>,
     GetOnlineNews => UsersOnlineUpdated,
     GetGame => Option<crate::view::GameView>,
-    GetLiveGames => Vec<LiveGame>,
+    GetGameRoutes => Vec<LiveGame>,
+    GetLiveGames => LiveGames,
     GetTopThreePlayers => Vec<ScoreEntry>,
     GetHistory => crate::history::Recent,
     GetHistoryPage => Vec<GameArchived>,
+    GetGameRecord => Option<GameArchived>,
 );

@@ -53,6 +53,9 @@ pub struct GameView {
     pub invited: Option<UserId>,
     /// The version of the game's last public event.
     pub version: u64,
+    /// How many watch the game (spectators' sockets).
+    #[serde(default)]
+    pub watching: u32,
 }
 
 fn seats(players: &[UserId]) -> Vec<Seat> {
@@ -66,8 +69,45 @@ fn seats(players: &[UserId]) -> Vec<Seat> {
         .collect()
 }
 
-/// `GetLiveGames`: every game's players and version.
-pub fn live_games(games: &[Game], _: &crate::events::GetLiveGames) -> Vec<crate::events::LiveGame> {
+/// Games per page of `GetLiveGames` (and in `LiveGamesUpdated`).
+pub const LIVE_GAMES_PAGE: usize = 20;
+
+/// `GetLiveGames`: the games being played, newest first, a page of them.
+pub fn live_games(games: &[Game], query: &crate::events::GetLiveGames) -> crate::events::LiveGames {
+    let mut playing: Vec<&crate::game::Playing> = games
+        .iter()
+        .filter_map(|game| match game {
+            Game::Playing(playing) => Some(playing),
+            _ => None,
+        })
+        .collect();
+    playing.sort_by(|a, b| {
+        b.started_at
+            .cmp(&a.started_at)
+            .then(b.game_id.cmp(&a.game_id))
+    });
+    let skip = (query.page as usize).saturating_mul(LIVE_GAMES_PAGE);
+    crate::events::LiveGames {
+        total: playing.len() as u64,
+        games: playing
+            .into_iter()
+            .skip(skip)
+            .take(LIVE_GAMES_PAGE)
+            .map(|playing| crate::events::LiveGameSummary {
+                game_id: playing.game_id,
+                players: playing.players.to_vec(),
+                moves: playing.board.marks() as u32,
+                started_at: playing.started_at,
+            })
+            .collect(),
+    }
+}
+
+/// `GetGameRoutes`: every game's players and version.
+pub fn game_routes(
+    games: &[Game],
+    _: &crate::events::GetGameRoutes,
+) -> Vec<crate::events::LiveGame> {
     games
         .iter()
         .map(|game| {
@@ -99,6 +139,7 @@ pub fn view(game: Option<&Game>, _: &GetGame) -> Option<GameView> {
             winner: None,
             invited: game.invited,
             version: game.version,
+            watching: 0,
         },
         Game::Playing(game) => GameView {
             game_id: game.game_id,
@@ -111,6 +152,7 @@ pub fn view(game: Option<&Game>, _: &GetGame) -> Option<GameView> {
             winner: None,
             invited: None,
             version: game.version,
+            watching: game.watchers.len() as u32,
         },
         Game::Ended(game) => GameView {
             game_id: game.game_id,
@@ -123,6 +165,7 @@ pub fn view(game: Option<&Game>, _: &GetGame) -> Option<GameView> {
             winner: game.winner,
             invited: None,
             version: game.version,
+            watching: 0,
         },
     };
     Some(view)
@@ -155,6 +198,7 @@ impl GameView {
             winner: None,
             invited: None,
             version: 0,
+            watching: 0,
         }
     }
 
@@ -212,6 +256,7 @@ impl GameView {
                 self.turn = None;
             }
             Delivered::BoardUpdated(e) => self.board = e.board,
+            Delivered::WatchersChanged(e) => self.watching = e.watching,
             Delivered::GameEnded(e) => {
                 self.stage = Stage::Ended;
                 self.result = Some(e.result);

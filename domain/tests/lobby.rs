@@ -61,6 +61,11 @@ fn connect(user: u128, connection: u128, name: &str) -> UserConnected {
     }
 }
 
+/// The internal news that `user` went offline (the quick play queue hears it).
+fn offline(user: u128) -> Expect {
+    Expect::from(UserWentOffline { user_id: id(user) })
+}
+
 fn online(users: &[(u128, &str)]) -> Expect {
     Expect::from(UsersOnlineUpdated {
         total: users.len() as u64,
@@ -93,7 +98,7 @@ fn a_user_is_online_while_any_of_their_tabs_is_open() {
         user_id: id(ALICE),
         connection_id: id(2),
     })
-    .then_expect([online(&[(BOB, "bob")])]);
+    .then_expect([online(&[(BOB, "bob")]), offline(ALICE)]);
     // A duplicate close is harmless.
     kit.when(UserDisconnected {
         user_id: id(ALICE),
@@ -314,9 +319,10 @@ fn a_cluster_node_that_leaves_takes_only_its_own_connections_offline() {
         .given(on(BOB, "bob", 8, 1));
     // Bob has a tab on node 8 too: he stays.
     kit.when(NodeLeft { node: 7 })
-        .then_expect([online(&[(BOB, "bob")])]);
+        .then_expect([online(&[(BOB, "bob")]), offline(ALICE)]);
     kit.when(NodeLeft { node: 7 }).then_expect_nothing();
-    kit.when(NodeLeft { node: 8 }).then_expect([online(&[])]);
+    kit.when(NodeLeft { node: 8 })
+        .then_expect([online(&[]), offline(BOB)]);
 }
 
 #[test]
@@ -335,7 +341,7 @@ fn a_cluster_node_restating_its_sockets_closes_the_unnamed_and_opens_the_named()
         node: 7,
         sockets: vec![on(BOB, "bob", 7, 2), on(CAROL, "carol", 7, 3)],
     })
-    .then_expect([online(&[(BOB, "bob"), (CAROL, "carol")])]);
+    .then_expect([online(&[(BOB, "bob"), (CAROL, "carol")]), offline(ALICE)]);
     // Said again, nothing changes for anyone.
     kit.when(NodeSocketsRestated {
         node: 7,
@@ -349,5 +355,5 @@ fn a_cluster_node_restating_its_sockets_closes_the_unnamed_and_opens_the_named()
     })
     .then_expect_nothing();
     kit.when(NodeLeft { node: 8 })
-        .then_expect([online(&[(CAROL, "carol")])]);
+        .then_expect([online(&[(CAROL, "carol")]), offline(BOB)]);
 }

@@ -26,6 +26,7 @@ fn playing() -> Game {
         started_at: 0,
         moves: Vec::new(),
         version: 5,
+        watchers: Vec::new(),
     })
 }
 

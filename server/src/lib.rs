@@ -11,6 +11,7 @@ pub mod config;
 pub mod connection_caps;
 pub mod connection_clock;
 pub mod event_routing;
+pub mod live_games;
 pub mod live_sockets;
 pub mod metrics;
 pub mod presence_roll;
@@ -332,7 +333,7 @@ pub async fn serve(
         }
     };
     bus.settle().await;
-    let games = bus.query(domain::GetLiveGames {}).await?;
+    let games = bus.query(domain::GetGameRoutes {}).await?;
     hub.seed(
         games
             .into_iter()
@@ -343,6 +344,7 @@ pub async fn serve(
         route_idle(&config),
         shutdown.clone(),
     ));
+    tokio::spawn(live_games::tell(hub.clone(), bus.clone(), shutdown.clone()));
     tokio::spawn(metrics::upkeep(shutdown.clone()));
     let limits = connection_limits(&config);
     let state = state(

@@ -19,7 +19,7 @@ use app::api::{ApiError, ErrorCode};
 use app::socket_frames::{ClientFrame, ServerFrame};
 use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
-use domain::{GetGame, UserId};
+use domain::{GameId, GetGame, StartedWatching, StoppedWatching, UserId};
 use futures::{SinkExt, StreamExt};
 use hyper::upgrade::{OnUpgrade, Upgraded};
 use hyper_util::rt::TokioIo;
@@ -141,8 +141,10 @@ async fn serve(upgrading: OnUpgrade, state: AppState, user: Option<UserId>, _ope
     .await;
     let (id, mut frames) = state.hub.connect(user);
     let presence = Box::pin(presence::announce(&state, user, id)).await;
-    let end = run(&mut socket, &state, id, &mut frames).await;
+    let mut watching = Watching::default();
+    let end = run(&mut socket, &state, id, &mut frames, &mut watching).await;
     state.hub.disconnect(id);
+    watching.stop_all(&state, id);
     if let Some(online) = presence {
         presence::withdraw_after_grace(&state, online);
     }
@@ -167,6 +169,7 @@ async fn run(
     state: &AppState,
     id: ConnectionId,
     frames: &mut Receiver,
+    watching: &mut Watching,
 ) -> End {
     let hello = control(&ServerFrame::Connected {
         server_time_ms: state.api.bus.now_ms(),
@@ -213,7 +216,7 @@ async fn run(
                     // Any frame, pongs included, proves the peer is there.
                     last_heard = Instant::now();
                     if let Message::Text(text) = message
-                        && answer(socket, state, id, text.as_str()).await.is_err()
+                        && answer(socket, state, id, watching, text.as_str()).await.is_err()
                     {
                         return End::SendFailed;
                     }
@@ -228,6 +231,7 @@ async fn answer(
     socket: &mut Socket,
     state: &AppState,
     id: ConnectionId,
+    watching: &mut Watching,
     text: &str,
 ) -> std::io::Result<()> {
     let frame = match serde_json::from_str::<ClientFrame>(text) {
@@ -261,6 +265,70 @@ async fn answer(
                 })],
             };
             send(socket, reply).await
+        }
+        ClientFrame::Watch { game_id } => match watching.start(state, id, game_id) {
+            Ok(()) => Ok(()),
+            Err(refused) => send(socket, [control(&refused)]).await,
+        },
+        ClientFrame::Unwatch { game_id } => {
+            watching.stop(state, id, game_id);
+            Ok(())
+        }
+    }
+}
+
+/// The games a socket watches (counted among their spectators).
+#[derive(Debug, Default)]
+struct Watching(Vec<GameId>);
+
+/// Games one socket may watch at once: a spectator's page shows one.
+const MAX_WATCHED: usize = 4;
+
+impl Watching {
+    fn start(
+        &mut self,
+        state: &AppState,
+        id: ConnectionId,
+        game_id: GameId,
+    ) -> Result<(), ServerFrame> {
+        if self.0.contains(&game_id) {
+            return Ok(());
+        }
+        if self.0.len() >= MAX_WATCHED {
+            return Err(ServerFrame::Refused {
+                message: format!("a socket watches at most {MAX_WATCHED} games; unwatch one first"),
+            });
+        }
+        let connection_id = uuid::Uuid::from_u64_pair(state.instance, id);
+        if state
+            .api
+            .bus
+            .publish(StartedWatching {
+                game_id,
+                connection_id,
+            })
+            .is_ok()
+        {
+            self.0.push(game_id);
+        }
+        Ok(())
+    }
+
+    fn stop(&mut self, state: &AppState, id: ConnectionId, game_id: GameId) {
+        if !self.0.contains(&game_id) {
+            return;
+        }
+        self.0.retain(|watched| *watched != game_id);
+        Self([game_id].into()).stop_all(state, id);
+    }
+
+    fn stop_all(self, state: &AppState, id: ConnectionId) {
+        let connection_id = uuid::Uuid::from_u64_pair(state.instance, id);
+        for game_id in self.0 {
+            let _ = state.api.bus.publish(StoppedWatching {
+                game_id,
+                connection_id,
+            });
         }
     }
 }

@@ -459,3 +459,116 @@ async fn a_game_against_the_computer_is_played_to_its_end_and_scores_nothing() {
     let (_, top) = alice.query("GetTopThreePlayers", json!({})).await;
     assert_eq!(top, json!([]));
 }
+
+#[tokio::test]
+async fn two_players_pressing_play_anyone_get_a_game_at_once() {
+    let server = TestServer::start(&[]).await;
+    let mut alice = connected(&server, "alice").await;
+    let mut bob = connected(&server, "bob").await;
+    ok(alice
+        .command("QuickPlay", json!({ "gameId": Uuid::new_v4() }))
+        .await);
+    assert_eq!(
+        alice.wait_for("QuickPlayQueued").await["playerId"],
+        json!(alice.user)
+    );
+    // Cancel, and in again.
+    ok(alice.command("CancelQuickPlay", json!({})).await);
+    alice.wait_for("QuickPlayLeft").await;
+    ok(alice
+        .command("QuickPlay", json!({ "gameId": Uuid::new_v4() }))
+        .await);
+    alice.wait_for("QuickPlayQueued").await;
+
+    ok(bob
+        .command("QuickPlay", json!({ "gameId": Uuid::new_v4() }))
+        .await);
+    let started = alice.wait_for("GameStarted").await;
+    assert_eq!(bob.wait_for("GameStarted").await, started);
+    assert_eq!(started["players"], json!([alice.user, bob.user]));
+    let game: Uuid = serde_json::from_value(started["gameId"].clone()).unwrap();
+    for player in [&mut alice, &mut bob] {
+        player.wait_for("WaitingForPlayerPlay").await;
+    }
+    alice_wins(&mut alice, &mut bob, game).await;
+    assert_eq!(alice.wait_for("PlayerScoreChanged").await["score"], 100);
+    // Bob never saw himself queued: he was paired at once.
+    assert!(!bob.seen.iter().any(|f| f["type"] == "QuickPlayQueued"));
+}
+
+#[tokio::test]
+async fn a_spectator_without_a_session_watches_a_game_and_sees_none_of_its_private_events() {
+    let server = TestServer::start(&[]).await;
+    let (mut alice, mut bob, _carol, game) = started(&server).await;
+    // The lobby lists the game; anyone may ask.
+    let mut spectator = server.client();
+    let (status, live) = spectator.query("GetLiveGames", json!({ "page": 0 })).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(live["total"], 1, "{live}");
+    assert_eq!(live["games"][0]["gameId"], json!(game));
+    assert_eq!(live["games"][0]["players"], json!([alice.user, bob.user]));
+
+    spectator.connect().await;
+    spectator
+        .send_frame(json!({ "type": "Resume", "payload": { "gameId": game, "version": 0 } }))
+        .await;
+    spectator
+        .send_frame(json!({ "type": "Watch", "payload": { "gameId": game } }))
+        .await;
+    for player in [&mut alice, &mut bob] {
+        assert_eq!(player.wait_for("WatchersChanged").await["watching"], 1);
+    }
+    // A refusal is Bob's own; the moves are everyone's.
+    let (status, _) = bob
+        .command("PlaceMark", json!({ "gameId": game, "x": 0, "y": 0 }))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    bob.wait_for("GameErrorOccurred").await;
+    alice_wins(&mut alice, &mut bob, game).await;
+    assert_eq!(
+        spectator.wait_for("GameEnded").await["result"],
+        "PLAYER_WON"
+    );
+    spectator.drain(Duration::from_millis(100)).await;
+    let versions: Vec<u64> = game_frames(&spectator, game)
+        .iter()
+        .filter_map(|f| f["payload"]["version"].as_u64())
+        .collect();
+    assert_eq!(versions, (1..=versions.len() as u64).collect::<Vec<_>>());
+    assert!(
+        !spectator.seen.iter().any(|f| {
+            f["type"] == "GameErrorOccurred"
+                || f["type"] == "PlayerScoreChanged"
+                || f["type"] == "UserInvited"
+        }),
+        "{:?}",
+        spectator.seen
+    );
+}
+
+#[tokio::test]
+async fn a_spectator_who_leaves_is_counted_no_more() {
+    let server = TestServer::start(&[]).await;
+    let (mut alice, _bob, _carol, game) = started(&server).await;
+    let mut spectator = server.client();
+    spectator.connect().await;
+    let watch = json!({ "type": "Watch", "payload": { "gameId": game } });
+    spectator.send_frame(watch.clone()).await;
+    // Twice from one socket counts once.
+    spectator.send_frame(watch).await;
+    assert_eq!(alice.wait_for("WatchersChanged").await["watching"], 1);
+    let mut second = server.client();
+    second.connect().await;
+    second
+        .send_frame(json!({ "type": "Watch", "payload": { "gameId": game } }))
+        .await;
+    assert_eq!(alice.wait_for("WatchersChanged").await["watching"], 2);
+    second
+        .send_frame(json!({ "type": "Unwatch", "payload": { "gameId": game } }))
+        .await;
+    assert_eq!(alice.wait_for("WatchersChanged").await["watching"], 1);
+    spectator.socket = None;
+    assert_eq!(alice.wait_for("WatchersChanged").await["watching"], 0);
+    let (_, view) = alice.query("GetGame", json!({ "gameId": game })).await;
+    assert_eq!(view["watching"], 0, "{view}");
+}

@@ -1,0 +1,26 @@
+import { expect, test } from "@playwright/test";
+import { move, player, play, unique } from "./helpers";
+
+test("two players press Play anyone and play a game", async ({ browser }) => {
+  const alice = await player(browser, unique("alice"));
+  const bob = await player(browser, unique("bob"));
+  await alice.getByRole("button", { name: "Play anyone" }).click();
+  await expect(alice.getByRole("status").filter({ hasText: "Looking for an opponent" })).toBeVisible();
+  // Cancelling leaves the queue; pressing again joins it anew.
+  await alice.getByRole("button", { name: "Cancel" }).click();
+  await expect(alice.getByRole("button", { name: "Play anyone" })).toBeVisible();
+  await alice.getByRole("button", { name: "Play anyone" }).click();
+  await expect(alice.getByRole("button", { name: "Cancel" })).toBeVisible();
+  await bob.getByRole("button", { name: "Play anyone" }).click();
+  for (const page of [alice, bob]) {
+    await expect(page).toHaveURL(/\/game\/[0-9a-f-]{36}$/);
+    await expect(page.locator(".turn")).toContainText(/turn/);
+  }
+  // Who waited plays X in a first pair; whoever it is, X moves first.
+  const aliceFirst = (await alice.locator(".turn").textContent())?.includes("your turn");
+  const [x, o] = aliceFirst ? [alice, bob] : [bob, alice];
+  await play(x, o, [[0, 0], [0, 1], [1, 0], [1, 1]]);
+  await move(x, 2, 0);
+  await expect(x.getByRole("heading", { name: "Congratulations, you won!" })).toBeVisible();
+  await expect(x.getByRole("button", { name: /, winning line$/ })).toHaveCount(3);
+});
