@@ -165,14 +165,12 @@ pub struct Move {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use proptest::prelude::*;
-
-    fn board(rows: [&str; 3]) -> Board {
-        let mut board = Board::default();
+impl Board {
+    /// A board drawn as three rows of `X`, `O` and anything else for empty.
+    pub(crate) fn from_rows(rows: [&str; 3]) -> Self {
+        let mut board = Self::default();
         for (y, row) in rows.iter().enumerate() {
-            for (x, cell) in row.chars().enumerate() {
+            for (x, cell) in row.chars().take(SIZE).enumerate() {
                 board.cells[y][x] = match cell {
                     'X' => Some(Mark::X),
                     'O' => Some(Mark::O),
@@ -181,6 +179,16 @@ mod tests {
             }
         }
         board
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn board(rows: [&str; 3]) -> Board {
+        Board::from_rows(rows)
     }
 
     #[test]

@@ -143,17 +143,7 @@ mod tests {
     use super::*;
 
     fn board(rows: [&str; 3]) -> Board {
-        let mut board = Board::default();
-        for (y, row) in rows.iter().enumerate() {
-            for (x, cell) in row.chars().enumerate() {
-                board.cells[y][x] = match cell {
-                    'X' => Some(Mark::X),
-                    'O' => Some(Mark::O),
-                    _ => None,
-                };
-            }
-        }
-        board
+        Board::from_rows(rows)
     }
 
     /// Every game the opponent can play against the perfect computer

@@ -139,10 +139,10 @@ impl Playing {
 }
 
 /// Numbers the public events of one handler run, from the game's version.
-pub(crate) struct Versions(pub(crate) u64);
+struct Versions(u64);
 
 impl Versions {
-    pub(crate) fn next(&mut self) -> u64 {
+    fn next(&mut self) -> u64 {
         self.0 += 1;
         self.0
     }
@@ -276,63 +276,34 @@ pub fn join(game: Option<Game>, cmd: &JoinGame, ctx: &Ctx, rules: &Rules) -> Out
             return Outcome::set(Game::Waiting(waiting)).emit(joined);
         }
     };
-    let deadline = ctx.now_ms() + rules.turn_timeout_ms;
-    let started = GameStarted {
-        game_id,
-        players: vec![x, o],
-        version: versions.next(),
-    };
-    let waiting_for = WaitingForPlayerPlay {
-        game_id,
-        player_id: x,
-        timeout_ms: rules.turn_timeout_ms,
-        deadline,
-        version: versions.next(),
-    };
-    let playing = Playing {
-        game_id,
-        players: [x, o],
-        board: Board::default(),
-        turn: Mark::X,
-        turn_number: 1,
-        deadline,
-        started_at: ctx.now_ms(),
-        moves: Vec::new(),
-        version: versions.0,
-        watchers: Vec::new(),
-    };
-    Outcome::set(Game::Playing(playing))
+    let first = first_turn(game_id, [x, o], versions, ctx, rules);
+    let started = Outcome::set(Game::Playing(first.playing))
         .emit(joined)
-        .emit(started)
-        .emit(waiting_for)
+        .emit(first.started)
+        .emit(first.waiting_for)
         .emit(no_longer_waiting(&waiting))
         // The invitation's timer (if any) gives way to the first turn's.
-        .cancel_schedules(timer_key(game_id))
-        .schedule(
-            TurnDeadlinePassed {
-                game_id,
-                turn_number: 1,
-            },
-            rules.turn_timeout_ms,
-            timer_key(game_id),
-        )
+        .cancel_schedules(timer_key(game_id));
+    with_deadline(started, game_id, 1, rules)
 }
 
-/// A game between `players` (X first) starts at once, with no invitation
-/// (quick play, the computer): each joins, then X's first turn begins.
-pub(crate) fn start_between(
+/// A game that starts: its state at the first turn, and the events that say so.
+struct FirstTurn {
+    playing: Playing,
+    started: GameStarted,
+    waiting_for: WaitingForPlayerPlay,
+}
+
+/// `players` (X first) start `game_id` now, its events numbered on from
+/// `versions`: X's first turn begins.
+fn first_turn(
     game_id: GameId,
     players: [UserId; 2],
+    mut versions: Versions,
     ctx: &Ctx,
     rules: &Rules,
-) -> Outcome<Game> {
-    let mut versions = Versions(0);
+) -> FirstTurn {
     let deadline = ctx.now_ms() + rules.turn_timeout_ms;
-    let [x_joined, o_joined] = players.map(|player| PlayerJoinedAGame {
-        game_id,
-        player_id: player,
-        version: versions.next(),
-    });
     let started = GameStarted {
         game_id,
         players: players.to_vec(),
@@ -357,19 +328,51 @@ pub(crate) fn start_between(
         version: versions.0,
         watchers: Vec::new(),
     };
-    Outcome::set(Game::Playing(playing))
+    FirstTurn {
+        playing,
+        started,
+        waiting_for,
+    }
+}
+
+/// `outcome`, with turn `turn_number`'s deadline timed.
+fn with_deadline(
+    outcome: Outcome<Game>,
+    game_id: GameId,
+    turn_number: u32,
+    rules: &Rules,
+) -> Outcome<Game> {
+    outcome.schedule(
+        TurnDeadlinePassed {
+            game_id,
+            turn_number,
+        },
+        rules.turn_timeout_ms,
+        timer_key(game_id),
+    )
+}
+
+/// A game between `players` (X first) starts at once, with no invitation
+/// (quick play, the computer): each joins, then X's first turn begins.
+pub(crate) fn start_between(
+    game_id: GameId,
+    players: [UserId; 2],
+    ctx: &Ctx,
+    rules: &Rules,
+) -> Outcome<Game> {
+    let mut versions = Versions(0);
+    let [x_joined, o_joined] = players.map(|player_id| PlayerJoinedAGame {
+        game_id,
+        player_id,
+        version: versions.next(),
+    });
+    let first = first_turn(game_id, players, versions, ctx, rules);
+    let started = Outcome::set(Game::Playing(first.playing))
         .emit(x_joined)
         .emit(o_joined)
-        .emit(started)
-        .emit(waiting_for)
-        .schedule(
-            TurnDeadlinePassed {
-                game_id,
-                turn_number: 1,
-            },
-            rules.turn_timeout_ms,
-            timer_key(game_id),
-        )
+        .emit(first.started)
+        .emit(first.waiting_for);
+    with_deadline(started, game_id, 1, rules)
 }
 
 /// Two players from the quick play queue: their game starts. (An id taken
@@ -487,16 +490,12 @@ pub fn place_mark(game: Option<Game>, cmd: &PlaceMark, ctx: &Ctx, rules: &Rules)
             let turn_number = playing.turn_number;
             let next_player = playing.current_player();
             playing.version = versions.0;
-            let next = replace(outcome, Game::Playing(playing))
-                .emit(waiting_for)
-                .schedule(
-                    TurnDeadlinePassed {
-                        game_id,
-                        turn_number,
-                    },
-                    rules.turn_timeout_ms,
-                    timer_key(game_id),
-                );
+            let next = with_deadline(
+                replace(outcome, Game::Playing(playing)).emit(waiting_for),
+                game_id,
+                turn_number,
+                rules,
+            );
             crate::computer::moves_if_its_turn(next, game_id, next_player, turn_number, rules)
         }
         Verdict::Won(mark) => {

@@ -23,17 +23,17 @@ fn against(kit: &mut TestKit, level: Level) -> [UserId; 2] {
 }
 
 /// Plays for Alice, on her turns, the first empty cell, and lets the
-/// computer answer, until the game ends; the number of moves.
-fn play_out(kit: &mut TestKit) -> usize {
+/// computer answer, until game `game` ends; the number of moves.
+fn play_out(kit: &mut TestKit, game: u128) -> usize {
     for moves in 0..=9 {
-        let view = kit.query(GetGame { game_id: id(GAME) }).expect("the game");
+        let view = kit.query(GetGame { game_id: id(game) }).expect("the game");
         if view.stage == Stage::Ended {
             return moves;
         }
         if view.turn == Some(id(ALICE)) {
             let (x, y) = view.board.empty_cells().next().expect("a cell");
             kit.when(PlaceMark {
-                game_id: id(GAME),
+                game_id: id(game),
                 player_id: id(ALICE),
                 x: x as i64,
                 y: y as i64,
@@ -41,7 +41,7 @@ fn play_out(kit: &mut TestKit) -> usize {
         } else {
             // The computer thinks a moment, then moves.
             kit.advance_ms(THINKING_MS - 1);
-            let before = kit.query(GetGame { game_id: id(GAME) }).expect("the game");
+            let before = kit.query(GetGame { game_id: id(game) }).expect("the game");
             assert_eq!(before.board, view.board, "not before its time");
             kit.advance_ms(1)
                 .then_expect_including([Expect::partial::<MarkPlaced>(
@@ -88,7 +88,7 @@ fn a_game_against_the_computer_starts_at_once_with_the_player_and_the_computer()
 fn the_easy_computer_plays_legal_moves_on_time_to_the_end() {
     let mut kit = users();
     against(&mut kit, Level::Easy);
-    let moves = play_out(&mut kit);
+    let moves = play_out(&mut kit, GAME);
     assert!((5..=9).contains(&moves), "{moves}");
     assert_eq!(kit.pending_timers(), 1, "only the cleanup is left");
 }
@@ -97,7 +97,7 @@ fn the_easy_computer_plays_legal_moves_on_time_to_the_end() {
 fn the_perfect_computer_does_not_lose_and_nobody_scores_against_it() {
     let mut kit = users();
     let players = against(&mut kit, Level::Perfect);
-    play_out(&mut kit);
+    play_out(&mut kit, GAME);
     let view = kit.query(GetGame { game_id: id(GAME) }).unwrap();
     assert_ne!(view.winner, Some(id(ALICE)), "{players:?}");
     // The hall of fame stays between people.
@@ -121,27 +121,7 @@ fn a_player_who_beats_the_computer_scores_nothing() {
             player_id: id(ALICE),
             level: Level::Easy,
         });
-        for _ in 0..9 {
-            let view = kit
-                .query(GetGame {
-                    game_id: id(game_id),
-                })
-                .unwrap();
-            if view.stage == Stage::Ended {
-                break;
-            }
-            if view.turn == Some(id(ALICE)) {
-                let (x, y) = view.board.empty_cells().next().unwrap();
-                kit.when(PlaceMark {
-                    game_id: id(game_id),
-                    player_id: id(ALICE),
-                    x: x as i64,
-                    y: y as i64,
-                });
-            } else {
-                kit.advance_ms(THINKING_MS);
-            }
-        }
+        play_out(&mut kit, game_id);
         let view = kit
             .query(GetGame {
                 game_id: id(game_id),

@@ -1,5 +1,8 @@
 import { expect, test } from "@playwright/test";
+import * as fs from "node:fs";
 import { move, play, startGame } from "./helpers";
+
+fs.mkdirSync("screenshots", { recursive: true });
 
 test("someone without an alias watches a game from the lobby to its end", async ({ browser }) => {
   const { alice, bob, aliceName, bobName } = await startGame(browser);
@@ -7,6 +10,8 @@ test("someone without an alias watches a game from the lobby to its end", async 
   await watcher.goto("/");
   const live = watcher.locator(".live-games li").filter({ hasText: `${aliceName} vs ${bobName}` });
   await expect(live).toBeVisible();
+  await watcher.setViewportSize({ width: 900, height: 1400 });
+  await watcher.screenshot({ path: "screenshots/lobby-live-games.png", fullPage: true });
   await live.getByRole("link", { name: "Watch" }).click();
   await expect(watcher).toHaveURL(/\/game\/[0-9a-f-]{36}$/);
   await expect(watcher.getByRole("heading", { name: `You are watching ${aliceName} vs ${bobName}` })).toBeVisible();
