@@ -15,6 +15,9 @@ pub fn PlayAnyone(client: Client) -> impl IntoView {
     let join = move |_| {
         error.set(None);
         busy.set(true);
+        // Waiting from now: when someone waited already, the game starts
+        // at once, and its `GameStarted` may come before this answer.
+        client.queued.set(true);
         leptos::task::spawn_local(async move {
             let offer: GameId = new_id();
             let queued = match client.my_id() {
@@ -29,6 +32,7 @@ pub fn PlayAnyone(client: Client) -> impl IntoView {
             };
             busy.set(false);
             if let Err(refusal) = queued {
+                client.queued.set(false);
                 error.set(Some(format!("Could not join the queue: {refusal}")));
             }
         });

@@ -16,10 +16,15 @@ use crate::ids::UserId;
 pub const ONLINE_LIST_LIMIT: usize = 20;
 
 /// Who is online, with their open connections (one state for the site).
-/// A persistent map: each change copies a path, not the whole lobby.
+/// Persistent maps: each change copies a path, not the whole lobby.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Lobby {
     online: imbl::OrdMap<UserId, Online>,
+    /// Who came online when, by arrival number: the list shows the newest.
+    #[serde(default)]
+    arrivals: imbl::OrdMap<u64, UserId>,
+    #[serde(default)]
+    next_arrival: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -27,6 +32,9 @@ struct Online {
     alias: Alias,
     /// A tab or two: a short list (a set would cost a tree node each).
     connections: Vec<uuid::Uuid>,
+    /// Their number in [`Lobby::arrivals`].
+    #[serde(default)]
+    arrival: u64,
 }
 
 bus::states!(Lobby);
@@ -36,16 +44,56 @@ bus::states!(Lobby);
 pub const EPHEMERAL_STATES: &[&str] = &[<Lobby as bus::State>::TYPE];
 
 impl Lobby {
-    /// The users online, by id, at most [`ONLINE_LIST_LIMIT`] of them.
+    /// The users online, the latest to arrive first, at most
+    /// [`ONLINE_LIST_LIMIT`] of them.
     pub fn users(&self) -> Vec<OnlineUser> {
-        self.online
-            .iter()
+        let listed = |(user_id, online): (&UserId, &Online)| OnlineUser {
+            user_id: *user_id,
+            alias: online.alias.clone(),
+        };
+        if self.arrivals.len() != self.online.len() {
+            // Stored before arrivals were kept: by id.
+            return self
+                .online
+                .iter()
+                .take(ONLINE_LIST_LIMIT)
+                .map(listed)
+                .collect();
+        }
+        self.arrivals
+            .values()
+            .rev()
+            .filter_map(|user_id| self.online.get_key_value(user_id))
             .take(ONLINE_LIST_LIMIT)
-            .map(|(user_id, online)| OnlineUser {
-                user_id: *user_id,
-                alias: online.alias.clone(),
-            })
+            .map(listed)
             .collect()
+    }
+
+    /// `user_id`'s entry, made (as the latest arrival) if they were offline.
+    fn arrive(&mut self, user_id: UserId, alias: &Alias) -> &mut Online {
+        if !self.online.contains_key(&user_id) {
+            let arrival = self.next_arrival;
+            self.next_arrival += 1;
+            self.arrivals.insert(arrival, user_id);
+            self.online.insert(
+                user_id,
+                Online {
+                    alias: alias.clone(),
+                    connections: Vec::new(),
+                    arrival,
+                },
+            );
+        }
+        self.online
+            .get_mut(&user_id)
+            .unwrap_or_else(|| unreachable!("inserted above"))
+    }
+
+    /// `user_id` is offline.
+    fn depart(&mut self, user_id: UserId) {
+        if let Some(online) = self.online.remove(&user_id) {
+            self.arrivals.remove(&online.arrival);
+        }
     }
 
     /// The online list as its event tells it.
@@ -65,10 +113,7 @@ impl Lobby {
 /// A socket opened: the user is online (again, or one more tab).
 pub fn connected(lobby: Option<Lobby>, event: &UserConnected, _: &Ctx) -> Outcome<Lobby> {
     let mut lobby = lobby.unwrap_or_default();
-    let online = lobby.online.entry(event.user_id).or_insert_with(|| Online {
-        alias: event.alias.clone(),
-        connections: Vec::new(),
-    });
+    let online = lobby.arrive(event.user_id, &event.alias);
     let was_online = !online.connections.is_empty();
     if !online.connections.contains(&event.connection_id) {
         online.connections.push(event.connection_id);
@@ -90,7 +135,7 @@ pub fn disconnected(lobby: Option<Lobby>, event: &UserDisconnected, _: &Ctx) -> 
         .connections
         .retain(|connection| *connection != event.connection_id);
     if online.connections.is_empty() {
-        lobby.online.remove(&event.user_id);
+        lobby.depart(event.user_id);
         lobby.updated().emit(UserWentOffline {
             user_id: event.user_id,
         })
@@ -142,13 +187,8 @@ pub fn node_restated(lobby: Option<Lobby>, event: &NodeSocketsRestated, _: &Ctx)
         .unwrap_or_default();
     let mut arrived = false;
     for socket in &event.sockets {
-        let online = lobby.online.entry(socket.user_id).or_insert_with(|| {
-            arrived = true;
-            Online {
-                alias: socket.alias.clone(),
-                connections: Vec::new(),
-            }
-        });
+        arrived |= !lobby.online.contains_key(&socket.user_id);
+        let online = lobby.arrive(socket.user_id, &socket.alias);
         if !online.connections.contains(&socket.connection_id) {
             online.connections.push(socket.connection_id);
         }
@@ -180,7 +220,7 @@ impl Lobby {
             if let Some(online) = self.online.get_mut(&user) {
                 online.connections.retain(|connection| !closing(connection));
                 if online.connections.is_empty() {
-                    self.online.remove(&user);
+                    self.depart(user);
                     left.push(user);
                 }
             }

@@ -86,8 +86,9 @@ fn a_user_is_online_while_any_of_their_tabs_is_open() {
         .then_expect([online(&[(ALICE, "alice")])]);
     // A second tab changes nothing others can see.
     kit.when(connect(ALICE, 2, "alice")).then_expect_nothing();
+    // The latest to arrive first.
     kit.when(connect(BOB, 3, "bob"))
-        .then_expect([online(&[(ALICE, "alice"), (BOB, "bob")])]);
+        .then_expect([online(&[(BOB, "bob"), (ALICE, "alice")])]);
     kit.when(UserDisconnected {
         user_id: id(ALICE),
         connection_id: id(1),
@@ -304,6 +305,9 @@ fn a_busy_lobby_names_at_most_the_list_limit_and_counts_everyone() {
         )]);
     let listed = kit.query(GetUsersOnline {});
     assert_eq!(listed.len(), domain::presence::ONLINE_LIST_LIMIT);
+    // The newest arrivals: whoever just came can be picked at once.
+    assert_eq!(listed[0].user_id, id(everyone));
+    assert_eq!(listed[1].user_id, id(everyone - 1));
 }
 
 #[test]
@@ -341,7 +345,7 @@ fn a_cluster_node_restating_its_sockets_closes_the_unnamed_and_opens_the_named()
         node: 7,
         sockets: vec![on(BOB, "bob", 7, 2), on(CAROL, "carol", 7, 3)],
     })
-    .then_expect([online(&[(BOB, "bob"), (CAROL, "carol")]), offline(ALICE)]);
+    .then_expect([online(&[(CAROL, "carol"), (BOB, "bob")]), offline(ALICE)]);
     // Said again, nothing changes for anyone.
     kit.when(NodeSocketsRestated {
         node: 7,

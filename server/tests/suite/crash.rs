@@ -229,3 +229,54 @@ async fn a_resume_after_a_restart_is_answered_not_left_silent() {
     drop(second);
     data.forget().await;
 }
+
+#[tokio::test]
+async fn the_computers_move_pending_at_the_kill_is_made_after_the_restart() {
+    let data = Data::embedded().await;
+    let first = Process::start(&data, 8_000).await;
+    let mut alice = client(&first);
+    alice.sign_up("alice").await;
+    let game = Uuid::new_v4();
+    ok(alice
+        .command(
+            "PlayComputer",
+            json!({ "gameId": game, "level": "PERFECT" }),
+        )
+        .await);
+    let (_, view) = alice.query("GetGame", json!({ "gameId": game })).await;
+    let alice_is_x = view["turn"] == json!(alice.user);
+    if alice_is_x {
+        // Her move makes it the computer's turn.
+        ok(alice
+            .command("PlaceMark", json!({ "gameId": game, "x": 1, "y": 1 }))
+            .await);
+    }
+    // Killed while the computer "thinks" (a moment: well under a second).
+    first.kill_9();
+
+    let second = Process::start(&data, 8_000).await;
+    second.adopt(&mut alice);
+    let mut view = Value::Null;
+    for _ in 0..100 {
+        (_, view) = alice.query("GetGame", json!({ "gameId": game })).await;
+        if view["turn"] == json!(alice.user) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(view["stage"], "IN_PROGRESS", "{view}");
+    assert_eq!(
+        view["turn"],
+        json!(alice.user),
+        "the computer moved: {view}"
+    );
+    let marks = view["board"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|row| row.as_array().unwrap())
+        .filter(|cell| !cell.is_null())
+        .count();
+    // The computer's one move, after Alice's if she went first.
+    assert_eq!(marks, if alice_is_x { 2 } else { 1 }, "{view}");
+}
