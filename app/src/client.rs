@@ -139,7 +139,10 @@ impl Client {
                     self.resync();
                 }
                 ServerFrame::ReloadGame { game_id } => self.reload_game(game_id),
-                ServerFrame::Refused { .. } => {}
+                // The browser sends its commands over HTTP.
+                ServerFrame::Refused { .. }
+                | ServerFrame::CommandAnswered { .. }
+                | ServerFrame::CommandRefused { .. } => {}
             }
             return;
         }

@@ -28,6 +28,24 @@ pub enum ServerFrame {
         /// The game.
         game_id: GameId,
     },
+    /// A command sent on the socket (`Command`) was applied, as `POST
+    /// /api/commands` answers `{"accepted": true}`.
+    #[serde(rename_all = "camelCase")]
+    CommandAnswered {
+        /// The id the client gave the command.
+        id: u64,
+        /// Always `true`.
+        accepted: bool,
+    },
+    /// A command sent on the socket was refused, with the error `POST
+    /// /api/commands` would answer.
+    #[serde(rename_all = "camelCase")]
+    CommandRefused {
+        /// The id the client gave the command.
+        id: u64,
+        /// What went wrong.
+        error: crate::api::ErrorBody,
+    },
     /// A frame from the client was not understood (the socket stays open).
     #[serde(rename_all = "camelCase")]
     Refused {
@@ -48,6 +66,17 @@ pub enum ClientFrame {
         game_id: GameId,
         /// The last version the client saw.
         version: u64,
+    },
+    /// A command, as `POST /api/commands` takes it (`{"type", "payload"}`),
+    /// acting as the socket's signed-in user, under the same rules, rate
+    /// limit and errors; answered on the socket with `CommandAnswered` or
+    /// `CommandRefused` carrying `id`. Any number may be in flight.
+    #[serde(rename_all = "camelCase")]
+    Command {
+        /// The client's number for it, echoed in the answer.
+        id: u64,
+        /// The command.
+        command: serde_json::Value,
     },
     /// Count this socket among the game's spectators (it follows the game
     /// with `Resume`); no session needed.

@@ -72,6 +72,11 @@ pub struct Args {
     #[arg(long)]
     pub no_games: bool,
 
+    /// How players send their commands after signing up: over HTTP
+    /// (`POST /api/commands`), or as `Command` frames on their open socket.
+    #[arg(long, value_enum, default_value_t = CommandsOver::Http)]
+    pub commands_over: CommandsOver,
+
     /// Sign-ups and socket openings at once while setting up.
     #[arg(long, default_value_t = 64)]
     pub connect_concurrency: usize,
@@ -94,6 +99,15 @@ pub struct Args {
     pub quiet: bool,
 }
 
+/// The way a player's commands go to the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum CommandsOver {
+    /// `POST /api/commands`, one request each.
+    Http,
+    /// `Command` frames on the player's event socket.
+    Socket,
+}
+
 /// Why one step failed, counted by kind in the summary.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum Failure {
@@ -111,6 +125,8 @@ pub enum Failure {
     Timeout(Kind),
     #[error("rule error {0}")]
     Rule(String),
+    #[error("refused {0}")]
+    Refused(String),
     #[error("{0}")]
     Unexpected(&'static str),
 }
@@ -203,9 +219,12 @@ async fn connect_pairs(
         let join = |role: &'static str, node: u64| async move {
             let alias = format!("{role}{n}");
             let base = &bases[(node % bases.len() as u64) as usize];
-            tokio::time::timeout(patience, Player::join(http, base, &alias))
-                .await
-                .unwrap_or(Err(Failure::Unexpected("sign-up took too long")))
+            tokio::time::timeout(
+                patience,
+                Player::join(http, base, &alias, args.commands_over),
+            )
+            .await
+            .unwrap_or(Err(Failure::Unexpected("sign-up took too long")))
         };
         // The two players of a game on different nodes, when there are.
         futures::future::try_join(join("host", n), join("guest", n + 1)).await

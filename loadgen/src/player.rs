@@ -7,14 +7,16 @@ use futures::StreamExt;
 use reqwest::header::{COOKIE, SET_COOKIE};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use tokio::sync::mpsc;
+use std::collections::HashMap;
+
+use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use uuid::Uuid;
 
-use crate::Failure;
+use crate::{CommandsOver, Failure};
 
 /// The events a player acts on; everything else on the socket is skipped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -100,6 +102,51 @@ pub struct Player {
     base: String,
     events: mpsc::UnboundedReceiver<Event>,
     reader: JoinHandle<()>,
+    /// Where commands go when they go on the socket.
+    socket_commands: Option<SocketCommands>,
+}
+
+/// The socket's write half and the commands sent on it awaiting an answer.
+struct SocketCommands {
+    write: tokio::sync::Mutex<SocketSink>,
+    waiting: Answers,
+    next_id: std::sync::atomic::AtomicU64,
+}
+
+type SocketSink = futures::stream::SplitSink<
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,
+    Message,
+>;
+
+/// Commands in flight on a socket, by id: told their answer by the reader.
+type Answers = std::sync::Arc<std::sync::Mutex<HashMap<u64, oneshot::Sender<Result<(), Failure>>>>>;
+
+/// An answer to a command sent on the socket: `(id, outcome)`.
+fn command_answer(text: &str) -> Option<(u64, Result<(), Failure>)> {
+    #[derive(Deserialize)]
+    struct Answer {
+        id: u64,
+        #[serde(default)]
+        error: Option<ErrorBody>,
+    }
+    #[derive(Deserialize)]
+    struct ErrorBody {
+        code: String,
+    }
+    #[derive(Deserialize)]
+    struct AnswerFrame {
+        payload: Answer,
+    }
+    let kind = frame_type(text)?;
+    if kind != "CommandAnswered" && kind != "CommandRefused" {
+        return None;
+    }
+    let frame: AnswerFrame = serde_json::from_str(text).ok()?;
+    let outcome = match frame.payload.error {
+        None => Ok(()),
+        Some(error) => Err(Failure::Refused(error.code)),
+    };
+    Some((frame.payload.id, outcome))
 }
 
 impl Drop for Player {
@@ -136,8 +183,14 @@ async fn until_created(
 }
 
 impl Player {
-    /// Creates a user (its session cookie comes back) and opens its socket.
-    pub async fn join(http: &reqwest::Client, base: &str, alias: &str) -> Result<Self, Failure> {
+    /// Creates a user (its session cookie comes back) and opens its socket;
+    /// its commands go `over` HTTP or the socket.
+    pub async fn join(
+        http: &reqwest::Client,
+        base: &str,
+        alias: &str,
+        over: CommandsOver,
+    ) -> Result<Self, Failure> {
         let id = Uuid::new_v4();
         let response = http
             .post(format!("{base}/api/commands"))
@@ -181,16 +234,33 @@ impl Player {
                 .await
                 .map_err(|error| Failure::Socket(error.to_string()))?;
         let (sender, events) = mpsc::unbounded_channel();
+        let (write, mut read) = socket.split();
+        let waiting = Answers::default();
+        let answers = waiting.clone();
         let reader = tokio::spawn(async move {
-            let (_write, mut read) = socket.split();
             while let Some(Ok(message)) = read.next().await {
-                if let Message::Text(text) = message
-                    && let Some(event) = parse(&text, Instant::now())
+                let Message::Text(text) = message else {
+                    continue;
+                };
+                if let Some((id, outcome)) = command_answer(&text) {
+                    let told = answers
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .remove(&id);
+                    if let Some(told) = told {
+                        let _ = told.send(outcome);
+                    }
+                } else if let Some(event) = parse(&text, Instant::now())
                     && sender.send(event).is_err()
                 {
                     return;
                 }
             }
+        });
+        let socket_commands = (over == CommandsOver::Socket).then(|| SocketCommands {
+            write: tokio::sync::Mutex::new(write),
+            waiting,
+            next_id: std::sync::atomic::AtomicU64::new(1),
         });
         Ok(Self {
             id,
@@ -199,6 +269,7 @@ impl Player {
             base: base.to_owned(),
             events,
             reader,
+            socket_commands,
         })
     }
 
@@ -209,11 +280,15 @@ impl Player {
 
     /// Sends a command as this player; `Ok` once the server accepted it.
     pub async fn command(&self, effect_type: &str, payload: Value) -> Result<(), Failure> {
+        let command = json!({ "type": effect_type, "payload": payload });
+        if let Some(socket) = &self.socket_commands {
+            return socket.send(command).await;
+        }
         let response = self
             .http
             .post(format!("{}/api/commands", self.base))
             .header(COOKIE, &self.cookie)
-            .json(&json!({ "command": { "type": effect_type, "payload": payload } }))
+            .json(&json!({ "command": command }))
             .send()
             .await
             .map_err(|error| Failure::Http(error.without_url().to_string()))?;
@@ -275,6 +350,29 @@ impl Player {
                 _ => {}
             }
         }
+    }
+}
+
+impl SocketCommands {
+    /// Sends `command` as a `Command` frame and waits for its answer.
+    async fn send(&self, command: Value) -> Result<(), Failure> {
+        use futures::SinkExt;
+        let id = self
+            .next_id
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let (told, answer) = oneshot::channel();
+        self.waiting
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(id, told);
+        let frame = json!({ "type": "Command", "payload": { "id": id, "command": command } });
+        self.write
+            .lock()
+            .await
+            .send(Message::Text(frame.to_string().into()))
+            .await
+            .map_err(|error| Failure::Socket(error.to_string()))?;
+        answer.await.map_err(|_| Failure::Disconnected)?
     }
 }
 

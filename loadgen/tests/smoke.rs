@@ -66,6 +66,29 @@ async fn twenty_games_of_each_pattern_play_without_an_error() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn games_whose_commands_go_on_the_socket_play_without_an_error() {
+    let (url, stop) = server().await;
+    let args = flags(
+        &url,
+        &[
+            "--games",
+            "5",
+            "--total",
+            "20",
+            "--commands-over",
+            "socket",
+            "--pattern",
+            "win",
+        ],
+    );
+    let summary = run(&args).await;
+    assert!(summary.clean(), "{summary}");
+    assert_eq!(summary.games, 20, "{summary}");
+    assert_eq!(summary.moves, 20 * 5, "{summary}");
+    stop.cancel();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn idle_games_wait_for_their_first_move_and_stay_connected() {
     let (url, stop) = server().await;
     let summary = run(&flags(&url, &["--games", "10", "--idle-secs", "0.5"])).await;

@@ -295,6 +295,12 @@ impl Hub {
         }
     }
 
+    /// Sends `frame` to socket `id` alone (an answer to its command), in
+    /// line with its events.
+    pub fn tell(&self, id: ConnectionId, frame: Frame) {
+        self.routes().deliver(&[id], &frame);
+    }
+
     /// Sends every socket here `lobby`, the lobby's lists as they are now
     /// (after this node's presence could not be recorded for a while).
     pub fn tell_lobby(&self, lobby: &[Frame]) {

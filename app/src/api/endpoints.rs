@@ -8,7 +8,7 @@ use axum::http::HeaderMap;
 use axum::http::header::{AUTHORIZATION, SET_COOKIE};
 use bus::{Bus, BusError, DecodeError};
 use domain::client_calls::{client_command, is_client_query};
-use domain::{CreateUser, GameError, GameErrorOccurred, GetUser, InviteUser};
+use domain::{CreateUser, GameError, GameErrorOccurred, GetUser, InviteUser, UserId};
 use leptos::prelude::*;
 use serde_json::Value;
 
@@ -115,13 +115,13 @@ pub async fn send_command(command: Value) -> Result<Accepted, ApiError> {
     let api = context()?;
     (api.ready)().map_err(|why| ApiError::new(ErrorCode::Unavailable, why))?;
     let headers = headers().await?;
-    let (effect_type, mut payload) = tagged(command)?;
-    let Some(client) = client_command(&effect_type) else {
+    let (effect_type, payload) = tagged(command)?;
+    if client_command(&effect_type).is_none() {
         return Err(ApiError::new(
             ErrorCode::UnknownType,
             format!("{effect_type:?} is not a command clients can send"),
         ));
-    };
+    }
     let token = session_token(&headers);
     let session_user = match token.as_deref() {
         Some(token) => api.sessions.resolve(token).await,
@@ -176,6 +176,43 @@ pub async fn send_command(command: Value) -> Result<Accepted, ApiError> {
 
     let user =
         session_user.ok_or_else(|| ApiError::new(ErrorCode::NoSession, "create a user first"))?;
+    act_as(&api, user, &effect_type, payload).await
+}
+
+/// Puts a client's command (`command`: `{"type", "payload"}`) on the bus as
+/// `user`, the session's user, and answers once it is applied: the same
+/// checks, rules and errors over HTTP and over the event socket.
+/// `CreateUser` is refused here: signing up sets the session cookie, which
+/// only an HTTP answer can.
+pub async fn send_command_as(
+    api: &ApiContext,
+    user: UserId,
+    command: Value,
+) -> Result<Accepted, ApiError> {
+    (api.ready)().map_err(|why| ApiError::new(ErrorCode::Unavailable, why))?;
+    let (effect_type, payload) = tagged(command)?;
+    if effect_type == <CreateUser as bus::Effect>::TYPE {
+        return Err(ApiError::new(
+            ErrorCode::UnknownType,
+            "CreateUser is sent over HTTP (POST /api/commands): it sets the session cookie",
+        ));
+    }
+    act_as(api, user, &effect_type, payload).await
+}
+
+/// A client command other than `CreateUser`, acting as `user`.
+async fn act_as(
+    api: &ApiContext,
+    user: UserId,
+    effect_type: &str,
+    mut payload: Value,
+) -> Result<Accepted, ApiError> {
+    let Some(client) = client_command(effect_type) else {
+        return Err(ApiError::new(
+            ErrorCode::UnknownType,
+            format!("{effect_type:?} is not a command clients can send"),
+        ));
+    };
     let fields = payload
         .as_object_mut()
         .ok_or_else(|| ApiError::new(ErrorCode::MalformedJson, "bad payload"))?;
@@ -191,7 +228,7 @@ pub async fn send_command(command: Value) -> Result<Accepted, ApiError> {
             fields.insert(client.actor_field.to_owned(), me);
         }
     }
-    let command = api.bus.decode(&effect_type, payload).map_err(from_bus)?;
+    let command = api.bus.decode(effect_type, payload).map_err(from_bus)?;
     if let Some(invite) = command.downcast_ref::<InviteUser>() {
         let invited = invite.invited_id;
         if api

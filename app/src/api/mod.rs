@@ -16,7 +16,7 @@ mod error;
 #[cfg(feature = "ssr")]
 pub mod sessions;
 
-pub use error::{ApiError, ErrorCode};
+pub use error::{ApiError, ErrorBody, ErrorCode};
 
 use leptos::prelude::*;
 use leptos::server_fn::codec::Json;

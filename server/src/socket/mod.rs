@@ -10,6 +10,7 @@
 //! a ping within an interval: a browser answers pings by itself, so that
 //! silence means it is gone.
 
+mod commands;
 mod handshake;
 mod io;
 mod presence;
@@ -142,7 +143,7 @@ async fn serve(upgrading: OnUpgrade, state: AppState, user: Option<UserId>, _ope
     let (id, mut frames) = state.hub.connect(user);
     let presence = Box::pin(presence::announce(&state, user, id)).await;
     let mut watching = Watching::default();
-    let end = run(&mut socket, &state, id, &mut frames, &mut watching).await;
+    let end = run(&mut socket, &state, (id, user), &mut frames, &mut watching).await;
     state.hub.disconnect(id);
     watching.stop_all(&state, id);
     if let Some(online) = presence {
@@ -167,7 +168,7 @@ async fn serve(upgrading: OnUpgrade, state: AppState, user: Option<UserId>, _ope
 async fn run(
     socket: &mut Socket,
     state: &AppState,
-    id: ConnectionId,
+    (id, user): (ConnectionId, Option<UserId>),
     frames: &mut Receiver,
     watching: &mut Watching,
 ) -> End {
@@ -216,7 +217,9 @@ async fn run(
                     // Any frame, pongs included, proves the peer is there.
                     last_heard = Instant::now();
                     if let Message::Text(text) = message
-                        && answer(socket, state, id, watching, text.as_str()).await.is_err()
+                        && answer(socket, state, (id, user), watching, text.as_str())
+                            .await
+                            .is_err()
                     {
                         return End::SendFailed;
                     }
@@ -230,7 +233,7 @@ async fn run(
 async fn answer(
     socket: &mut Socket,
     state: &AppState,
-    id: ConnectionId,
+    (id, user): (ConnectionId, Option<UserId>),
     watching: &mut Watching,
     text: &str,
 ) -> std::io::Result<()> {
@@ -265,6 +268,13 @@ async fn answer(
                 })],
             };
             send(socket, reply).await
+        }
+        ClientFrame::Command {
+            id: number,
+            command,
+        } => {
+            commands::run(state, id, user, number, command);
+            Ok(())
         }
         ClientFrame::Watch { game_id } => match watching.start(state, id, game_id) {
             Ok(()) => Ok(()),

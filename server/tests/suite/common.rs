@@ -242,6 +242,14 @@ impl Client {
     }
 
     /// Waits for the next event of this type (the ones before it are kept in `seen`).
+    /// The next frame, whole (kept in `seen` too).
+    pub async fn next_frame(&mut self) -> Value {
+        let socket = self.socket.as_mut().expect("connected");
+        let frame = next_text(socket).await;
+        self.seen.push(frame.clone());
+        frame
+    }
+
     pub async fn wait_for(&mut self, effect_type: &str) -> Value {
         let socket = self.socket.as_mut().expect("connected");
         loop {

@@ -572,3 +572,85 @@ async fn a_spectator_who_leaves_is_counted_no_more() {
     let (_, view) = alice.query("GetGame", json!({ "gameId": game })).await;
     assert_eq!(view["watching"], 0, "{view}");
 }
+
+/// Sends `command` on the socket as command `id`; its answer's payload.
+async fn over_socket(client: &mut Client, id: u64, command: Value) -> Value {
+    client
+        .send_frame(json!({ "type": "Command", "payload": { "id": id, "command": command } }))
+        .await;
+    loop {
+        let frame = client.next_frame().await;
+        if (frame["type"] == "CommandAnswered" || frame["type"] == "CommandRefused")
+            && frame["payload"]["id"] == id
+        {
+            return frame;
+        }
+    }
+}
+
+#[tokio::test]
+async fn commands_sent_on_the_socket_play_a_game_with_the_same_rules_and_errors() {
+    let server = TestServer::start(&[]).await;
+    let (mut alice, mut bob, _carol, game) = started(&server).await;
+    let mark = |x: u8, y: u8| json!({ "type": "PlaceMark", "payload": { "gameId": game, "x": x, "y": y } });
+
+    let answered = over_socket(&mut alice, 1, mark(0, 0)).await;
+    assert_eq!(
+        answered,
+        json!({ "type": "CommandAnswered", "payload": { "id": 1, "accepted": true } })
+    );
+    bob.wait_for("BoardUpdated").await;
+    // The same refusals as over HTTP, each with its command's id.
+    let someone_else = json!({ "type": "PlaceMark", "payload": { "gameId": game, "playerId": alice.user, "x": 1, "y": 1 } });
+    let refused = over_socket(&mut bob, 7, someone_else).await;
+    assert_eq!(refused["type"], "CommandRefused");
+    assert_eq!(refused["payload"]["id"], 7);
+    assert_eq!(refused["payload"]["error"]["code"], "FORBIDDEN");
+    let unknown = over_socket(&mut bob, 8, json!({ "type": "Explode", "payload": {} })).await;
+    assert_eq!(unknown["payload"]["error"]["code"], "UNKNOWN_TYPE");
+    let sign_up =
+        json!({ "type": "CreateUser", "payload": { "userId": Uuid::new_v4(), "alias": "x" } });
+    let refused = over_socket(&mut bob, 9, sign_up).await;
+    assert_eq!(refused["payload"]["error"]["code"], "UNKNOWN_TYPE");
+    let bad = over_socket(
+        &mut bob,
+        10,
+        json!({ "type": "PlaceMark", "payload": { "gameId": game, "x": "one" } }),
+    )
+    .await;
+    assert_eq!(bad["payload"]["error"]["code"], "INVALID_PAYLOAD");
+    // A rule refusal is accepted, and told as an event, as over HTTP.
+    let out_of_turn = over_socket(&mut alice, 2, mark(2, 2)).await;
+    assert_eq!(out_of_turn["type"], "CommandAnswered");
+    // (Its event came before the answer: the answer waits for the commit.)
+    alice.drain(Duration::from_millis(100)).await;
+    let told = |client: &Client, effect_type: &str| {
+        client
+            .seen
+            .iter()
+            .rev()
+            .find(|frame| frame["type"] == effect_type)
+            .map(|frame| frame["payload"].clone())
+    };
+    assert_eq!(
+        told(&alice, "GameErrorOccurred").map(|e| e["reason"].clone()),
+        Some(json!("PLAYER_CAN_NOT_PLAY"))
+    );
+    // The game goes on to its end over the socket.
+    for (n, (x, y)) in [(0u8, 1u8), (1, 0), (1, 1), (2, 0)].into_iter().enumerate() {
+        let player = if n % 2 == 0 { &mut bob } else { &mut alice };
+        let answered = over_socket(player, 100 + n as u64, mark(x, y)).await;
+        assert_eq!(answered["type"], "CommandAnswered", "{answered}");
+    }
+    alice.drain(Duration::from_millis(100)).await;
+    assert_eq!(
+        told(&alice, "GameEnded").map(|e| e["result"].clone()),
+        Some(json!("PLAYER_WON"))
+    );
+
+    // Without a session, the socket takes no command.
+    let mut stranger = server.client();
+    stranger.connect().await;
+    let refused = over_socket(&mut stranger, 1, mark(2, 2)).await;
+    assert_eq!(refused["payload"]["error"]["code"], "NO_SESSION");
+}
