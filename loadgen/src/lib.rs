@@ -168,6 +168,7 @@ pub async fn run(args: &Args) -> Summary {
     let pairs = connect_pairs(args, &http, &bases, &tally).await;
     let connected = Instant::now();
     let before = process::sample_all(&server_pids);
+    let own_before = process::sample(std::process::id());
     let published_before = process::nats_published(&http, &bases).await;
     let progress = (!args.quiet).then(|| tokio::spawn(summary::progress(tally.clone())));
     let limit = Duration::from_secs_f64(args.time_limit_secs).saturating_sub(started.elapsed());
@@ -180,9 +181,13 @@ pub async fn run(args: &Args) -> Summary {
     }
     let elapsed = connected.elapsed();
     let after = process::sample_all(&server_pids);
+    let own_after = process::sample(std::process::id());
     let published_after = process::nats_published(&http, &bases).await;
     tally.summary(summary::Context {
         args,
+        own_cpu_seconds: own_before
+            .zip(own_after)
+            .map(|(before, after)| after.cpu_seconds - before.cpu_seconds),
         elapsed,
         setup: connected.duration_since(started),
         time_limit_hit: finished.is_err(),

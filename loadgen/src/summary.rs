@@ -102,7 +102,12 @@ impl Tally {
             }
             _ => None,
         };
+        let loadgen_cpu_us_per_move = context
+            .own_cpu_seconds
+            .filter(|_| moves > 0)
+            .map(|seconds| 1e6 * seconds / moves as f64);
         Summary {
+            loadgen_cpu_us_per_move,
             label: context.args.label.clone(),
             url: context.args.url.join(","),
             concurrent_games: context.args.games,
@@ -160,6 +165,8 @@ pub struct Context<'a> {
     pub before: Option<Sample>,
     /// The server at the end.
     pub after: Option<Sample>,
+    /// The generator's own CPU time over the run, in seconds.
+    pub own_cpu_seconds: Option<f64>,
 }
 
 /// Milliseconds from a move sent to the opponent's `BoardUpdated`.
@@ -193,6 +200,9 @@ pub struct Summary {
     pub server_cpu_percent: Option<f64>,
     /// Server CPU time per move, in microseconds (all nodes together).
     pub server_cpu_us_per_move: Option<f64>,
+    /// The generator's own CPU time over the run per move, in µs (it must
+    /// never be the limit).
+    pub loadgen_cpu_us_per_move: Option<f64>,
     /// NATS messages the nodes published per move (a cluster).
     pub nats_messages_per_move: Option<f64>,
     pub server_rss_bytes: Option<u64>,
@@ -251,6 +261,9 @@ impl fmt::Display for Summary {
             )?;
         }
         writeln!(f, "errors      {} {:?}", self.errors, self.errors_by_kind)?;
+        if let Some(us) = self.loadgen_cpu_us_per_move {
+            writeln!(f, "generator   {us:.0} µs of its own CPU per move")?;
+        }
         match self.server_pids.as_slice() {
             [] => writeln!(
                 f,
