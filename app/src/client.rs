@@ -12,7 +12,9 @@ use domain::{
 };
 use leptos::prelude::*;
 
+use crate::api::ApiError;
 use crate::calls::query;
+use crate::socket_commands::Pending;
 use crate::link::{Link, Outgoing};
 use crate::socket_frames::{ClientFrame, ServerFrame};
 
@@ -53,6 +55,8 @@ pub struct Client {
     pub clock_offset_ms: RwSignal<i64>,
     /// The socket's state.
     pub link: RwSignal<Link>,
+    /// Commands sent on the socket, waiting for their answers.
+    pending: StoredValue<Pending>,
     outgoing: StoredValue<Option<Outgoing>>,
 }
 
@@ -76,6 +80,7 @@ impl Client {
             aliases: RwSignal::new(HashMap::new()),
             clock_offset_ms: RwSignal::new(0),
             link: RwSignal::new(Link::Connecting),
+            pending: StoredValue::new(Pending::default()),
             outgoing: StoredValue::new(None),
         }
     }
@@ -99,6 +104,34 @@ impl Client {
                 outgoing.send(frame);
             }
         });
+    }
+
+    /// Sends a command as the signed-in user: on the socket when it is open
+    /// (answered there once applied), else over HTTP. `CreateUser` always
+    /// goes over HTTP: its answer sets the session cookie.
+    pub async fn command<C: bus::Command>(&self, command: C) -> Result<(), ApiError> {
+        #[cfg(feature = "hydrate")]
+        if C::TYPE != <domain::CreateUser as bus::Effect>::TYPE
+            && self.link.get_untracked() == Link::Connected
+            && self.outgoing.with_value(Option::is_some)
+        {
+            let (id, answer) = self.pending.try_update_value(Pending::open).ok_or_else(gone)?;
+            let command = serde_json::json!({ "type": C::TYPE, "payload": &command });
+            self.send(ClientFrame::Command { id, command });
+            match answer.await {
+                Ok(Ok(())) => return Ok(()),
+                // A socket opened before signing up carries no session.
+                Ok(Err(refused)) if refused.code() == crate::api::ErrorCode::NoSession => {}
+                Ok(Err(refused)) => return Err(refused),
+                Err(_) => return Err(gone()),
+            }
+        }
+        crate::calls::command(command).await
+    }
+
+    /// The socket closed: the commands it carried get no answer.
+    pub fn socket_closed(&self) {
+        self.pending.update_value(Pending::forget_all);
     }
 
     /// Reopens the socket (after signing in, so it carries the cookie).
@@ -133,16 +166,23 @@ impl Client {
         if let Ok(frame) = serde_json::from_str::<ServerFrame>(text) {
             match frame {
                 ServerFrame::Connected { server_time_ms } => {
+                    // A new socket: nothing sent on the old one will be answered.
+                    self.pending.update_value(Pending::forget_all);
                     self.clock_offset_ms
                         .set(server_time_ms as i64 - local_now_ms as i64);
                     self.link.set(Link::Connected);
                     self.resync();
                 }
                 ServerFrame::ReloadGame { game_id } => self.reload_game(game_id),
-                // The browser sends its commands over HTTP.
-                ServerFrame::Refused { .. }
-                | ServerFrame::CommandAnswered { .. }
-                | ServerFrame::CommandRefused { .. } => {}
+                ServerFrame::CommandAnswered { id, .. } => {
+                    self.pending.update_value(|pending| pending.answered(id, Ok(())));
+                }
+                ServerFrame::CommandRefused { id, error } => {
+                    let refused = ApiError { error };
+                    self.pending
+                        .update_value(|pending| pending.answered(id, Err(refused)));
+                }
+                ServerFrame::Refused { .. } => {}
             }
             return;
         }
@@ -341,6 +381,16 @@ impl Client {
             self.reload_game(game_id);
         }
     }
+}
+
+/// A command sent on a socket that closed before it was answered: it may or
+/// may not have been applied.
+#[cfg(feature = "hydrate")]
+fn gone() -> ApiError {
+    ApiError::new(
+        crate::api::ErrorCode::Unavailable,
+        "the connection dropped before the server answered; try again",
+    )
 }
 
 /// The client, from context.

@@ -8,14 +8,14 @@ use leptos::prelude::*;
 use leptos_router::hooks::use_navigate;
 
 use crate::api::ApiError;
-use crate::calls::{command, new_id, signed_out};
+use crate::calls::{new_id, signed_out};
 use crate::client::Client;
 
 /// Starts a game against the computer at `level`; its id.
 pub async fn play_computer(client: Client, level: Level) -> Result<GameId, ApiError> {
     let game_id: GameId = new_id();
     let player_id = client.my_id().ok_or_else(signed_out)?;
-    command(PlayComputer {
+    client.command(PlayComputer {
         game_id,
         player_id,
         level,

@@ -107,6 +107,7 @@ mod socket {
                 }
                 // Dropping both halves closes the socket.
             }
+            client.socket_closed();
             if again_now {
                 client.link.set(Link::Connecting);
                 continue;

@@ -7,7 +7,7 @@ use domain::{GameId, GameResult, Mark, PlaceMark, UserId};
 use leptos::prelude::*;
 use leptos_router::hooks::{use_navigate, use_params_map};
 
-use crate::calls::{command, signed_out};
+use crate::calls::signed_out;
 use crate::client::{Client, describe_error, use_client};
 use crate::computer::play_computer;
 use crate::lobby::invite;
@@ -140,7 +140,7 @@ fn Game(client: Client, view: GameView) -> impl IntoView {
                 leptos::task::spawn_local(async move {
                     let placed = match client.my_id() {
                         Some(player_id) => {
-                            command(PlaceMark {
+                            client.command(PlaceMark {
                                 game_id,
                                 player_id,
                                 x: i64::from(x),

@@ -4,7 +4,7 @@ use domain::{DeclineInvitation, JoinGame};
 use leptos::prelude::*;
 use leptos_router::hooks::use_navigate;
 
-use crate::calls::{command, signed_out};
+use crate::calls::signed_out;
 use crate::client::use_client;
 
 /// Shows a pending invitation with Accept and Decline.
@@ -22,7 +22,7 @@ pub fn InvitationDialog() -> impl IntoView {
             let navigate = navigate.clone();
             leptos::task::spawn_local(async move {
                 let joined = match client.my_id() {
-                    Some(player_id) => command(JoinGame { game_id, player_id }).await,
+                    Some(player_id) => client.command(JoinGame { game_id, player_id }).await,
                     None => Err(signed_out()),
                 };
                 match joined {
@@ -35,7 +35,7 @@ pub fn InvitationDialog() -> impl IntoView {
             client.invitation.set(None);
             leptos::task::spawn_local(async move {
                 if let Some(invited_id) = client.my_id() {
-                    let _ = command(DeclineInvitation {
+                    let _ = client.command(DeclineInvitation {
                         game_id,
                         invited_id,
                     })

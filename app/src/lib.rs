@@ -19,6 +19,7 @@ pub mod quick_play;
 pub mod replay_page;
 pub mod server_status;
 pub mod shell;
+pub mod socket_commands;
 pub mod socket_frames;
 
 pub use shell::{App, shell};

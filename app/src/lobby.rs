@@ -185,17 +185,17 @@ pub async fn invite(client: Client, opponent: UserId) {
     client.awaiting.set(Some((game_id, opponent)));
     let started = async {
         let me = client.my_id().ok_or_else(signed_out)?;
-        command(CreateGame {
+        client.command(CreateGame {
             game_id,
             player_id: me,
         })
         .await?;
-        command(JoinGame {
+        client.command(JoinGame {
             game_id,
             player_id: me,
         })
         .await?;
-        command(InviteUser {
+        client.command(InviteUser {
             inviter_id: me,
             invited_id: opponent,
             game_id,

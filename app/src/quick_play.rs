@@ -4,7 +4,7 @@
 use domain::{CancelQuickPlay, GameId, QuickPlay};
 use leptos::prelude::*;
 
-use crate::calls::{command, new_id, signed_out};
+use crate::calls::{new_id, signed_out};
 use crate::client::Client;
 
 /// The quick play button, or the wait with a way out.
@@ -22,7 +22,7 @@ pub fn PlayAnyone(client: Client) -> impl IntoView {
             let offer: GameId = new_id();
             let queued = match client.my_id() {
                 Some(player_id) => {
-                    command(QuickPlay {
+                    client.command(QuickPlay {
                         player_id,
                         game_id: offer,
                     })
@@ -41,7 +41,7 @@ pub fn PlayAnyone(client: Client) -> impl IntoView {
         error.set(None);
         leptos::task::spawn_local(async move {
             let left = match client.my_id() {
-                Some(player_id) => command(CancelQuickPlay { player_id }).await,
+                Some(player_id) => client.command(CancelQuickPlay { player_id }).await,
                 None => Err(signed_out()),
             };
             if let Err(refusal) = left {

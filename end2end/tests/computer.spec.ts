@@ -9,6 +9,11 @@ test("a player plays the easy computer to the end, with a hint, and can play aga
   await page.getByRole("button", { name: "Easy" }).click();
   await expect(page).toHaveURL(/\/game\/[0-9a-f-]{36}$/);
   await expect(page.locator(".seats")).toContainText("Computer (easy)");
+  // Moves go on the open socket, not as HTTP requests of their own.
+  const posted: string[] = [];
+  page.on("request", (request) => {
+    if (request.url().endsWith("/api/commands")) posted.push(request.postData() ?? "");
+  });
   const myTurn = page.locator('.board[data-my-turn="true"]');
   const theirTurn = page.locator('.board[data-my-turn="false"]');
   const end = page.locator(".end");
@@ -27,6 +32,7 @@ test("a player plays the easy computer to the end, with a hint, and can play aga
     await expect(theirTurn.or(end).first()).toBeVisible();
   }
   await expect(end.getByRole("heading")).toHaveText(/won|draw/);
+  expect(posted.filter((body) => body.includes("PlaceMark"))).toEqual([]);
   // A win marks its three cells, in colour and in their names.
   const won = await page.getByRole("heading", { name: /won/ }).isVisible();
   await expect(page.getByRole("button", { name: /, winning line$/ })).toHaveCount(won ? 3 : 0);
