@@ -5,8 +5,13 @@
 # run (IDLE_GAMES games waiting for a first move). Results go to
 # docs/load/results.jsonl, the chart to docs/load/p99.svg.
 #
+# The standard measurement: the server pinned to core 0 and the generator
+# to core 1 (`taskset`), so that neither takes the other's time and the
+# server's CPU per move is its own. Players send their commands as OVER
+# says: `socket` (as the browser does) or `http`.
+#
 #   ./scripts/load.sh                      # everything, about 5 minutes
-#   GAMES="10 100" STORES=memory ./scripts/load.sh
+#   GAMES="10 100" STORES=memory OVER=http ./scripts/load.sh
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 cd "$ROOT"
@@ -16,6 +21,7 @@ GAMES=${GAMES:-"10 100 1000 5000"}
 DURATION=${DURATION:-10}
 RATE=${RATE:-10000}
 IDLE_GAMES=${IDLE_GAMES:-5000}
+OVER=${OVER:-socket}
 PORT=${PORT:-3950}
 OUT=docs/load
 
@@ -30,7 +36,7 @@ start_server() {
   local store=$1
   local flags=(--data-dir "$data")
   [ "$store" = memory ] && flags=(--in-memory)
-  RUST_LOG=warn target/release/server --addr "127.0.0.1:$PORT" "${flags[@]}" \
+  RUST_LOG=warn taskset -c 0 target/release/server --addr "127.0.0.1:$PORT" "${flags[@]}" \
     --rate-limit-per-sec 1000000 --rate-limit-burst 1000000 \
     --max-connections-per-address 0 >"$data.log" 2>&1 &
   server_pid=$!
@@ -52,8 +58,9 @@ for store in $STORES; do
   for games in $GAMES; do
     echo "== $store, $games concurrent games" >&2
     start_server "$store"
-    target/release/loadgen --url "http://127.0.0.1:$PORT" --games "$games" \
+    taskset -c 1 target/release/loadgen --url "http://127.0.0.1:$PORT" --games "$games" \
       --moves-per-sec "$RATE" --duration-secs "$DURATION" --time-limit-secs 300 \
+      --commands-over "$OVER" --server-pid "$server_pid" \
       --label "$store" --json --quiet | tee -a "$OUT/results.jsonl" >&2 || true
     stop_server
   done
@@ -61,8 +68,8 @@ done
 
 echo "== idle: $IDLE_GAMES games waiting for a first move" >&2
 start_server sqlite
-target/release/loadgen --url "http://127.0.0.1:$PORT" --games "$IDLE_GAMES" \
-  --idle-secs 10 --time-limit-secs 300 --label "sqlite, idle" --json --quiet |
+taskset -c 1 target/release/loadgen --url "http://127.0.0.1:$PORT" --games "$IDLE_GAMES" \
+  --server-pid "$server_pid" --idle-secs 10 --time-limit-secs 300 --label "sqlite, idle" --json --quiet |
   tee -a "$OUT/results.jsonl" >&2 || true
 stop_server
 
