@@ -14,8 +14,8 @@ use leptos::prelude::*;
 
 use crate::api::ApiError;
 use crate::calls::query;
-use crate::socket_commands::Pending;
 use crate::link::{Link, Outgoing};
+use crate::socket_commands::Pending;
 use crate::socket_frames::{ClientFrame, ServerFrame};
 
 /// Everything the pages show, as signals; `Copy`, shared through context.
@@ -115,7 +115,10 @@ impl Client {
             && self.link.get_untracked() == Link::Connected
             && self.outgoing.with_value(Option::is_some)
         {
-            let (id, answer) = self.pending.try_update_value(Pending::open).ok_or_else(gone)?;
+            let (id, answer) = self
+                .pending
+                .try_update_value(Pending::open)
+                .ok_or_else(gone)?;
             let command = serde_json::json!({ "type": C::TYPE, "payload": &command });
             self.send(ClientFrame::Command { id, command });
             match answer.await {
@@ -175,7 +178,8 @@ impl Client {
                 }
                 ServerFrame::ReloadGame { game_id } => self.reload_game(game_id),
                 ServerFrame::CommandAnswered { id, .. } => {
-                    self.pending.update_value(|pending| pending.answered(id, Ok(())));
+                    self.pending
+                        .update_value(|pending| pending.answered(id, Ok(())));
                 }
                 ServerFrame::CommandRefused { id, error } => {
                     let refused = ApiError { error };

@@ -15,12 +15,13 @@ use crate::client::Client;
 pub async fn play_computer(client: Client, level: Level) -> Result<GameId, ApiError> {
     let game_id: GameId = new_id();
     let player_id = client.my_id().ok_or_else(signed_out)?;
-    client.command(PlayComputer {
-        game_id,
-        player_id,
-        level,
-    })
-    .await?;
+    client
+        .command(PlayComputer {
+            game_id,
+            player_id,
+            level,
+        })
+        .await?;
     Ok(game_id)
 }
 

@@ -140,13 +140,14 @@ fn Game(client: Client, view: GameView) -> impl IntoView {
                 leptos::task::spawn_local(async move {
                     let placed = match client.my_id() {
                         Some(player_id) => {
-                            client.command(PlaceMark {
-                                game_id,
-                                player_id,
-                                x: i64::from(x),
-                                y: i64::from(y),
-                            })
-                            .await
+                            client
+                                .command(PlaceMark {
+                                    game_id,
+                                    player_id,
+                                    x: i64::from(x),
+                                    y: i64::from(y),
+                                })
+                                .await
                         }
                         None => Err(signed_out()),
                     };

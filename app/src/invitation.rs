@@ -35,11 +35,12 @@ pub fn InvitationDialog() -> impl IntoView {
             client.invitation.set(None);
             leptos::task::spawn_local(async move {
                 if let Some(invited_id) = client.my_id() {
-                    let _ = client.command(DeclineInvitation {
-                        game_id,
-                        invited_id,
-                    })
-                    .await;
+                    let _ = client
+                        .command(DeclineInvitation {
+                            game_id,
+                            invited_id,
+                        })
+                        .await;
                 }
             });
         };

@@ -185,22 +185,25 @@ pub async fn invite(client: Client, opponent: UserId) {
     client.awaiting.set(Some((game_id, opponent)));
     let started = async {
         let me = client.my_id().ok_or_else(signed_out)?;
-        client.command(CreateGame {
-            game_id,
-            player_id: me,
-        })
-        .await?;
-        client.command(JoinGame {
-            game_id,
-            player_id: me,
-        })
-        .await?;
-        client.command(InviteUser {
-            inviter_id: me,
-            invited_id: opponent,
-            game_id,
-        })
-        .await
+        client
+            .command(CreateGame {
+                game_id,
+                player_id: me,
+            })
+            .await?;
+        client
+            .command(JoinGame {
+                game_id,
+                player_id: me,
+            })
+            .await?;
+        client
+            .command(InviteUser {
+                inviter_id: me,
+                invited_id: opponent,
+                game_id,
+            })
+            .await
     };
     if let Err(refusal) = started.await {
         client.awaiting.set(None);

@@ -22,11 +22,12 @@ pub fn PlayAnyone(client: Client) -> impl IntoView {
             let offer: GameId = new_id();
             let queued = match client.my_id() {
                 Some(player_id) => {
-                    client.command(QuickPlay {
-                        player_id,
-                        game_id: offer,
-                    })
-                    .await
+                    client
+                        .command(QuickPlay {
+                            player_id,
+                            game_id: offer,
+                        })
+                        .await
                 }
                 None => Err(signed_out()),
             };

@@ -4,6 +4,7 @@
 //! player moving only after it receives its `WaitingForPlayerPlay`.
 #![forbid(unsafe_code)]
 
+mod arrivals;
 pub mod game;
 pub mod player;
 pub mod process;
@@ -71,6 +72,13 @@ pub struct Args {
     /// tell what a connection costs from what its game costs).
     #[arg(long)]
     pub no_games: bool,
+
+    /// Instead of playing: this many players arrive (sign up, open their
+    /// socket, ask for the lobby's lists as the browser does) and leave,
+    /// `--connect-concurrency` at a time; reports arrivals per second and
+    /// the server's CPU per arrival.
+    #[arg(long)]
+    pub arrivals: Option<u64>,
 
     /// How players send their commands after signing up: over HTTP
     /// (`POST /api/commands`), or as `Command` frames on their open socket.
@@ -165,16 +173,23 @@ pub async fn run(args: &Args) -> Summary {
         .build()
         .unwrap_or_default();
 
-    let pairs = connect_pairs(args, &http, &bases, &tally).await;
+    let pairs = match args.arrivals {
+        Some(_) => Vec::new(),
+        None => connect_pairs(args, &http, &bases, &tally).await,
+    };
     let connected = Instant::now();
     let before = process::sample_all(&server_pids);
     let own_before = process::sample(std::process::id());
     let published_before = process::nats_published(&http, &bases).await;
     let progress = (!args.quiet).then(|| tokio::spawn(summary::progress(tally.clone())));
     let limit = Duration::from_secs_f64(args.time_limit_secs).saturating_sub(started.elapsed());
-    let finished = match args.idle_secs {
-        Some(hold) => tokio::time::timeout(limit, idle(args, pairs, hold, &tally)).await,
-        None => tokio::time::timeout(limit, play(args, pairs, &tally)).await,
+    let finished = match (args.arrivals, args.idle_secs) {
+        (Some(count), _) => {
+            let arriving = arrivals::run(args, &http, &bases, count, &tally);
+            tokio::time::timeout(limit, arriving).await
+        }
+        (None, Some(hold)) => tokio::time::timeout(limit, idle(args, pairs, hold, &tally)).await,
+        (None, None) => tokio::time::timeout(limit, play(args, pairs, &tally)).await,
     };
     if let Some(progress) = progress {
         progress.abort();

@@ -273,6 +273,34 @@ impl Player {
         })
     }
 
+    /// Asks the queries a browser asks when its socket opens: who is online,
+    /// the hall of fame, the games being played.
+    pub async fn ask_for_the_lobby(&self) -> Result<(), Failure> {
+        for query in [
+            json!({ "type": "GetUsersOnline", "payload": {} }),
+            json!({ "type": "GetTopThreePlayers", "payload": {} }),
+            json!({ "type": "GetLiveGames", "payload": { "page": 0 } }),
+        ] {
+            let response = self
+                .http
+                .post(format!("{}/api/queries", self.base))
+                .header(COOKIE, &self.cookie)
+                .json(&json!({ "query": query }))
+                .send()
+                .await
+                .map_err(|error| Failure::Http(error.without_url().to_string()))?;
+            if !response.status().is_success() {
+                return Err(Failure::Status(response.status().as_u16()));
+            }
+            // Read whole, as a browser does.
+            response
+                .bytes()
+                .await
+                .map_err(|error| Failure::Http(error.without_url().to_string()))?;
+        }
+        Ok(())
+    }
+
     /// Whether the socket is still open (its reader still runs).
     pub fn connected(&self) -> bool {
         !self.reader.is_finished()

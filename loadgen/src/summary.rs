@@ -18,6 +18,7 @@ pub struct Tally {
     games: AtomicU64,
     moves: AtomicU64,
     waiting: AtomicU64,
+    arrivals: AtomicU64,
     /// Microseconds from a move sent to the opponent's `BoardUpdated`.
     latency: Mutex<Histogram<u64>>,
     failures: Mutex<BTreeMap<String, u64>>,
@@ -29,6 +30,7 @@ impl Default for Tally {
             games: AtomicU64::new(0),
             moves: AtomicU64::new(0),
             waiting: AtomicU64::new(0),
+            arrivals: AtomicU64::new(0),
             // Up to 100 s with 3 significant digits.
             latency: Mutex::new(
                 Histogram::new_with_bounds(1, 100_000_000, 3).expect("valid histogram bounds"),
@@ -59,6 +61,11 @@ impl Tally {
             .unwrap_or_else(|e| e.into_inner())
             .entry(failure.kind())
             .or_default() += 1;
+    }
+
+    /// A player came and went (arrival runs).
+    pub fn arrived(&self) {
+        self.arrivals.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Games set up and waiting for a first move (idle runs).
@@ -102,12 +109,22 @@ impl Tally {
             }
             _ => None,
         };
+        let arrivals = self.arrivals.load(Ordering::Relaxed);
+        let server_cpu_us_per_arrival = match (context.before, context.after) {
+            (Some(before), Some(after)) if arrivals > 0 => {
+                Some(1e6 * (after.cpu_seconds - before.cpu_seconds) / arrivals as f64)
+            }
+            _ => None,
+        };
         let loadgen_cpu_us_per_move = context
             .own_cpu_seconds
             .filter(|_| moves > 0)
             .map(|seconds| 1e6 * seconds / moves as f64);
         Summary {
             loadgen_cpu_us_per_move,
+            arrivals,
+            arrivals_per_sec: (arrivals > 0).then(|| arrivals as f64 / seconds),
+            server_cpu_us_per_arrival,
             label: context.args.label.clone(),
             url: context.args.url.join(","),
             concurrent_games: context.args.games,
@@ -203,6 +220,11 @@ pub struct Summary {
     /// The generator's own CPU time over the run per move, in µs (it must
     /// never be the limit).
     pub loadgen_cpu_us_per_move: Option<f64>,
+    /// Players who came and went (`--arrivals`).
+    pub arrivals: u64,
+    pub arrivals_per_sec: Option<f64>,
+    /// The server's CPU time per arrival, in µs.
+    pub server_cpu_us_per_arrival: Option<f64>,
     /// NATS messages the nodes published per move (a cluster).
     pub nats_messages_per_move: Option<f64>,
     pub server_rss_bytes: Option<u64>,
@@ -261,6 +283,13 @@ impl fmt::Display for Summary {
             )?;
         }
         writeln!(f, "errors      {} {:?}", self.errors, self.errors_by_kind)?;
+        if let (Some(rate), Some(us)) = (self.arrivals_per_sec, self.server_cpu_us_per_arrival) {
+            writeln!(
+                f,
+                "arrivals    {} ({rate:.0}/s), {us:.0} µs of server CPU each",
+                self.arrivals
+            )?;
+        }
         if let Some(us) = self.loadgen_cpu_us_per_move {
             writeln!(f, "generator   {us:.0} µs of its own CPU per move")?;
         }

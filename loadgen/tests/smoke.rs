@@ -89,6 +89,18 @@ async fn games_whose_commands_go_on_the_socket_play_without_an_error() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn players_arrive_and_leave_and_each_is_counted() {
+    let (url, stop) = server().await;
+    let summary = run(&flags(&url, &["--arrivals", "30"])).await;
+    assert!(summary.clean(), "{summary}");
+    assert_eq!(summary.arrivals, 30, "{summary}");
+    assert_eq!(summary.games, 0, "{summary}");
+    assert!(summary.arrivals_per_sec.is_some_and(|rate| rate > 0.0), "{summary}");
+    assert!(summary.server_cpu_us_per_arrival.is_some(), "{summary}");
+    stop.cancel();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn idle_games_wait_for_their_first_move_and_stay_connected() {
     let (url, stop) = server().await;
     let summary = run(&flags(&url, &["--games", "10", "--idle-secs", "0.5"])).await;
