@@ -95,7 +95,10 @@ async fn players_arrive_and_leave_and_each_is_counted() {
     assert!(summary.clean(), "{summary}");
     assert_eq!(summary.arrivals, 30, "{summary}");
     assert_eq!(summary.games, 0, "{summary}");
-    assert!(summary.arrivals_per_sec.is_some_and(|rate| rate > 0.0), "{summary}");
+    assert!(
+        summary.arrivals_per_sec.is_some_and(|rate| rate > 0.0),
+        "{summary}"
+    );
     assert!(summary.server_cpu_us_per_arrival.is_some(), "{summary}");
     stop.cancel();
 }
