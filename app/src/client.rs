@@ -7,8 +7,8 @@ use domain::audience::Delivered;
 use domain::users::User;
 use domain::view::{Applied, GameView};
 use domain::{
-    Alias, GameError, GameId, GetGame, GetLiveGames, GetTopThreePlayers, GetUser, GetUsersOnline,
-    LiveGames, OnlineUser, ScoreEntry, UserId, UserInvited,
+    Alias, GameError, GameId, GetGame, GetUser, LiveGames, OnlineUser, ScoreEntry, UserId,
+    UserInvited,
 };
 use leptos::prelude::*;
 
@@ -359,20 +359,7 @@ impl Client {
                 client.me.set(me);
                 client.me_known.set(true);
             }
-            if let Ok(online) = query(GetUsersOnline {}).await {
-                client.learn(online.iter().map(|u| (u.user_id, u.alias.clone())));
-                client
-                    .online_total
-                    .update(|total| *total = (*total).max(online.len() as u64));
-                client.online.set(online);
-            }
-            if let Ok(fame) = query(GetTopThreePlayers {}).await {
-                client.learn(fame.iter().map(|s| (s.user_id, s.alias.clone())));
-                client.fame.set(fame);
-            }
-            if let Ok(live) = query(GetLiveGames { page: 0 }).await {
-                client.show_live_games(live);
-            }
+            // The lobby's lists come on the socket, right after `Connected`.
         });
         // A new socket: the server counts us anew.
         if let Some(game_id) = self.watching.get_untracked() {

@@ -1,6 +1,6 @@
 //! Players arriving, as a site sees them all day: sign up, open the event
-//! socket, ask for the lobby's lists as the browser does on opening it,
-//! and leave.
+//! socket, receive the lobby's lists on it (as the browser does), and
+//! leave.
 
 use std::sync::Arc;
 
@@ -20,9 +20,9 @@ pub async fn run(
     let arrivals = (0..count).map(|n| async move {
         let base = &bases[(n % bases.len() as u64) as usize];
         let visit = async {
-            let player =
+            let mut player =
                 Player::join(http, base, &format!("visitor{n}"), CommandsOver::Http).await?;
-            player.ask_for_the_lobby().await?;
+            player.wait_lobby(patience).await?;
             // Dropped: the socket closes, and the player leaves.
             Ok::<(), Failure>(())
         };

@@ -74,7 +74,7 @@ pub struct Args {
     pub no_games: bool,
 
     /// Instead of playing: this many players arrive (sign up, open their
-    /// socket, ask for the lobby's lists as the browser does) and leave,
+    /// socket, receive the lobby's lists on it) and leave,
     /// `--connect-concurrency` at a time; reports arrivals per second and
     /// the server's CPU per arrival.
     #[arg(long)]

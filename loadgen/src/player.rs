@@ -27,6 +27,8 @@ pub enum Kind {
     GameEnded,
     GameErrorOccurred,
     UserErrorOccurred,
+    /// The last of the lobby's lists a socket gets when it opens.
+    LiveGamesUpdated,
 }
 
 impl Kind {
@@ -38,6 +40,7 @@ impl Kind {
             "GameEnded" => Self::GameEnded,
             "GameErrorOccurred" => Self::GameErrorOccurred,
             "UserErrorOccurred" => Self::UserErrorOccurred,
+            "LiveGamesUpdated" => Self::LiveGamesUpdated,
             _ => return None,
         })
     }
@@ -273,32 +276,19 @@ impl Player {
         })
     }
 
-    /// Asks the queries a browser asks when its socket opens: who is online,
-    /// the hall of fame, the games being played.
-    pub async fn ask_for_the_lobby(&self) -> Result<(), Failure> {
-        for query in [
-            json!({ "type": "GetUsersOnline", "payload": {} }),
-            json!({ "type": "GetTopThreePlayers", "payload": {} }),
-            json!({ "type": "GetLiveGames", "payload": { "page": 0 } }),
-        ] {
-            let response = self
-                .http
-                .post(format!("{}/api/queries", self.base))
-                .header(COOKIE, &self.cookie)
-                .json(&json!({ "query": query }))
-                .send()
+    /// Waits for the lobby's lists, which a socket gets when it opens
+    /// (`LiveGamesUpdated` comes last of them).
+    pub async fn wait_lobby(&mut self, patience: Duration) -> Result<(), Failure> {
+        let deadline = tokio::time::Instant::now() + patience;
+        loop {
+            let event = tokio::time::timeout_at(deadline, self.events.recv())
                 .await
-                .map_err(|error| Failure::Http(error.without_url().to_string()))?;
-            if !response.status().is_success() {
-                return Err(Failure::Status(response.status().as_u16()));
+                .map_err(|_| Failure::Timeout(Kind::LiveGamesUpdated))?
+                .ok_or(Failure::Disconnected)?;
+            if event.kind == Kind::LiveGamesUpdated {
+                return Ok(());
             }
-            // Read whole, as a browser does.
-            response
-                .bytes()
-                .await
-                .map_err(|error| Failure::Http(error.without_url().to_string()))?;
         }
-        Ok(())
     }
 
     /// Whether the socket is still open (its reader still runs).

@@ -13,6 +13,7 @@ pub mod connection_clock;
 pub mod event_routing;
 pub mod live_games;
 pub mod live_sockets;
+pub mod lobby_news;
 pub mod metrics;
 pub mod presence_roll;
 pub mod queue;

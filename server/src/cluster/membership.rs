@@ -164,7 +164,9 @@ async fn restate(sockets: &NodeSockets, bus: &Bus, patience: Duration) -> bool {
     match told {
         Ok(Ok(())) => {
             tracing::info!("the database is back: presence knows this node's sockets again");
-            sockets.hub.tell_lobby(&super::relay::lobby_now(bus).await);
+            sockets
+                .hub
+                .tell_lobby(&crate::lobby_news::lobby_now(bus).await);
             true
         }
         Ok(Err(error)) => {

@@ -17,8 +17,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_nats::Client;
-use bus::{Bus, Envelope};
-use domain::{GameId, GetGame, GetOnlineNews, GetTopThreePlayers, TopThreeListUpdated, UserId};
+use bus::Bus;
+use domain::{GameId, GetGame, UserId};
 use futures::StreamExt;
 use metrics::counter;
 use tokio::sync::{Notify, mpsc};
@@ -27,7 +27,6 @@ use tokio_util::sync::CancellationToken;
 
 use super::messages;
 use crate::event_routing::{Hub, Interest, Outgoing, Relay};
-use crate::queue::Frame;
 
 /// A game has two players; once both are known they never change.
 const PLAYERS: usize = 2;
@@ -96,25 +95,8 @@ async fn resync_after_outages(
             () = reconnected.notified() => {}
         }
         tracing::info!("NATS is back: the sockets here catch up");
-        hub.resync(&lobby_now(&bus).await);
+        hub.resync(&crate::lobby_news::lobby_now(&bus).await);
     }
-}
-
-/// The lobby's lists as they are now, as frames, for sockets that may have
-/// missed their events.
-pub async fn lobby_now(bus: &Bus) -> Vec<Frame> {
-    let mut lobby = Vec::new();
-    if let Ok(online) = bus.query(GetOnlineNews {}).await {
-        lobby.push(Envelope::new(online).to_json_text().into());
-    }
-    if let Ok(current) = bus.query(GetTopThreePlayers {}).await {
-        let top = TopThreeListUpdated {
-            previous: current.clone(),
-            current,
-        };
-        lobby.push(Envelope::new(top).to_json_text().into());
-    }
-    lobby
 }
 
 /// Most events gathered into one round of messages: a commit's events

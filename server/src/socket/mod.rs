@@ -2,8 +2,9 @@
 //!
 //! A socket signs in with the session cookie (anonymous sockets get the
 //! lobby's events), refuses an `Origin` other than the site's own, and gets
-//! a `Connected` frame first, then what the [`Hub`](crate::event_routing::Hub) routes
-//! to it. A socket of a signed-in user makes that user online.
+//! a `Connected` frame first, then the lobby's lists as they are
+//! (`UsersOnlineUpdated`, `TopThreeListUpdated`, `LiveGamesUpdated`), then
+//! what the [`Hub`](crate::event_routing::Hub) routes to it. A socket of a signed-in user makes that user online.
 //!
 //! The server pings a socket after [`AppState::ws_ping_interval`] of
 //! silence, so proxies keep it open, and drops a peer that does not answer
@@ -42,6 +43,9 @@ type Socket = WebSocketStream<Io<TokioIo<Upgraded>>>;
 
 /// Room for a client's frames as they are read.
 const READ_BUFFER_BYTES: usize = 256;
+
+/// How long a new socket's lobby lists may take before they are left out.
+const LOBBY_PATIENCE: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// The largest frame a client may send (a `Resume` is under 100 bytes).
 const MAX_CLIENT_MESSAGE_BYTES: usize = 16 * 1024;
@@ -176,6 +180,15 @@ async fn run(
         server_time_ms: state.api.bus.now_ms(),
     });
     if send(socket, [hello]).await.is_err() {
+        return End::SendFailed;
+    }
+    // Then the lobby's lists as they are, so a page needs no query for
+    // them; not waited for long when the store is away (the lists come
+    // with the next lobby events, or the resync after the outage).
+    let lobby = tokio::time::timeout(LOBBY_PATIENCE, crate::lobby_news::lobby_now(&state.api.bus));
+    if let Ok(lobby) = lobby.await
+        && send(socket, lobby).await.is_err()
+    {
         return End::SendFailed;
     }
 

@@ -473,7 +473,7 @@ async fn after_a_database_outage_the_online_list_counts_who_came_and_went_meanwh
     }
     // Meanwhile Dave leaves and Carol arrives: neither can be recorded.
     dave.socket = None;
-    carol.connect().await;
+    carol.connect_while_the_store_is_away().await;
     tokio::time::sleep(std::time::Duration::from_millis(600)).await;
     link.restore();
     for node in &cluster.nodes {

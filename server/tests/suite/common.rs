@@ -200,10 +200,30 @@ impl Client {
     }
 
     /// Opens the event socket with the session cookie.
+    /// Opens the socket while the store is away: `Connected` only (the
+    /// lobby's lists cannot be read, so they are left out).
+    pub async fn connect_while_the_store_is_away(&mut self) {
+        let mut socket = self.try_connect().await.expect("websocket upgrade");
+        let hello = next_text(&mut socket).await;
+        assert_eq!(hello["type"], "Connected");
+        self.socket = Some(socket);
+    }
+
+    /// Opens the socket: `Connected`, then the lobby's lists as they are
+    /// (kept in `seen`; `wait_for` looks at what comes after them).
     pub async fn connect(&mut self) {
         let mut socket = self.try_connect().await.expect("websocket upgrade");
         let hello = next_text(&mut socket).await;
         assert_eq!(hello["type"], "Connected");
+        for list in [
+            "UsersOnlineUpdated",
+            "TopThreeListUpdated",
+            "LiveGamesUpdated",
+        ] {
+            let frame = next_text(&mut socket).await;
+            assert_eq!(frame["type"], list, "{frame}");
+            self.seen.push(frame);
+        }
         self.socket = Some(socket);
     }
 

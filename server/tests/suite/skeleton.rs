@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use crate::common::{TestServer, next_text};
 use futures::StreamExt;
+use serde_json::Value;
 use tokio_tungstenite::tungstenite::Message;
 
 #[tokio::test]
@@ -45,12 +46,27 @@ async fn game_and_about_pages_are_server_rendered() {
     assert!(game.text().await.unwrap().contains("Loading the game"));
 }
 
+/// Reads what every socket gets first: `Connected`, then the lobby's lists.
+async fn opened(
+    socket: &mut (impl StreamExt<Item = Result<Message, tokio_tungstenite::tungstenite::Error>> + Unpin),
+) -> Value {
+    let hello = next_text(socket).await;
+    assert_eq!(hello["type"], "Connected");
+    for list in [
+        "UsersOnlineUpdated",
+        "TopThreeListUpdated",
+        "LiveGamesUpdated",
+    ] {
+        assert_eq!(next_text(socket).await["type"], list);
+    }
+    hello
+}
+
 #[tokio::test]
-async fn socket_says_connected_with_the_server_clock() {
+async fn socket_says_connected_with_the_server_clock_then_gives_the_lobby() {
     let server = TestServer::start(&[]).await;
     let mut socket = server.socket().await;
-    let frame = next_text(&mut socket).await;
-    assert_eq!(frame["type"], "Connected");
+    let frame = opened(&mut socket).await;
     let server_time = frame["payload"]["serverTimeMs"]
         .as_u64()
         .expect("serverTimeMs");
@@ -69,9 +85,9 @@ async fn server_function_counts_open_sockets() {
     assert_eq!(status["liveConnections"], 0);
 
     let mut first = server.socket().await;
-    let _ = next_text(&mut first).await;
+    opened(&mut first).await;
     let mut second = server.socket().await;
-    let _ = next_text(&mut second).await;
+    opened(&mut second).await;
     assert_eq!(server.status().await["liveConnections"], 2);
 
     first.close(None).await.unwrap();
@@ -98,7 +114,7 @@ async fn unknown_path_is_404() {
 async fn shutdown_closes_sockets_with_going_away_and_stops_serving() {
     let server = TestServer::start(&[]).await;
     let mut socket = server.socket().await;
-    let _ = next_text(&mut socket).await;
+    opened(&mut socket).await;
 
     server.stop.cancel();
     let close = tokio::time::timeout(Duration::from_secs(5), socket.next())
@@ -127,7 +143,7 @@ async fn idle_socket_is_pinged_and_an_answering_peer_stays() {
     // own timeouts would fire early on a paused clock.)
     let server = TestServer::start(&["--ws-ping-secs", "1", "--in-memory"]).await;
     let mut socket = server.socket().await;
-    let _ = next_text(&mut socket).await;
+    opened(&mut socket).await;
     for _ in 0..3 {
         match tokio::time::timeout(Duration::from_secs(10), socket.next()).await {
             Ok(Some(Ok(Message::Ping(_)))) => {}
