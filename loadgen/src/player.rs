@@ -158,33 +158,6 @@ impl Drop for Player {
     }
 }
 
-/// Waits until the user's creation is committed (`CreateUser` answers once
-/// it is queued). A person can only be invited once they show in the
-/// online list, which takes that long; the generator is faster than
-/// people, and on a slower store (PostgreSQL) a host would otherwise invite
-/// a guest who does not exist yet (`USER_NOT_FOUND`).
-async fn until_created(
-    http: &reqwest::Client,
-    base: &str,
-    cookie: &str,
-    id: Uuid,
-) -> Result<(), Failure> {
-    loop {
-        let response = http
-            .post(format!("{base}/api/queries"))
-            .header(COOKIE, cookie)
-            .json(&json!({ "query": { "type": "GetUser", "payload": { "userId": id } } }))
-            .send()
-            .await
-            .map_err(|error| Failure::Http(error.without_url().to_string()))?;
-        match response.status().as_u16() {
-            200 => return Ok(()),
-            404 => tokio::time::sleep(Duration::from_millis(5)).await,
-            other => return Err(Failure::Status(other)),
-        }
-    }
-}
-
 impl Player {
     /// Creates a user (its session cookie comes back) and opens its socket;
     /// its commands go `over` HTTP or the socket.
@@ -218,7 +191,8 @@ impl Player {
             .ok_or(Failure::NoSession)?
             .to_owned();
 
-        until_created(http, base, &cookie, id).await?;
+        // `CreateUser` is answered once committed: the user can be invited
+        // at once (on PostgreSQL too).
 
         let ws_url = format!("{}/api/ws", base.replacen("http", "ws", 1));
         let mut request = ws_url
