@@ -132,6 +132,16 @@ impl Client {
         crate::calls::command(command).await
     }
 
+    /// Leaves the quick play queue before starting a game some other way,
+    /// so that a pairing never makes it two games at once. Asked every
+    /// time: a page reloaded while queued does not know it is.
+    pub async fn leave_queue(&self) {
+        self.queued.set(false);
+        if let Some(player_id) = self.my_id() {
+            let _ = self.command(domain::CancelQuickPlay { player_id }).await;
+        }
+    }
+
     /// The socket closed: the commands it carried get no answer.
     pub fn socket_closed(&self) {
         self.pending.update_value(Pending::forget_all);

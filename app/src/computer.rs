@@ -13,6 +13,7 @@ use crate::client::Client;
 
 /// Starts a game against the computer at `level`; its id.
 pub async fn play_computer(client: Client, level: Level) -> Result<GameId, ApiError> {
+    client.leave_queue().await;
     let game_id: GameId = new_id();
     let player_id = client.my_id().ok_or_else(signed_out)?;
     client

@@ -21,6 +21,7 @@ pub fn InvitationDialog() -> impl IntoView {
             client.invitation.set(None);
             let navigate = navigate.clone();
             leptos::task::spawn_local(async move {
+                client.leave_queue().await;
                 let joined = match client.my_id() {
                     Some(player_id) => client.command(JoinGame { game_id, player_id }).await,
                     None => Err(signed_out()),

@@ -181,6 +181,7 @@ fn OnlinePlayers(client: Client) -> impl IntoView {
 /// Creates a game, sits down as X and invites `opponent`; the page moves to
 /// the game when they join.
 pub async fn invite(client: Client, opponent: UserId) {
+    client.leave_queue().await;
     let game_id: GameId = new_id();
     client.awaiting.set(Some((game_id, opponent)));
     let started = async {

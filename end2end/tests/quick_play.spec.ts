@@ -24,3 +24,27 @@ test("two players press Play anyone and play a game", async ({ browser }) => {
   await expect(x.getByRole("heading", { name: "Congratulations, you won!" })).toBeVisible();
   await expect(x.getByRole("button", { name: /, winning line$/ })).toHaveCount(3);
 });
+
+test("a player who starts another game leaves the queue: nobody is paired into two games", async ({ browser }) => {
+  const alice = await player(browser, unique("alice"));
+  const bob = await player(browser, unique("bob"));
+  await alice.getByRole("button", { name: "Play anyone" }).click();
+  await expect(alice.getByRole("button", { name: "Cancel" })).toBeVisible();
+  await alice.goto("/");
+  await expect(alice.locator(".link")).toHaveAttribute("data-state", "connected");
+  // Still queued after the reload (the page does not know it); starting a
+  // game against the computer takes her out of the queue.
+  await alice.getByRole("button", { name: "Easy" }).click();
+  await expect(alice.locator(".seats")).toContainText("Computer (easy)");
+  // Bob waits alone, then Carol comes: the two of them are paired.
+  await bob.getByRole("button", { name: "Play anyone" }).click();
+  await expect(bob.getByRole("button", { name: "Cancel" })).toBeVisible();
+  const carolName = unique("carol");
+  const carol = await player(browser, carolName);
+  await carol.getByRole("button", { name: "Play anyone" }).click();
+  for (const page of [bob, carol]) {
+    await expect(page).toHaveURL(/\/game\/[0-9a-f-]{36}$/);
+  }
+  await expect(bob.locator(".seats")).toContainText(carolName);
+  await expect(alice.locator(".seats")).toContainText("Computer (easy)");
+});
