@@ -123,21 +123,22 @@ impl Board {
             .filter(|&(x, y)| self.cells[y][x].is_none())
     }
 
+    /// How many of `mark` are on the board.
+    pub fn count(&self, mark: Mark) -> usize {
+        self.cells
+            .iter()
+            .flatten()
+            .filter(|cell| **cell == Some(mark))
+            .count()
+    }
+
     /// Whose turn it is on this board: X moves first, then they alternate.
     pub fn next_mark(&self) -> Mark {
-        let xs = self
-            .cells
-            .iter()
-            .flatten()
-            .filter(|c| **c == Some(Mark::X))
-            .count();
-        let os = self
-            .cells
-            .iter()
-            .flatten()
-            .filter(|c| **c == Some(Mark::O))
-            .count();
-        if xs > os { Mark::O } else { Mark::X }
+        if self.count(Mark::X) > self.count(Mark::O) {
+            Mark::O
+        } else {
+            Mark::X
+        }
     }
 
     /// Won, drawn, or still playing.
@@ -264,8 +265,7 @@ mod tests {
                         continue;
                     }
                 }
-                let xs = board.cells.iter().flatten().filter(|c| **c == Some(Mark::X)).count();
-                let os = board.cells.iter().flatten().filter(|c| **c == Some(Mark::O)).count();
+                let (xs, os) = (board.count(Mark::X), board.count(Mark::O));
                 prop_assert!(xs == os || xs == os + 1, "X moves first and they alternate");
                 let x_wins = LINES.iter().any(|l| l.iter().all(|&(x, y)| board.cells[y][x] == Some(Mark::X)));
                 let o_wins = LINES.iter().any(|l| l.iter().all(|&(x, y)| board.cells[y][x] == Some(Mark::O)));

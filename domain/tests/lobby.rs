@@ -310,17 +310,21 @@ fn a_busy_lobby_names_at_most_the_list_limit_and_counts_everyone() {
     assert_eq!(listed[1].user_id, id(everyone - 1));
 }
 
-#[test]
-fn a_cluster_node_that_leaves_takes_only_its_own_connections_offline() {
-    // A connection id's high half is the node that opened it.
-    let on = |user: u128, name: &str, node: u64, socket: u64| UserConnected {
+/// `user`'s socket `socket` on cluster node `node` (a connection id's high
+/// half is the node that opened it).
+fn on_node(user: u128, name: &str, node: u64, socket: u64) -> UserConnected {
+    UserConnected {
         connection_id: uuid::Uuid::from_u64_pair(node, socket),
         ..connect(user, 0, name)
-    };
+    }
+}
+
+#[test]
+fn a_cluster_node_that_leaves_takes_only_its_own_connections_offline() {
     let mut kit = users();
-    kit.given(on(ALICE, "alice", 7, 1))
-        .given(on(BOB, "bob", 7, 2))
-        .given(on(BOB, "bob", 8, 1));
+    kit.given(on_node(ALICE, "alice", 7, 1))
+        .given(on_node(BOB, "bob", 7, 2))
+        .given(on_node(BOB, "bob", 8, 1));
     // Bob has a tab on node 8 too: he stays.
     kit.when(NodeLeft { node: 7 })
         .then_expect([online(&[(BOB, "bob")]), offline(ALICE)]);
@@ -331,31 +335,27 @@ fn a_cluster_node_that_leaves_takes_only_its_own_connections_offline() {
 
 #[test]
 fn a_cluster_node_restating_its_sockets_closes_the_unnamed_and_opens_the_named() {
-    let on = |user: u128, name: &str, node: u64, socket: u64| UserConnected {
-        connection_id: uuid::Uuid::from_u64_pair(node, socket),
-        ..connect(user, 0, name)
-    };
     let mut kit = users();
     // Recorded before node 7 lost the store: Alice and Bob on it, Bob on 8.
-    kit.given(on(ALICE, "alice", 7, 1))
-        .given(on(BOB, "bob", 7, 2))
-        .given(on(BOB, "bob", 8, 1));
+    kit.given(on_node(ALICE, "alice", 7, 1))
+        .given(on_node(BOB, "bob", 7, 2))
+        .given(on_node(BOB, "bob", 8, 1));
     // Meanwhile Alice's socket closed and Carol's opened, unrecorded.
     kit.when(NodeSocketsRestated {
         node: 7,
-        sockets: vec![on(BOB, "bob", 7, 2), on(CAROL, "carol", 7, 3)],
+        sockets: vec![on_node(BOB, "bob", 7, 2), on_node(CAROL, "carol", 7, 3)],
     })
     .then_expect([online(&[(CAROL, "carol"), (BOB, "bob")]), offline(ALICE)]);
     // Said again, nothing changes for anyone.
     kit.when(NodeSocketsRestated {
         node: 7,
-        sockets: vec![on(BOB, "bob", 7, 2), on(CAROL, "carol", 7, 3)],
+        sockets: vec![on_node(BOB, "bob", 7, 2), on_node(CAROL, "carol", 7, 3)],
     })
     .then_expect_nothing();
     // Bob's tab on node 7 closed too; his tab on node 8 keeps him online.
     kit.when(NodeSocketsRestated {
         node: 7,
-        sockets: vec![on(CAROL, "carol", 7, 3)],
+        sockets: vec![on_node(CAROL, "carol", 7, 3)],
     })
     .then_expect_nothing();
     kit.when(NodeLeft { node: 8 })
