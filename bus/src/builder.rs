@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use crate::effect::{Command, Effect, Envelope, Event};
+use crate::effect::{Command, Effect, Envelope, Event, Kind};
 use crate::framework::{BusHandlerFailed, DeleteState, ScheduledEventUpdate};
 use crate::handler::{Handler, IntoHandler, IntoQueryHandler, QueryHandler};
 use crate::schema::{SchemaError, decode_lenient, decode_strict};
@@ -206,6 +206,18 @@ impl Registry {
     /// The subscribers of an event (empty when it has none).
     pub fn event_handlers(&self, effect: &str) -> &[Arc<dyn Handler>] {
         self.events.get(effect).map_or(&[], Vec::as_slice)
+    }
+
+    /// Whether a handler takes `effect` when it is dispatched: a command's,
+    /// an event's subscribers, the bus itself for a framework effect
+    /// ([`DeleteState`]). Hooks see every effect either way.
+    pub fn has_handler_for(&self, effect: &Envelope) -> bool {
+        match effect.kind() {
+            Kind::Command => self.commands.contains_key(effect.type_name()),
+            Kind::Event => self.events.contains_key(effect.type_name()),
+            Kind::Framework => true,
+            Kind::Query => false,
+        }
     }
 
     /// The handler of a query.

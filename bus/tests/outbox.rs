@@ -23,8 +23,17 @@ struct Deposited {
 struct Balance(u64);
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 struct Audit(u64);
-bus::commands!(Deposit);
-bus::events!(Deposited);
+/// Emits [`Noted`], an event no handler takes (hooks see it).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Note {
+    account: u32,
+}
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Noted {
+    account: u32,
+}
+bus::commands!(Deposit, Note);
+bus::events!(Deposited, Noted);
 bus::states!(Balance, Audit);
 
 fn deposit(balance: Option<Balance>, cmd: &Deposit, _: &Ctx) -> Outcome<Balance> {
@@ -39,6 +48,12 @@ fn deposit(balance: Option<Balance>, cmd: &Deposit, _: &Ctx) -> Outcome<Balance>
 /// account when it reaches 100 (a framework effect in the outbox).
 fn bank(bus: &mut BusBuilder) {
     bus.command(managed(by_id(|c: &Deposit| c.account), deposit))
+        .command(managed(
+            by_id(|c: &Note| c.account),
+            |balance: Option<Balance>, c: &Note, _: &Ctx| {
+                Outcome::set(balance.unwrap_or_default()).emit(Noted { account: c.account })
+            },
+        ))
         .event(managed(
             key(|_: &Deposited| Some("all".to_owned())),
             |audit: Option<Audit>, e: &Deposited, _: &Ctx| {
@@ -118,13 +133,89 @@ impl Store for Dying {
     }
 }
 
+/// A store that remembers, per commit, the type of the first effect of
+/// its outbox entry (`None`: no entry).
+struct Recording {
+    inner: MemoryStore,
+    entries: std::sync::Mutex<Vec<Option<&'static str>>>,
+}
+
+impl Store for Recording {
+    fn load<'a>(&'a self, key: &'a StateKey) -> StoreFuture<'a, Option<Stored>> {
+        self.inner.load(key)
+    }
+    fn scan<'a>(&'a self, state_type: &'a str) -> StoreFuture<'a, Vec<(String, Stored)>> {
+        self.inner.scan(state_type)
+    }
+    fn commit(&self, commit: Commit) -> StoreFuture<'_, ()> {
+        let entry = commit
+            .outbox
+            .as_ref()
+            .map(|entry| entry.effects[0].type_name());
+        self.entries.lock().expect("entries").push(entry);
+        self.inner.commit(commit)
+    }
+    fn pending_schedules(&self) -> StoreFuture<'_, Vec<Scheduled>> {
+        self.inner.pending_schedules()
+    }
+    fn pending_outbox(&self) -> StoreFuture<'_, Vec<PendingEntry>> {
+        self.inner.pending_outbox()
+    }
+    fn finish(&self, finished: Vec<Finished>) -> StoreFuture<'_, ()> {
+        self.inner.finish(finished)
+    }
+    fn set_aside(&self, unreadable: Vec<SetAside>) -> StoreFuture<'_, ()> {
+        self.inner.set_aside(unreadable)
+    }
+}
+
 async fn start(store: Arc<dyn Store>, capture: Arc<CaptureHook>) -> Bus {
+    start_with(store, capture, Runtime::new()).await
+}
+
+async fn start_with(store: Arc<dyn Store>, capture: Arc<CaptureHook>, runtime: Runtime) -> Bus {
     let mut builder = BusBuilder::new();
     bank(&mut builder);
     let registry = builder.build().expect("handlers build");
     // One lane: handler 0 of an event runs before handler 1.
-    let runtime = Runtime::new().store(store).hook(capture).lanes(1);
+    let runtime = runtime.store(store).hook(capture).lanes(1);
     Bus::start(registry, runtime).await.expect("bus starts")
+}
+
+/// Sends a note, then a deposit, and tells which commits had an outbox
+/// entry (the deposit's two subscribers commit none: they emit nothing).
+async fn entries_of_a_note_and_a_deposit(runtime: Runtime) -> Vec<Option<&'static str>> {
+    let store = Arc::new(Recording {
+        inner: MemoryStore::new(),
+        entries: Default::default(),
+    });
+    let capture = Arc::new(CaptureHook::new());
+    let bus = start_with(store.clone(), capture.clone(), runtime).await;
+    bus.send(Note { account: 5 }).expect("accepted");
+    bus.send(Deposit {
+        account: 5,
+        amount: 10,
+    })
+    .expect("accepted");
+    bus.settle().await;
+    assert_eq!(seen(&capture, "Noted"), 1, "hooks see it either way");
+    assert_eq!(seen(&capture, "Deposited"), 1);
+    assert_eq!(state::<Audit>(&store.inner, "all").await, Some(Audit(10)));
+    store.entries.lock().expect("entries").clone()
+}
+
+#[tokio::test]
+async fn effects_no_handler_takes_skip_the_outbox_when_the_bus_says_so() {
+    assert_eq!(
+        entries_of_a_note_and_a_deposit(Runtime::new()).await,
+        [Some("Noted"), Some("Deposited"), None, None],
+        "by default every emitted effect is in the outbox"
+    );
+    assert_eq!(
+        entries_of_a_note_and_a_deposit(Runtime::new().unhandled_in_outbox(false)).await,
+        [None, Some("Deposited"), None, None],
+        "an effect a handler takes still is"
+    );
 }
 
 fn seen(capture: &CaptureHook, effect_type: &str) -> usize {

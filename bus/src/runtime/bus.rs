@@ -29,6 +29,8 @@ pub(super) struct Inner {
     /// Set when other processes share the store's schedules: how often
     /// to claim the due ones nobody holds.
     pub(super) shared_schedules: Option<std::time::Duration>,
+    /// Whether effects no handler takes are written to the outbox too.
+    pub(super) unhandled_in_outbox: bool,
     pub(super) lanes: Vec<mpsc::UnboundedSender<Job>>,
     pub(super) lane_hasher: std::collections::hash_map::RandomState,
     /// Jobs queued or running; the bus is settled when it is zero.

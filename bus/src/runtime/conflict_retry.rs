@@ -64,7 +64,14 @@ impl Bus {
                     Ok(outcome) => outcome,
                     Err(reason) => return Ran::Failed(reason),
                 };
-                let prepared = prepare(key.clone(), expected_version, outcome, delivery, now);
+                let prepared = prepare(
+                    key.clone(),
+                    expected_version,
+                    outcome,
+                    delivery,
+                    now,
+                    |effects| self.needs_outbox(effects),
+                );
                 match self.inner.store.commit(prepared.commit).await {
                     Ok(()) => return Ran::Committed(prepared.then),
                     Err(StoreError::Conflict { .. }) if attempt < self.inner.conflict_retries => {

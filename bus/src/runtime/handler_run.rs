@@ -76,23 +76,36 @@ impl Bus {
         }
         result
     }
+
+    /// Whether `effects`, emitted together, go into an outbox entry: when
+    /// a handler takes one of them, or the bus keeps even those no
+    /// handler takes ([`Runtime::unhandled_in_outbox`](crate::Runtime::unhandled_in_outbox)).
+    pub(super) fn needs_outbox(&self, effects: &[Envelope]) -> bool {
+        !effects.is_empty()
+            && (self.inner.unhandled_in_outbox
+                || effects
+                    .iter()
+                    .any(|effect| self.inner.registry.has_handler_for(effect)))
+    }
 }
 
 /// Splits an outcome into the commit (with the outbox entry of the effects
-/// to dispatch) and the schedule changes for the timer index.
+/// to dispatch, when `needs_outbox` says they need one) and the schedule
+/// changes for the timer index.
 pub(super) fn prepare(
     key: Option<StateKey>,
     expected_version: Option<u64>,
     outcome: ErasedOutcome,
     delivery: Option<Delivery>,
     now: u64,
+    needs_outbox: impl FnOnce(&[Envelope]) -> bool,
 ) -> Prepared {
     let mut schedules = Vec::new();
     let mut effects = Vec::new();
     for effect in &outcome.emitted {
         if let Some(schedule) = effect.downcast_ref::<ScheduleEvent>() {
             let scheduled = Scheduled {
-                id: uuid::Uuid::new_v4().as_u128(),
+                id: stored_id(),
                 key: schedule.key.clone(),
                 due_at_ms: now.saturating_add(schedule.after_ms),
                 updates_every_ms: schedule.updates_every_ms,
@@ -112,8 +125,8 @@ pub(super) fn prepare(
         expected_version,
         change: outcome.change,
         schedules: schedules.clone(),
-        outbox: (!effects.is_empty()).then(|| OutboxEntry {
-            id: uuid::Uuid::new_v4().as_u128(),
+        outbox: needs_outbox(&effects).then(|| OutboxEntry {
+            id: stored_id(),
             effects,
         }),
         delivery,
@@ -128,6 +141,13 @@ pub(super) fn prepare(
             now,
         },
     }
+}
+
+/// A new id for a stored schedule or outbox entry: time-ordered (UUID v7),
+/// so a database's index of them grows at its end (one page touched per
+/// group of new rows) instead of at a random page per row (v4).
+fn stored_id() -> u128 {
+    uuid::Uuid::now_v7().as_u128()
 }
 
 /// Schedules and cancellations are committed as schedule changes, not as

@@ -26,6 +26,7 @@ pub struct Runtime {
     pub(super) drive_timers: bool,
     pub(super) conflict_retries: u32,
     pub(super) shared_schedules: Option<std::time::Duration>,
+    pub(super) unhandled_in_outbox: bool,
 }
 
 impl Default for Runtime {
@@ -38,6 +39,7 @@ impl Default for Runtime {
             drive_timers: true,
             conflict_retries: DEFAULT_CONFLICT_RETRIES,
             shared_schedules: None,
+            unhandled_in_outbox: true,
         }
     }
 }
@@ -83,6 +85,19 @@ impl Runtime {
     /// among them. Off by default.
     pub fn shared_schedules(mut self, poll: std::time::Duration) -> Self {
         self.shared_schedules = Some(poll);
+        self
+    }
+
+    /// Whether effects that no handler takes go through the outbox too (on
+    /// by default). The outbox is there so that every handler an effect
+    /// reaches runs, also across a crash; an effect no handler takes
+    /// reaches only the hooks. Keep it on when a hook must still see such
+    /// effects after a crash (a cluster's relay: another node republishes
+    /// a dead node's entries). Off, they are dispatched after their commit
+    /// as before, with nothing more written for them, and a crash between
+    /// the commit and the dispatch keeps them from the hooks.
+    pub fn unhandled_in_outbox(mut self, keep: bool) -> Self {
+        self.unhandled_in_outbox = keep;
         self
     }
 

@@ -41,6 +41,7 @@ impl Bus {
                 hooks: runtime.hooks,
                 conflict_retries: runtime.conflict_retries,
                 shared_schedules: runtime.shared_schedules,
+                unhandled_in_outbox: runtime.unhandled_in_outbox,
                 lanes: senders,
                 lane_hasher: Default::default(),
                 in_flight: AtomicUsize::new(0),
