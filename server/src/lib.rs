@@ -153,6 +153,10 @@ pub async fn start_bus(
         runtime = runtime.shared_schedules(SHARED_SCHEDULE_POLL);
     }
     let runtime = runtime
+        // A cluster's relay must see a dead node's events again (another
+        // node republishes its outbox); one node's sockets are gone with
+        // it, and a resume after a restart reads the game from the store.
+        .unhandled_in_outbox(config.nats_url.is_some())
         .store(store)
         .hook(hub)
         .hook(Arc::new(metrics::MetricsHook::default()))
