@@ -19,11 +19,37 @@ const SHARDS: usize = 16;
 /// An in-memory [`Store`]: the default for tests and benchmarks.
 #[derive(Debug)]
 pub struct MemoryStore {
-    shards: Vec<Mutex<HashMap<StateKey, Stored>>>,
+    shards: Vec<Mutex<Shard>>,
     schedules: Mutex<Schedules>,
     outbox: Mutex<Outbox>,
     set_aside: Mutex<Vec<SetAside>>,
     hasher: std::collections::hash_map::RandomState,
+}
+
+/// One shard's states, by type, then id: a scan of one type visits that
+/// type's states only. (With one map by whole key, every new socket's
+/// list of live games went through every user, score and history held:
+/// 14% of the server's CPU per arrival with 10,000 users.)
+#[derive(Debug, Default)]
+struct Shard(HashMap<&'static str, HashMap<String, Stored>>);
+
+impl Shard {
+    fn get(&self, key: &StateKey) -> Option<&Stored> {
+        self.0.get(key.state_type)?.get(&key.id)
+    }
+
+    fn insert(&mut self, key: StateKey, stored: Stored) {
+        self.0
+            .entry(key.state_type)
+            .or_default()
+            .insert(key.id, stored);
+    }
+
+    fn remove(&mut self, key: &StateKey) {
+        if let Some(states) = self.0.get_mut(key.state_type) {
+            states.remove(&key.id);
+        }
+    }
 }
 
 #[derive(Debug, Default)]
@@ -132,7 +158,7 @@ impl MemoryStore {
         lock(&self.set_aside).clone()
     }
 
-    fn shard(&self, key: &StateKey) -> &Mutex<HashMap<StateKey, Stored>> {
+    fn shard(&self, key: &StateKey) -> &Mutex<Shard> {
         &self.shards[self.hasher.hash_one(key) as usize % SHARDS]
     }
 
@@ -186,12 +212,13 @@ impl Store for MemoryStore {
     fn scan<'a>(&'a self, state_type: &'a str) -> StoreFuture<'a, Vec<(String, Stored)>> {
         let mut all = Vec::new();
         for shard in &self.shards {
-            all.extend(
-                lock(shard)
-                    .iter()
-                    .filter(|(key, _)| key.state_type == state_type)
-                    .map(|(key, stored)| (key.id.clone(), stored.clone())),
-            );
+            if let Some(states) = lock(shard).0.get(state_type) {
+                all.extend(
+                    states
+                        .iter()
+                        .map(|(id, stored)| (id.clone(), stored.clone())),
+                );
+            }
         }
         Box::pin(std::future::ready(Ok(all)))
     }
