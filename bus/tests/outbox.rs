@@ -71,12 +71,14 @@ fn bank(bus: &mut BusBuilder) {
 
 /// A store in a process that dies: once `dies_at` matches a commit, that
 /// commit (and every write after it) is lost or kept as `keeps` says, and
-/// nothing reaches the store any more.
+/// nothing reaches the store any more. It notes, per commit it is asked
+/// for, the type of the first effect of its outbox entry (`None`: none).
 struct Dying {
     inner: Arc<MemoryStore>,
     dies_at: fn(&Commit) -> bool,
     keeps: bool,
     dead: AtomicBool,
+    entries: std::sync::Mutex<Vec<Option<&'static str>>>,
 }
 
 impl Dying {
@@ -86,6 +88,7 @@ impl Dying {
             dies_at,
             keeps,
             dead: AtomicBool::new(false),
+            entries: Default::default(),
         })
     }
 }
@@ -102,6 +105,11 @@ impl Store for Dying {
         self.inner.scan(state_type)
     }
     fn commit(&self, commit: Commit) -> StoreFuture<'_, ()> {
+        let entry = commit
+            .outbox
+            .as_ref()
+            .map(|entry| entry.effects[0].type_name());
+        self.entries.lock().expect("entries").push(entry);
         Box::pin(async move {
             if self.dead.load(Ordering::SeqCst) {
                 return Err(died());
@@ -133,42 +141,6 @@ impl Store for Dying {
     }
 }
 
-/// A store that remembers, per commit, the type of the first effect of
-/// its outbox entry (`None`: no entry).
-struct Recording {
-    inner: MemoryStore,
-    entries: std::sync::Mutex<Vec<Option<&'static str>>>,
-}
-
-impl Store for Recording {
-    fn load<'a>(&'a self, key: &'a StateKey) -> StoreFuture<'a, Option<Stored>> {
-        self.inner.load(key)
-    }
-    fn scan<'a>(&'a self, state_type: &'a str) -> StoreFuture<'a, Vec<(String, Stored)>> {
-        self.inner.scan(state_type)
-    }
-    fn commit(&self, commit: Commit) -> StoreFuture<'_, ()> {
-        let entry = commit
-            .outbox
-            .as_ref()
-            .map(|entry| entry.effects[0].type_name());
-        self.entries.lock().expect("entries").push(entry);
-        self.inner.commit(commit)
-    }
-    fn pending_schedules(&self) -> StoreFuture<'_, Vec<Scheduled>> {
-        self.inner.pending_schedules()
-    }
-    fn pending_outbox(&self) -> StoreFuture<'_, Vec<PendingEntry>> {
-        self.inner.pending_outbox()
-    }
-    fn finish(&self, finished: Vec<Finished>) -> StoreFuture<'_, ()> {
-        self.inner.finish(finished)
-    }
-    fn set_aside(&self, unreadable: Vec<SetAside>) -> StoreFuture<'_, ()> {
-        self.inner.set_aside(unreadable)
-    }
-}
-
 async fn start(store: Arc<dyn Store>, capture: Arc<CaptureHook>) -> Bus {
     start_with(store, capture, Runtime::new()).await
 }
@@ -185,10 +157,8 @@ async fn start_with(store: Arc<dyn Store>, capture: Arc<CaptureHook>, runtime: R
 /// Sends a note, then a deposit, and tells which commits had an outbox
 /// entry (the deposit's two subscribers commit none: they emit nothing).
 async fn entries_of_a_note_and_a_deposit(runtime: Runtime) -> Vec<Option<&'static str>> {
-    let store = Arc::new(Recording {
-        inner: MemoryStore::new(),
-        entries: Default::default(),
-    });
+    let disk = Arc::new(MemoryStore::new());
+    let store = Dying::new(disk.clone(), |_| false, true);
     let capture = Arc::new(CaptureHook::new());
     let bus = start_with(store.clone(), capture.clone(), runtime).await;
     bus.send(Note { account: 5 }).expect("accepted");
@@ -200,7 +170,7 @@ async fn entries_of_a_note_and_a_deposit(runtime: Runtime) -> Vec<Option<&'stati
     bus.settle().await;
     assert_eq!(seen(&capture, "Noted"), 1, "hooks see it either way");
     assert_eq!(seen(&capture, "Deposited"), 1);
-    assert_eq!(state::<Audit>(&store.inner, "all").await, Some(Audit(10)));
+    assert_eq!(state::<Audit>(&disk, "all").await, Some(Audit(10)));
     store.entries.lock().expect("entries").clone()
 }
 
