@@ -201,7 +201,15 @@ async fn run(
         tokio::select! {
             () = state.shutdown.cancelled() => return End::ServerShutdown,
             queued = frames.recv_all() => match queued {
-                Some(queued) => {
+                Some(mut queued) => {
+                    // Let the tasks woken with this one run first: a
+                    // command's answer is queued by another task just
+                    // after the events it caused, and goes out in the
+                    // same write instead of one of its own.
+                    tokio::task::yield_now().await;
+                    while let Ok(frame) = frames.try_recv() {
+                        queued.push_back(frame);
+                    }
                     if send(socket, queued).await.is_err() {
                         return End::SendFailed;
                     }
