@@ -6,11 +6,14 @@
 //! memory as well (read at start-up) and reads never touch the disk; only
 //! the state types named "on disk only" (written once, seldom read, and
 //! many: a history's old pages) are read from the file when asked for.
-//! Writes go to one thread that owns the connection and commits in groups:
-//! every write queued while the previous group was committing goes into
-//! the next transaction, and each caller hears back once its group is on
-//! disk; then the state is updated in memory. Migrations are sqlx's, run at
-//! start-up before anything else.
+//! Writes go to one thread that owns the connection and commits in groups
+//! ([`writer`]), through a journal folded into the tables every second
+//! ([`journal`]); each caller hears back once its group is on disk, then
+//! the state is updated in memory. Migrations are sqlx's, run at start-up
+//! before anything else.
+
+mod journal;
+mod writer;
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
@@ -24,16 +27,14 @@ use bus::{
 };
 use rusqlite::{Connection, OptionalExtension};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 
 use super::rows::{pending_entries, scheduled, sessions, stored};
-use super::sql::{self, Executor, Param, Write};
+use super::sql::{self, Write};
+use writer::{Request, Writer};
 
 /// The database file inside the data directory.
 pub const DATABASE_FILE: &str = "tictactoe.db";
-
-/// The most writes one transaction takes.
-const GROUP: usize = 256;
 
 /// Migrations, embedded in the binary and run at start-up.
 static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -48,20 +49,13 @@ pub struct SqliteStore {
     /// State types not kept in memory.
     on_disk_only: HashSet<&'static str>,
     /// Every state, as committed.
-    states: MemoryStore,
-    writes: mpsc::UnboundedSender<Queued>,
-    /// Dropped with the store: the checkpoint thread stops.
-    _stop_checkpoints: std::sync::mpsc::Sender<()>,
+    states: Arc<MemoryStore>,
+    /// The writer's queue; the writer stops once the store is dropped.
+    writes: std::sync::mpsc::Sender<Request>,
 }
 
-/// A write waiting for the writer, and who waits for its result.
-struct Queued {
-    write: Write,
-    done: oneshot::Sender<Result<(), StoreError>>,
-}
-
-fn sqlite(error: rusqlite::Error) -> StoreError {
-    StoreError::backend("SQLite", error)
+pub(super) fn sqlite(error: rusqlite::Error) -> StoreError {
+    StoreError::backend(format!("SQLite: {error}"), error)
 }
 
 impl SqliteStore {
@@ -103,41 +97,41 @@ impl SqliteStore {
         let opened = path.clone();
         let skipped = on_disk_only.clone();
         let (connection, states) = tokio::task::spawn_blocking(move || {
-            let connection = connect(&opened)?;
+            let mut connection = connect(&opened)?;
+            // What the last run journaled and did not fold, into the tables.
+            let mut unfolded = journal::read(&connection)?;
+            writer::fold(&mut connection, &mut unfolded)?;
             let states = read_states(&connection, &skipped)?;
             Ok::<_, StoreError>((connection, states))
         })
         .await
         .map_err(|error| StoreError::backend("the SQLite start-up read stopped", error))??;
-        // The writer never checkpoints (copies the WAL back into the
-        // database) itself: a thread of its own does, beside it.
+        // The writer checkpoints (copies the WAL back into the database)
+        // when it chooses to: after each fold.
         connection
             .pragma_update(None, "wal_autocheckpoint", 0)
             .map_err(sqlite)?;
-        let (writes, queue) = mpsc::unbounded_channel();
+        let (writes, queue) = std::sync::mpsc::channel();
+        let states = Arc::new(states);
+        let writer = Writer {
+            connection,
+            states: states.clone(),
+            on_disk_only: on_disk_only.clone(),
+            unfolded: journal::Unfolded::default(),
+        };
         std::thread::Builder::new()
             .name("sqlite-writer".into())
             .spawn(move || {
                 yield_to_requests();
-                write_in_groups(connection, queue)
+                writer.run(queue)
             })
             .map_err(|error| StoreError::backend("cannot start the SQLite writer", error))?;
-        let checkpoints = connect(&path)?;
         let reader = Arc::new(Mutex::new(connect(&path)?));
-        let (stop_checkpoints, stopped) = std::sync::mpsc::channel::<()>();
-        std::thread::Builder::new()
-            .name("sqlite-checkpoint".into())
-            .spawn(move || {
-                yield_to_requests();
-                checkpoint_every_second(&checkpoints, &stopped)
-            })
-            .map_err(|error| StoreError::backend("cannot start the SQLite checkpoints", error))?;
         Ok(Self {
             reader,
             on_disk_only,
             states,
             writes,
-            _stop_checkpoints: stop_checkpoints,
         })
     }
 
@@ -163,11 +157,21 @@ impl SqliteStore {
 
     /// Queues a write for the writer and waits until it is committed.
     async fn write(&self, write: Write) -> Result<(), StoreError> {
+        self.ask(|done| Request::Write { write, done }).await
+    }
+
+    /// Has the writer fold the journal into the tables, and waits for it.
+    async fn fold(&self) -> Result<(), StoreError> {
+        self.ask(Request::Fold).await
+    }
+
+    async fn ask(
+        &self,
+        request: impl FnOnce(oneshot::Sender<Result<(), StoreError>>) -> Request,
+    ) -> Result<(), StoreError> {
         let (done, result) = oneshot::channel();
         let stopped = || StoreError::backend_says("the SQLite writer has stopped");
-        self.writes
-            .send(Queued { write, done })
-            .map_err(|_| stopped())?;
+        self.writes.send(request(done)).map_err(|_| stopped())?;
         result.await.map_err(|_| stopped())?
     }
 
@@ -177,6 +181,8 @@ impl SqliteStore {
                 // The version check is the SQL's alone.
                 return self.write(Write::Commit(commit)).await;
             }
+            // A stale read fails here, before it waits for the writer;
+            // the writer checks again, and changes the memory as it commits.
             let found = self.states.version(key);
             if found != commit.expected_version {
                 return Err(StoreError::Conflict {
@@ -186,15 +192,7 @@ impl SqliteStore {
                 });
             }
         }
-        // The memory side needs only the state; schedules and the outbox
-        // are read from disk at start-up.
-        let in_memory = Commit::state(
-            commit.key.clone(),
-            commit.expected_version,
-            commit.change.clone(),
-        );
-        self.write(Write::Commit(commit)).await?;
-        self.states.commit(in_memory).await
+        self.write(Write::Commit(commit)).await
     }
 }
 
@@ -302,43 +300,6 @@ fn read_outbox(connection: &Connection) -> Result<Vec<PendingEntry>, StoreError>
     pending_entries(deliveries, entries)
 }
 
-/// WAL frames past which the checkpointer restarts the log (32 MiB of
-/// 4 KiB pages).
-const RESTART_FRAMES: i64 = 8192;
-
-/// Copies committed WAL frames back into the database file once a second
-/// (without blocking the writer), until the store is dropped.
-///
-/// Under steady writes a passive checkpoint never catches up with the end
-/// of the log, and SQLite starts the log over only once every frame is
-/// copied back: the WAL grew by about 170 MB a second at 1,000 games
-/// (1.5 GB after 8 s), every frame a new block for the file system to
-/// allocate. So once the log is past [`RESTART_FRAMES`], the passive pass
-/// (which did most of the copying) is followed by a `RESTART` one: it
-/// waits for the writer's transaction in progress, copies what is left
-/// and makes the next transaction write from the start of the file again.
-fn checkpoint_every_second(connection: &Connection, stopped: &std::sync::mpsc::Receiver<()>) {
-    use std::sync::mpsc::RecvTimeoutError;
-    while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(Duration::from_secs(1)) {
-        let checkpointed = checkpoint(connection, "PASSIVE").and_then(|frames| {
-            if frames > RESTART_FRAMES {
-                checkpoint(connection, "RESTART")?;
-            }
-            Ok(())
-        });
-        if let Err(error) = checkpointed {
-            tracing::warn!(%error, "WAL checkpoint failed");
-        }
-    }
-}
-
-/// Runs a checkpoint of the given kind; how many frames the log had.
-fn checkpoint(connection: &Connection, kind: &str) -> rusqlite::Result<i64> {
-    connection.query_row(&format!("PRAGMA wal_checkpoint({kind})"), [], |row| {
-        row.get::<_, i64>(1)
-    })
-}
-
 fn query_all<T>(
     connection: &Connection,
     statement: &str,
@@ -390,11 +351,17 @@ impl Store for SqliteStore {
     }
 
     fn pending_schedules(&self) -> StoreFuture<'_, Vec<Scheduled>> {
-        Box::pin(self.read(read_schedules))
+        Box::pin(async move {
+            self.fold().await?;
+            self.read(read_schedules).await
+        })
     }
 
     fn pending_outbox(&self) -> StoreFuture<'_, Vec<PendingEntry>> {
-        Box::pin(self.read(read_outbox))
+        Box::pin(async move {
+            self.fold().await?;
+            self.read(read_outbox).await
+        })
     }
 
     fn finish(&self, finished: Vec<Finished>) -> StoreFuture<'_, ()> {
@@ -421,108 +388,5 @@ impl app::api::sessions::SessionStore for SqliteStore {
             .await
             .map_err(|error| app::api::sessions::SessionStoreError(Box::new(error)))
         })
-    }
-}
-
-/// The writer thread: takes whatever is queued (up to [`GROUP`]), commits
-/// it in one transaction, answers each caller, and goes on until every
-/// [`SqliteStore`] handle is gone.
-fn write_in_groups(mut connection: Connection, mut queue: mpsc::UnboundedReceiver<Queued>) {
-    let mut group = Vec::with_capacity(GROUP);
-    while let Some(first) = queue.blocking_recv() {
-        group.push(first);
-        while group.len() < GROUP {
-            match queue.try_recv() {
-                Ok(next) => group.push(next),
-                Err(_) => break,
-            }
-        }
-        let results = match commit_group(&mut connection, &group) {
-            Ok(results) => results,
-            // Something other than a version conflict failed, and took the
-            // whole group with it: each write again, on its own, so only
-            // the one at fault fails.
-            Err(error) => {
-                tracing::warn!(%error, writes = group.len(), "group commit failed; writing one at a time");
-                group
-                    .iter()
-                    .map(|queued| commit_one(&mut connection, &queued.write))
-                    .collect()
-            }
-        };
-        for (queued, result) in group.drain(..).zip(results) {
-            let _ = queued.done.send(result);
-        }
-    }
-}
-
-/// One transaction for the group; a conflicting commit wrote nothing and
-/// is answered with its conflict, the others with the transaction's fate.
-fn commit_group(
-    connection: &mut Connection,
-    group: &[Queued],
-) -> Result<Vec<Result<(), StoreError>>, StoreError> {
-    let tx = connection.transaction().map_err(sqlite)?;
-    let mut results = Vec::with_capacity(group.len());
-    for queued in group {
-        match apply(&tx, &queued.write) {
-            Ok(()) => results.push(Ok(())),
-            Err(conflict @ StoreError::Conflict { .. }) => results.push(Err(conflict)),
-            Err(error) => return Err(error),
-        }
-    }
-    tx.commit().map_err(sqlite)?;
-    Ok(results)
-}
-
-fn commit_one(connection: &mut Connection, write: &Write) -> Result<(), StoreError> {
-    let tx = connection.transaction().map_err(sqlite)?;
-    apply(&tx, write)?;
-    tx.commit().map_err(sqlite)
-}
-
-/// One write on an open transaction: the shared statements, run on this
-/// thread. Every [`Executor`] call here is ready at once (rusqlite is
-/// synchronous), so `block_on` only polls it.
-fn apply(tx: &rusqlite::Transaction<'_>, write: &Write) -> Result<(), StoreError> {
-    futures::executor::block_on(sql::apply(&mut OnTransaction(tx), write))
-}
-
-/// The writer's open transaction, as an [`Executor`].
-struct OnTransaction<'a>(&'a rusqlite::Transaction<'a>);
-
-impl rusqlite::ToSql for Param<'_> {
-    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
-        match self {
-            Param::Text(text) => text.to_sql(),
-            Param::Int(number) => number.to_sql(),
-            Param::MaybeInt(number) => number.to_sql(),
-        }
-    }
-}
-
-impl Executor for OnTransaction<'_> {
-    async fn execute(
-        &mut self,
-        sql: &'static str,
-        params: &[Param<'_>],
-    ) -> Result<u64, StoreError> {
-        let mut statement = self.0.prepare_cached(sql).map_err(sqlite)?;
-        let rows = statement
-            .execute(rusqlite::params_from_iter(params))
-            .map_err(sqlite)?;
-        Ok(rows as u64)
-    }
-
-    async fn fetch_int(
-        &mut self,
-        sql: &'static str,
-        params: &[Param<'_>],
-    ) -> Result<Option<i64>, StoreError> {
-        let mut statement = self.0.prepare_cached(sql).map_err(sqlite)?;
-        statement
-            .query_row(rusqlite::params_from_iter(params), |row| row.get(0))
-            .optional()
-            .map_err(sqlite)
     }
 }

@@ -1,0 +1,303 @@
+//! The embedded store's writer: one thread owns the write connection and
+//! commits in groups. Every write queued while the previous group was
+//! committing goes into the next transaction, each caller hears back once
+//! its group is on disk, and what a group changes goes to the journal
+//! (see [`journal`](super::journal)), folded into the tables every
+//! [`FOLD_EVERY`] or [`FOLD_OPS`] ops, whichever comes first.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::time::{Duration, Instant};
+
+use bus::{Commit, MemoryStore, StoreError};
+use futures::FutureExt;
+use rusqlite::{Connection, OptionalExtension, Transaction};
+use tokio::sync::oneshot;
+
+use super::journal::{self, Staged, Unfolded};
+use super::sqlite;
+use crate::storage::sql::{self, Executor, Param, Write};
+
+/// The most writes one transaction takes.
+const GROUP: usize = 256;
+
+/// How long the journal's ops wait at most for their fold. A state
+/// changed ten times in that time is written to its table once.
+pub(super) const FOLD_EVERY: Duration = Duration::from_secs(1);
+
+/// Ops past which the journal is folded before its time.
+const FOLD_OPS: usize = 100_000;
+
+/// What the writer is asked to do.
+#[expect(
+    clippy::large_enum_variant,
+    reason = "nearly every request is a write: boxing it would cost an allocation each"
+)]
+pub(super) enum Request {
+    /// A write, and who waits for its result.
+    Write {
+        write: Write,
+        done: oneshot::Sender<Result<(), StoreError>>,
+    },
+    /// Fold the journal into the tables now (before reading them).
+    Fold(oneshot::Sender<Result<(), StoreError>>),
+}
+
+/// The writer's thread: its connection, the states kept in memory (the
+/// writer changes them as it commits, so their versions are the ones to
+/// check), the state types whose rows are written in place (they are read
+/// from the file), and what the journal holds.
+pub(super) struct Writer {
+    pub(super) connection: Connection,
+    pub(super) states: Arc<MemoryStore>,
+    pub(super) on_disk_only: HashSet<&'static str>,
+    pub(super) unfolded: Unfolded,
+}
+
+impl Writer {
+    /// Takes whatever is queued (up to [`GROUP`] writes), commits it in one
+    /// transaction, answers each caller, folds when it is time, and goes on
+    /// until every handle on the queue is gone; then folds what is left.
+    pub(super) fn run(mut self, queue: Receiver<Request>) {
+        let mut group = Vec::with_capacity(GROUP);
+        let mut folds = Vec::new();
+        let mut folded_at = Instant::now();
+        loop {
+            let first = match queue.recv_timeout(FOLD_EVERY) {
+                Ok(first) => first,
+                Err(RecvTimeoutError::Timeout) => {
+                    self.fold_and_answer(&mut folds, &mut folded_at);
+                    continue;
+                }
+                Err(RecvTimeoutError::Disconnected) => break,
+            };
+            let mut next = Some(first);
+            while let Some(request) = next.take() {
+                match request {
+                    Request::Write { write, done } => group.push((write, done)),
+                    Request::Fold(done) => folds.push(done),
+                }
+                if group.len() < GROUP {
+                    next = queue.try_recv().ok();
+                }
+            }
+            if !group.is_empty() {
+                self.commit_and_answer(&mut group);
+            }
+            if !folds.is_empty()
+                || self.unfolded.len() >= FOLD_OPS
+                || folded_at.elapsed() >= FOLD_EVERY
+            {
+                self.fold_and_answer(&mut folds, &mut folded_at);
+            }
+        }
+        self.fold_and_answer(&mut folds, &mut folded_at);
+    }
+
+    fn commit_and_answer(
+        &mut self,
+        group: &mut Vec<(Write, oneshot::Sender<Result<(), StoreError>>)>,
+    ) {
+        let writes: Vec<&Write> = group.iter().map(|(write, _)| write).collect();
+        let results = match self.commit_group(&writes) {
+            Ok(results) => results,
+            // Something other than a version conflict failed, and took the
+            // whole group with it: each write again, on its own, so only
+            // the one at fault fails.
+            Err(error) => {
+                tracing::warn!(%error, writes = writes.len(), "group commit failed; writing one at a time");
+                writes
+                    .iter()
+                    .map(|write| {
+                        self.commit_group(&[write])
+                            .and_then(|mut one| one.remove(0))
+                    })
+                    .collect()
+            }
+        };
+        for ((_, done), result) in group.drain(..).zip(results) {
+            let _ = done.send(result);
+        }
+    }
+
+    /// One transaction for the writes: each checked, its ops appended to
+    /// the journal as one row. A conflicting write changed nothing and is
+    /// answered with its conflict, the others with the transaction's fate.
+    fn commit_group(
+        &mut self,
+        writes: &[&Write],
+    ) -> Result<Vec<Result<(), StoreError>>, StoreError> {
+        let tx = self.connection.transaction().map_err(sqlite)?;
+        let mut staged = Staged::default();
+        let mut results = Vec::with_capacity(writes.len());
+        for write in writes {
+            match stage(&tx, &self.on_disk_only, &self.states, &mut staged, write) {
+                Ok(()) => results.push(Ok(())),
+                Err(conflict @ StoreError::Conflict { .. }) => results.push(Err(conflict)),
+                Err(error) => return Err(error),
+            }
+        }
+        let seq = match staged.ops.is_empty() {
+            true => None,
+            false => Some(journal::append(&tx, &staged.ops)?),
+        };
+        tx.commit().map_err(sqlite)?;
+        if let Some(seq) = seq {
+            self.unfolded.take(seq, staged.ops);
+        }
+        for commit in staged.in_memory {
+            // Checked above against these very versions: it cannot conflict.
+            let remembered = bus::Store::commit(&*self.states, commit).now_or_never();
+            if let Some(Err(error)) = remembered {
+                tracing::error!(%error, "a committed state did not go into memory");
+            }
+        }
+        Ok(results)
+    }
+
+    /// Folds the journal into the tables (when it holds anything) and
+    /// answers those who asked for it.
+    fn fold_and_answer(
+        &mut self,
+        waiting: &mut Vec<oneshot::Sender<Result<(), StoreError>>>,
+        folded_at: &mut Instant,
+    ) {
+        let folded = fold(&mut self.connection, &mut self.unfolded);
+        match &folded {
+            Ok(true) => restart_the_log(&self.connection),
+            Ok(false) => {}
+            Err(error) => {
+                tracing::warn!(%error, "the journal's fold failed; it stays in the journal")
+            }
+        }
+        let folded = folded.map(drop);
+        *folded_at = Instant::now();
+        for done in waiting.drain(..) {
+            let _ = done.send(folded.clone());
+        }
+    }
+}
+
+/// Folds what the journal holds into the tables, in one transaction;
+/// whether there was anything to fold.
+pub(super) fn fold(
+    connection: &mut Connection,
+    unfolded: &mut Unfolded,
+) -> Result<bool, StoreError> {
+    if unfolded.len() == 0 {
+        return Ok(false);
+    }
+    let tx = connection.transaction().map_err(sqlite)?;
+    unfolded.fold(&tx)?;
+    tx.commit().map_err(sqlite)?;
+    *unfolded = Unfolded::default();
+    Ok(true)
+}
+
+/// Copies the WAL back into the database file and has the next
+/// transaction write from the start of the log again (a `RESTART`
+/// checkpoint), on the writer's own thread, after a fold.
+///
+/// Left to SQLite's automatic passive checkpoints, the log never caught
+/// up under steady writes and grew without end (170 MB a second at 1,000
+/// games, before the journal). Run from a thread of its own, beside the
+/// writer, a `RESTART` holds the write lock while it works: on a busy
+/// core that thread waited seconds for its turn, the writer with it, and
+/// commits failed with "database is locked" past the 5 s busy timeout.
+/// Here nothing waits for the lock: the writer is the only one.
+fn restart_the_log(connection: &Connection) {
+    let restarted = connection.query_row("PRAGMA wal_checkpoint(RESTART)", [], |row| {
+        row.get::<_, i64>(0)
+    });
+    match restarted {
+        Ok(0) => {}
+        Ok(_) => tracing::debug!("a reader kept the WAL from restarting"),
+        Err(error) => tracing::warn!(%error, "WAL checkpoint failed"),
+    }
+}
+
+/// One write on the group's open transaction: what changes the tables
+/// read from the file (sessions, states kept on disk only, effects set
+/// aside) is written in place; the rest is staged for the journal.
+fn stage(
+    tx: &Transaction<'_>,
+    on_disk_only: &HashSet<&'static str>,
+    memory: &MemoryStore,
+    staged: &mut Staged,
+    write: &Write,
+) -> Result<(), StoreError> {
+    match write {
+        Write::Commit(commit) => match &commit.key {
+            Some(key) if on_disk_only.contains(key.state_type) => {
+                let state = Commit::state(
+                    commit.key.clone(),
+                    commit.expected_version,
+                    commit.change.clone(),
+                );
+                in_place(tx, &Write::Commit(state))?;
+                journal::commit_ops(commit, &mut staged.ops);
+                Ok(())
+            }
+            _ => staged.commit(memory, commit),
+        },
+        Write::Finish(finished) => {
+            journal::finished_ops(finished, &mut staged.ops);
+            Ok(())
+        }
+        Write::Session { .. } => in_place(tx, write),
+        Write::SetAside { unreadable, .. } => {
+            // In place (the row aside, and the schedule out of the table),
+            // and through the journal (the schedule out of what it holds).
+            in_place(tx, write)?;
+            journal::set_aside_ops(unreadable, &mut staged.ops);
+            Ok(())
+        }
+    }
+}
+
+/// A write run as the shared statements say, on the open transaction.
+/// Every [`Executor`] call here is ready at once (rusqlite is
+/// synchronous), so `block_on` only polls it.
+fn in_place(tx: &Transaction<'_>, write: &Write) -> Result<(), StoreError> {
+    futures::executor::block_on(sql::apply(&mut OnTransaction(tx), write))
+}
+
+/// The writer's open transaction, as an [`Executor`].
+struct OnTransaction<'a>(&'a Transaction<'a>);
+
+impl rusqlite::ToSql for Param<'_> {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        match self {
+            Param::Text(text) => text.to_sql(),
+            Param::Int(number) => number.to_sql(),
+            Param::MaybeInt(number) => number.to_sql(),
+        }
+    }
+}
+
+impl Executor for OnTransaction<'_> {
+    async fn execute(
+        &mut self,
+        sql: &'static str,
+        params: &[Param<'_>],
+    ) -> Result<u64, StoreError> {
+        let mut statement = self.0.prepare_cached(sql).map_err(sqlite)?;
+        let rows = statement
+            .execute(rusqlite::params_from_iter(params))
+            .map_err(sqlite)?;
+        Ok(rows as u64)
+    }
+
+    async fn fetch_int(
+        &mut self,
+        sql: &'static str,
+        params: &[Param<'_>],
+    ) -> Result<Option<i64>, StoreError> {
+        let mut statement = self.0.prepare_cached(sql).map_err(sqlite)?;
+        statement
+            .query_row(rusqlite::params_from_iter(params), |row| row.get(0))
+            .optional()
+            .map_err(sqlite)
+    }
+}
