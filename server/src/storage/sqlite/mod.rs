@@ -15,6 +15,9 @@
 mod journal;
 mod writer;
 
+#[cfg(test)]
+mod journal_tests;
+
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::str::FromStr;

@@ -124,7 +124,7 @@ impl Writer {
     /// One transaction for the writes: each checked, its ops appended to
     /// the journal as one row. A conflicting write changed nothing and is
     /// answered with its conflict, the others with the transaction's fate.
-    fn commit_group(
+    pub(super) fn commit_group(
         &mut self,
         writes: &[&Write],
     ) -> Result<Vec<Result<(), StoreError>>, StoreError> {
@@ -259,7 +259,7 @@ fn stage(
 /// A write run as the shared statements say, on the open transaction.
 /// Every [`Executor`] call here is ready at once (rusqlite is
 /// synchronous), so `block_on` only polls it.
-fn in_place(tx: &Transaction<'_>, write: &Write) -> Result<(), StoreError> {
+pub(super) fn in_place(tx: &Transaction<'_>, write: &Write) -> Result<(), StoreError> {
     futures::executor::block_on(sql::apply(&mut OnTransaction(tx), write))
 }
 

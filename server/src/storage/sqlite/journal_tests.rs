@@ -1,0 +1,334 @@
+//! The journal changes how the tables are written, never what they hold:
+//! any sequence of writes, grouped any way, folded at any points (or left
+//! in the journal by a crash and folded at the next start), leaves the
+//! same rows as each write run in place, and answers each write the same.
+
+use std::collections::HashSet;
+use std::path::Path;
+use std::sync::{Arc, OnceLock};
+
+use bus::{
+    Change, Commit, Delivery, EffectText, Envelope, Finished, MemoryStore, OutboxEntry, ScheduleOp,
+    Scheduled, StateBody, StateKey, StoreError, StoredEffect,
+};
+use proptest::prelude::*;
+use rusqlite::Connection;
+
+use super::writer::{Writer, fold, in_place};
+use super::{journal, sqlite};
+use crate::storage::sql::Write;
+
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+struct Happened {
+    n: u32,
+}
+bus::events!(Happened);
+
+/// A state type the writer keeps in memory, and one it writes in place.
+const KEPT: &str = "Kept";
+const ON_DISK: &str = "OnDisk";
+
+#[derive(Debug, Clone)]
+enum Step {
+    /// A state set (its version as the test expects it, or a stale one).
+    Set {
+        on_disk: bool,
+        id: u8,
+        stale: bool,
+    },
+    Delete {
+        on_disk: bool,
+        id: u8,
+    },
+    /// A schedule added under one of a few keys.
+    Schedule {
+        key: u8,
+    },
+    Cancel {
+        key: u8,
+    },
+    /// The nth schedule added so far fired.
+    ScheduleDone {
+        nth: usize,
+    },
+    /// An outbox entry, with a delivery of an earlier one.
+    Outbox {
+        delivers: Option<(usize, u32, u32)>,
+    },
+    EntryDone {
+        nth: usize,
+    },
+    /// The writer folds now.
+    Fold,
+    /// The writes so far end their group here.
+    EndGroup,
+}
+
+fn step() -> impl Strategy<Value = Step> {
+    prop_oneof![
+        (any::<bool>(), 0..3u8, prop::bool::weighted(0.1))
+            .prop_map(|(on_disk, id, stale)| Step::Set { on_disk, id, stale }),
+        (any::<bool>(), 0..3u8).prop_map(|(on_disk, id)| Step::Delete { on_disk, id }),
+        (0..3u8).prop_map(|key| Step::Schedule { key }),
+        (0..3u8).prop_map(|key| Step::Cancel { key }),
+        (0..8usize).prop_map(|nth| Step::ScheduleDone { nth }),
+        prop::option::of((0..8usize, 0..2u32, 0..2u32))
+            .prop_map(|delivers| Step::Outbox { delivers }),
+        (0..8usize).prop_map(|nth| Step::EntryDone { nth }),
+        Just(Step::Fold),
+        Just(Step::EndGroup),
+        Just(Step::EndGroup),
+    ]
+}
+
+/// A migrated, empty database file, made once and copied for each case.
+fn template() -> &'static Path {
+    static TEMPLATE: OnceLock<tempfile::TempDir> = OnceLock::new();
+    TEMPLATE
+        .get_or_init(|| {
+            let folder = tempfile::tempdir().expect("a folder");
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a runtime");
+            runtime.block_on(async {
+                drop(
+                    super::SqliteStore::open(folder.path())
+                        .await
+                        .expect("opens"),
+                );
+            });
+            folder
+        })
+        .path()
+}
+
+fn fresh_database(folder: &Path) -> Connection {
+    let file = folder.join(super::DATABASE_FILE);
+    std::fs::copy(template().join(super::DATABASE_FILE), &file).expect("a copy");
+    Connection::open(file).expect("opens")
+}
+
+/// The writes the steps make, with the versions a correct caller would
+/// expect; `None` ends a group, `Some(None)` is a fold.
+fn writes(steps: &[Step]) -> Vec<Option<Option<Write>>> {
+    let mut versions: std::collections::HashMap<(bool, u8), u64> = Default::default();
+    let (mut schedules, mut entries) = (Vec::new(), Vec::new());
+    let mut next_id = 1u128;
+    let mut out = Vec::new();
+    let key = |on_disk: bool, id: u8| StateKey {
+        state_type: if on_disk { ON_DISK } else { KEPT },
+        id: format!("state-{id}"),
+    };
+    for (at, step) in steps.iter().enumerate() {
+        next_id += 1;
+        let write = match step {
+            Step::Set { on_disk, id, stale } => {
+                let expected = versions.get(&(*on_disk, *id)).copied();
+                let expected = if *stale {
+                    Some(expected.map_or(7, |version| version + 1))
+                } else {
+                    expected
+                };
+                if !stale {
+                    versions.insert((*on_disk, *id), expected.map_or(1, |v| v + 1));
+                }
+                let body = StateBody::json(format!("{{\"step\":{at},\"quote\":\"\\\"\"}}"), 2);
+                Commit::state(Some(key(*on_disk, *id)), expected, Change::Set(body))
+            }
+            Step::Delete { on_disk, id } => {
+                let expected = versions.remove(&(*on_disk, *id));
+                Commit::state(Some(key(*on_disk, *id)), expected, Change::Delete)
+            }
+            Step::Schedule { key } => {
+                schedules.push(next_id);
+                let mut commit = Commit::state(None, None, Change::Keep);
+                commit.schedules.push(ScheduleOp::Add(Scheduled {
+                    id: next_id,
+                    key: format!("timer-{key}"),
+                    due_at_ms: 1_000 + at as u64,
+                    updates_every_ms: (key % 2 == 0).then_some(250),
+                    event: StoredEffect::Json(EffectText {
+                        effect_type: "Happened".into(),
+                        schema_version: 1,
+                        payload: format!("{{\"n\":{at}}}"),
+                    }),
+                }));
+                commit
+            }
+            Step::Cancel { key } => {
+                let mut commit = Commit::state(None, None, Change::Keep);
+                let key = format!("timer-{key}");
+                commit.schedules.push(ScheduleOp::Cancel { key });
+                commit
+            }
+            Step::ScheduleDone { nth } => match schedules.get(*nth) {
+                Some(id) => {
+                    out.push(Some(Some(Write::Finish(vec![Finished::Schedule(*id)]))));
+                    continue;
+                }
+                None => continue,
+            },
+            Step::Outbox { delivers } => {
+                entries.push(next_id);
+                let mut commit = Commit::state(None, None, Change::Keep);
+                commit.outbox = Some(OutboxEntry {
+                    id: next_id,
+                    effects: vec![Envelope::new(Happened { n: at as u32 })],
+                });
+                commit.delivery = delivers.and_then(|(nth, position, handler)| {
+                    entries.get(nth).map(|entry| Delivery {
+                        entry: *entry,
+                        position,
+                        handler,
+                    })
+                });
+                commit
+            }
+            Step::EntryDone { nth } => match entries.get(*nth) {
+                Some(id) => {
+                    out.push(Some(Some(Write::Finish(vec![Finished::Entry(*id)]))));
+                    continue;
+                }
+                None => continue,
+            },
+            Step::Fold => {
+                out.push(Some(None));
+                continue;
+            }
+            Step::EndGroup => {
+                out.push(None);
+                continue;
+            }
+        };
+        out.push(Some(Some(Write::Commit(write))));
+    }
+    out
+}
+
+/// Every row of the tables a write changes, in a comparable order.
+fn rows(connection: &Connection) -> Vec<String> {
+    let mut all = Vec::new();
+    for query in [
+        "SELECT state_type, id, version, body, schema_version FROM states ORDER BY 1, 2",
+        "SELECT id, schedule_key, due_at_ms, updates_every_ms, event_type, payload, \
+         schema_version FROM schedules ORDER BY id",
+        "SELECT id, effects, node FROM outbox ORDER BY seq",
+        "SELECT entry, position, handler FROM deliveries ORDER BY 1, 2, 3",
+    ] {
+        let mut statement = connection.prepare(query).expect("a query");
+        let columns = statement.column_count();
+        let found = statement
+            .query_map([], |row| {
+                (0..columns)
+                    .map(|at| row.get::<_, rusqlite::types::Value>(at))
+                    .collect::<Result<Vec<_>, _>>()
+                    .map(|values| format!("{query:.20}: {values:?}"))
+            })
+            .expect("rows")
+            .collect::<Result<Vec<_>, _>>()
+            .expect("rows");
+        all.extend(found);
+    }
+    all
+}
+
+fn outcome(result: &Result<(), StoreError>) -> String {
+    match result {
+        Ok(()) => "ok".into(),
+        Err(StoreError::Conflict {
+            key,
+            expected,
+            found,
+        }) => format!("conflict {key} {expected:?} {found:?}"),
+        Err(error) => format!("failed: {error}"),
+    }
+}
+
+/// Each write on its own transaction, in place.
+fn in_place_each(connection: &mut Connection, writes: &[Option<Option<Write>>]) -> Vec<String> {
+    let mut results = Vec::new();
+    for write in writes.iter().flatten().flatten() {
+        let tx = connection
+            .transaction()
+            .map_err(sqlite)
+            .expect("a transaction");
+        let result = in_place(&tx, write);
+        if result.is_ok() {
+            tx.commit().expect("commits");
+        }
+        results.push(outcome(&result));
+    }
+    results
+}
+
+/// Through the writer's groups and journal; `crash`: what is unfolded at
+/// the end stays in the journal, and a new start folds it.
+fn journaled(
+    folder: &Path,
+    connection: Connection,
+    writes: &[Option<Option<Write>>],
+    crash: bool,
+) -> (Vec<String>, Connection) {
+    let mut writer = Writer {
+        connection,
+        states: Arc::new(MemoryStore::new()),
+        on_disk_only: HashSet::from([ON_DISK]),
+        unfolded: journal::Unfolded::default(),
+    };
+    let (mut results, mut group) = (Vec::new(), Vec::new());
+    let mut commit = |writer: &mut Writer, group: &mut Vec<&Write>| {
+        if !group.is_empty() {
+            let answers = writer.commit_group(group).expect("the group commits");
+            results.extend(answers.iter().map(outcome));
+            group.clear();
+        }
+    };
+    for write in writes {
+        match write {
+            Some(Some(write)) => group.push(write),
+            Some(None) => {
+                commit(&mut writer, &mut group);
+                fold(&mut writer.connection, &mut writer.unfolded).expect("folds");
+            }
+            None => commit(&mut writer, &mut group),
+        }
+    }
+    commit(&mut writer, &mut group);
+    if !crash {
+        fold(&mut writer.connection, &mut writer.unfolded).expect("folds");
+        return (results, writer.connection);
+    }
+    drop(writer);
+    let mut connection = Connection::open(folder.join(super::DATABASE_FILE)).expect("reopens");
+    let mut unfolded = journal::read(&connection).expect("the journal reads");
+    fold(&mut connection, &mut unfolded).expect("folds");
+    (results, connection)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    #[test]
+    fn the_journal_leaves_the_rows_writing_in_place_does(
+        steps in prop::collection::vec(step(), 0..60),
+        crash in any::<bool>(),
+    ) {
+        let writes = writes(&steps);
+        let (in_place_folder, journal_folder) = (tempfile::tempdir()?, tempfile::tempdir()?);
+        let mut expected_db = fresh_database(in_place_folder.path());
+        let expected_results = in_place_each(&mut expected_db, &writes);
+        let (results, journaled_db) = journaled(
+            journal_folder.path(),
+            fresh_database(journal_folder.path()),
+            &writes,
+            crash,
+        );
+        prop_assert_eq!(results, expected_results);
+        prop_assert_eq!(rows(&journaled_db), rows(&expected_db));
+        let left: i64 = journaled_db
+            .query_row("SELECT count(*) FROM journal", [], |row| row.get(0))
+            .expect("counts");
+        prop_assert_eq!(left, 0, "folded: the journal is empty");
+    }
+}
