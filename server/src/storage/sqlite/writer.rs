@@ -164,14 +164,9 @@ impl Writer {
         folded_at: &mut Instant,
     ) {
         let folded = fold(&mut self.connection, &mut self.unfolded);
-        match &folded {
-            Ok(true) => restart_the_log(&self.connection),
-            Ok(false) => {}
-            Err(error) => {
-                tracing::warn!(%error, "the journal's fold failed; it stays in the journal")
-            }
+        if let Err(error) = &folded {
+            tracing::warn!(%error, "the journal's fold failed; it stays in the journal");
         }
-        let folded = folded.map(drop);
         *folded_at = Instant::now();
         for done in waiting.drain(..) {
             let _ = done.send(folded.clone());
@@ -179,42 +174,16 @@ impl Writer {
     }
 }
 
-/// Folds what the journal holds into the tables, in one transaction;
-/// whether there was anything to fold.
-pub(super) fn fold(
-    connection: &mut Connection,
-    unfolded: &mut Unfolded,
-) -> Result<bool, StoreError> {
+/// Folds what the journal holds into the tables, in one transaction.
+pub(super) fn fold(connection: &mut Connection, unfolded: &mut Unfolded) -> Result<(), StoreError> {
     if unfolded.len() == 0 {
-        return Ok(false);
+        return Ok(());
     }
     let tx = connection.transaction().map_err(sqlite)?;
     unfolded.fold(&tx)?;
     tx.commit().map_err(sqlite)?;
     *unfolded = Unfolded::default();
-    Ok(true)
-}
-
-/// Copies the WAL back into the database file and has the next
-/// transaction write from the start of the log again (a `RESTART`
-/// checkpoint), on the writer's own thread, after a fold.
-///
-/// Left to SQLite's automatic passive checkpoints, the log never caught
-/// up under steady writes and grew without end (170 MB a second at 1,000
-/// games, before the journal). Run from a thread of its own, beside the
-/// writer, a `RESTART` holds the write lock while it works: on a busy
-/// core that thread waited seconds for its turn, the writer with it, and
-/// commits failed with "database is locked" past the 5 s busy timeout.
-/// Here nothing waits for the lock: the writer is the only one.
-fn restart_the_log(connection: &Connection) {
-    let restarted = connection.query_row("PRAGMA wal_checkpoint(RESTART)", [], |row| {
-        row.get::<_, i64>(0)
-    });
-    match restarted {
-        Ok(0) => {}
-        Ok(_) => tracing::debug!("a reader kept the WAL from restarting"),
-        Err(error) => tracing::warn!(%error, "WAL checkpoint failed"),
-    }
+    Ok(())
 }
 
 /// One write on the group's open transaction: what changes the tables
