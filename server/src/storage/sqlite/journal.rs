@@ -9,13 +9,20 @@
 //! each group's changes to the `journal` table as one row (a few pages
 //! for a whole group), keeps them in memory too ([`Unfolded`]), and every
 //! second (or sooner when many have gathered) writes what they come to
-//! into the tables in one transaction: each state once, at its last
-//! version; a timer set and cancelled inside the second not at all.
+//! into the tables ([`Folding`]): each state once, at its last version; a
+//! timer set and cancelled inside the second not at all. The fold runs a
+//! thousand statements at a time between the writer's groups, each
+//! thousand a transaction, and deletes its journal rows with the last.
 //!
 //! A crash loses nothing: the journal is committed before any caller
 //! hears back, and at start-up what it holds is folded in before the
-//! tables are read. The tables alone are the truth only after a fold; the
-//! store folds before it reads schedules or the outbox.
+//! tables are read. Every statement of a fold is idempotent (an upsert, a
+//! delete, an insert that leaves a row already there), and a fold
+//! deletes every timer and outbox entry finished in its second, even one
+//! added in it, so a fold cut short by a crash and done again over its
+//! own first steps ends where it would have. The tables alone are the
+//! truth only after a fold; the store folds before it reads schedules or
+//! the outbox.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -38,6 +45,13 @@ const UPSERT_STATE: &str = "INSERT INTO states (state_type, id, body, schema_ver
      SET body = excluded.body, schema_version = excluded.schema_version, \
      version = excluded.version";
 const DELETE_STATE: &str = "DELETE FROM states WHERE state_type = $1 AND id = $2";
+/// A schedule, whether or not a fold cut short wrote it already.
+const REPLACE_SCHEDULE: &str = "INSERT OR REPLACE INTO schedules \
+     (id, schedule_key, due_at_ms, updates_every_ms, event_type, payload, schema_version) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7)";
+/// An outbox entry, likewise (one written already keeps its place).
+const INSERT_ENTRY: &str =
+    "INSERT INTO outbox (id, effects, node) VALUES ($1, $2, 0) ON CONFLICT (id) DO NOTHING";
 
 /// One change to the tables, as the journal keeps it. Ids are the tables'
 /// hex text.
@@ -274,19 +288,19 @@ impl Unfolded {
                 };
                 self.schedules.insert(id, row);
             }
-            Op::ScheduleDone { id } => match self.schedules.remove(&id) {
-                Some(row) => {
-                    if let Some(ids) = self.schedules_by_key.get_mut(&row.key) {
-                        ids.retain(|added| *added != id);
-                        if ids.is_empty() {
-                            self.schedules_by_key.remove(&row.key);
-                        }
+            Op::ScheduleDone { id } => {
+                if let Some(row) = self.schedules.remove(&id)
+                    && let Some(ids) = self.schedules_by_key.get_mut(&row.key)
+                {
+                    ids.retain(|added| *added != id);
+                    if ids.is_empty() {
+                        self.schedules_by_key.remove(&row.key);
                     }
                 }
-                None => {
-                    self.schedules_done.insert(id);
-                }
-            },
+                // Deleted from the table even if added since the last
+                // fold: a fold cut short may have written it.
+                self.schedules_done.insert(id);
+            }
             Op::Outbox { id, effects } => {
                 self.entry_at.insert(id.clone(), self.entries.len());
                 self.entries.push(Some((id, effects)));
@@ -303,87 +317,145 @@ impl Unfolded {
             }
             Op::EntryDone { id } => {
                 self.deliveries.remove(&id);
-                match self.entry_at.remove(&id) {
-                    Some(at) => self.entries[at] = None,
-                    None => {
-                        self.entries_done.insert(id);
-                    }
+                if let Some(at) = self.entry_at.remove(&id) {
+                    self.entries[at] = None;
                 }
+                // As for schedules: a fold cut short may have written it.
+                self.entries_done.insert(id);
             }
         }
     }
 
-    /// Writes the net result into the tables and empties the journal, on
-    /// an open transaction. Once that commits, the caller starts a new
-    /// `Unfolded`; if it fails, this one is still what the journal holds.
-    pub(crate) fn fold(&self, tx: &Transaction<'_>) -> Result<(), StoreError> {
-        let Some(last_seq) = self.last_seq else {
-            return Ok(());
-        };
-        let mut upsert = tx.prepare_cached(UPSERT_STATE).map_err(sqlite)?;
-        let mut delete = tx.prepare_cached(DELETE_STATE).map_err(sqlite)?;
-        let rows = self
-            .states
-            .iter()
-            .flat_map(|(state_type, rows)| rows.iter().map(move |(id, row)| (state_type, id, row)));
-        for (state_type, id, row) in rows {
-            match row {
-                Some(row) => upsert.execute(rusqlite::params![
-                    state_type,
-                    id,
-                    row.body,
-                    row.schema_version,
-                    row.version as i64
-                ]),
-                None => delete.execute(rusqlite::params![state_type, id]),
+    /// The statements that write the net result into the tables, in the
+    /// order they must run (`None`: nothing to fold).
+    pub(crate) fn into_folding(self) -> Option<Folding> {
+        let last_seq = self.last_seq?;
+        let mut steps = Vec::new();
+        for (state_type, rows) in self.states {
+            for (id, row) in rows {
+                steps.push(match row {
+                    Some(row) => Step::Upsert(state_type.clone(), id, row),
+                    None => Step::DeleteState(state_type.clone(), id),
+                });
             }
-            .map_err(sqlite)?;
         }
-        let mut cancel = tx.prepare_cached(sql::CANCEL_SCHEDULES).map_err(sqlite)?;
-        for key in &self.cancelled_keys {
-            cancel.execute([key]).map_err(sqlite)?;
-        }
-        let mut done = tx.prepare_cached(sql::DELETE_SCHEDULE).map_err(sqlite)?;
-        for id in &self.schedules_done {
-            done.execute([id]).map_err(sqlite)?;
-        }
-        let mut schedule = tx.prepare_cached(sql::INSERT_SCHEDULE).map_err(sqlite)?;
-        for (id, row) in &self.schedules {
-            schedule
-                .execute(rusqlite::params![
-                    id,
-                    row.key,
-                    row.due_at_ms as i64,
-                    row.updates_every_ms.map(|period| period as i64),
-                    row.event_type,
-                    row.payload,
-                    row.schema_version
-                ])
-                .map_err(sqlite)?;
-        }
-        let mut deliveries_done = tx.prepare_cached(sql::DELETE_DELIVERIES).map_err(sqlite)?;
-        let mut entry_done = tx.prepare_cached(sql::DELETE_OUTBOX).map_err(sqlite)?;
-        for id in &self.entries_done {
-            deliveries_done.execute([id]).map_err(sqlite)?;
-            entry_done.execute([id]).map_err(sqlite)?;
-        }
-        let mut entry = tx.prepare_cached(sql::INSERT_OUTBOX).map_err(sqlite)?;
-        for (id, effects) in self.entries.iter().flatten() {
-            entry
-                .execute(rusqlite::params![id, effects, 0])
-                .map_err(sqlite)?;
-        }
-        let mut delivery = tx.prepare_cached(sql::INSERT_DELIVERY).map_err(sqlite)?;
-        for (entry, handled) in &self.deliveries {
+        steps.extend(self.cancelled_keys.into_iter().map(Step::CancelKey));
+        steps.extend(self.schedules_done.into_iter().map(Step::ScheduleDone));
+        steps.extend(
+            self.schedules
+                .into_iter()
+                .map(|(id, row)| Step::Schedule(id, row)),
+        );
+        steps.extend(self.entries_done.into_iter().map(Step::EntryDone));
+        steps.extend(
+            self.entries
+                .into_iter()
+                .flatten()
+                .map(|(id, effects)| Step::Entry(id, effects)),
+        );
+        for (entry, handled) in self.deliveries {
             for (position, handler) in handled {
-                delivery
-                    .execute(rusqlite::params![entry, position, handler])
-                    .map_err(sqlite)?;
+                steps.push(Step::Delivery(entry.clone(), position, handler));
             }
         }
-        tx.execute(DELETE_JOURNAL, [last_seq]).map_err(sqlite)?;
-        Ok(())
+        Some(Folding {
+            steps,
+            done: 0,
+            last_seq,
+        })
     }
+}
+
+/// One statement of a fold. Each is idempotent, and so is a whole fold
+/// run again over a part of itself: a fold cut short by a crash is done
+/// again from the journal at the next start.
+#[derive(Debug)]
+enum Step {
+    Upsert(Arc<str>, Arc<str>, StateRow),
+    DeleteState(Arc<str>, Arc<str>),
+    CancelKey(String),
+    ScheduleDone(String),
+    Schedule(String, ScheduleRow),
+    EntryDone(String),
+    Entry(String, String),
+    Delivery(String, u32, u32),
+}
+
+/// A fold under way: its statements, run a few at a time between the
+/// writer's groups, each few in a transaction of its own; after the last,
+/// the journal's rows it came from are deleted.
+#[derive(Debug)]
+pub(crate) struct Folding {
+    steps: Vec<Step>,
+    /// How many ran (and committed).
+    done: usize,
+    last_seq: i64,
+}
+
+impl Folding {
+    /// Runs up to `budget` more statements on the open transaction (then,
+    /// if none is left, empties the journal up to the fold's last row):
+    /// the number done once it commits. The caller records that number
+    /// with [`ran`](Self::ran) once the transaction commits.
+    pub(crate) fn run(&self, tx: &Transaction<'_>, budget: usize) -> Result<usize, StoreError> {
+        let end = self.steps.len().min(self.done.saturating_add(budget));
+        for step in &self.steps[self.done..end] {
+            run_step(tx, step)?;
+        }
+        if end == self.steps.len() {
+            tx.execute(DELETE_JOURNAL, [self.last_seq])
+                .map_err(sqlite)?;
+        }
+        Ok(end)
+    }
+
+    /// Records what a committed [`run`](Self::run) did; whether the fold
+    /// is over.
+    pub(crate) fn ran(&mut self, done: usize) -> bool {
+        self.done = done;
+        self.done == self.steps.len()
+    }
+}
+
+fn run_step(tx: &Transaction<'_>, step: &Step) -> Result<(), StoreError> {
+    let statement = |sql| tx.prepare_cached(sql).map_err(sqlite);
+    match step {
+        Step::Upsert(state_type, id, row) => statement(UPSERT_STATE)?.execute(rusqlite::params![
+            state_type,
+            id,
+            row.body,
+            row.schema_version,
+            row.version as i64
+        ]),
+        Step::DeleteState(state_type, id) => {
+            statement(DELETE_STATE)?.execute(rusqlite::params![state_type, id])
+        }
+        Step::CancelKey(key) => statement(sql::CANCEL_SCHEDULES)?.execute([key]),
+        Step::ScheduleDone(id) => statement(sql::DELETE_SCHEDULE)?.execute([id]),
+        Step::Schedule(id, row) => statement(REPLACE_SCHEDULE)?.execute(rusqlite::params![
+            id,
+            row.key,
+            row.due_at_ms as i64,
+            row.updates_every_ms.map(|period| period as i64),
+            row.event_type,
+            row.payload,
+            row.schema_version
+        ]),
+        Step::EntryDone(id) => {
+            statement(sql::DELETE_DELIVERIES)?
+                .execute([id])
+                .map_err(sqlite)?;
+            statement(sql::DELETE_OUTBOX)?.execute([id])
+        }
+        Step::Entry(id, effects) => {
+            statement(INSERT_ENTRY)?.execute(rusqlite::params![id, effects])
+        }
+        Step::Delivery(entry, position, handler) => {
+            statement(sql::INSERT_DELIVERY)?.execute(rusqlite::params![entry, position, handler])
+        }
+    }
+    .map(drop)
+    .map_err(sqlite)
 }
 
 /// The ops of one group of writes, staged until its transaction commits

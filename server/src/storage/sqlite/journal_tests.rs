@@ -1,7 +1,8 @@
 //! The journal changes how the tables are written, never what they hold:
-//! any sequence of writes, grouped any way, folded at any points (or left
-//! in the journal by a crash and folded at the next start), leaves the
-//! same rows as each write run in place, and answers each write the same.
+//! any sequence of writes, grouped any way, folded a few statements at a
+//! time between groups (or left in the journal by a crash, a fold cut
+//! short included, and folded at the next start), leaves the same rows as
+//! each write run in place, and answers each write the same.
 
 use std::collections::HashSet;
 use std::path::Path;
@@ -47,7 +48,7 @@ enum Step {
     Cancel {
         key: u8,
     },
-    /// The nth schedule added so far fired.
+    /// The nth latest schedule added so far fired.
     ScheduleDone {
         nth: usize,
     },
@@ -58,8 +59,11 @@ enum Step {
     EntryDone {
         nth: usize,
     },
-    /// The writer folds now.
-    Fold,
+    /// The writer starts a fold if none is under way, and runs this many
+    /// of its statements (the writes after it come between its steps).
+    Fold {
+        steps: usize,
+    },
     /// The writes so far end their group here.
     EndGroup,
 }
@@ -71,11 +75,11 @@ fn step() -> impl Strategy<Value = Step> {
         (any::<bool>(), 0..3u8).prop_map(|(on_disk, id)| Step::Delete { on_disk, id }),
         (0..3u8).prop_map(|key| Step::Schedule { key }),
         (0..3u8).prop_map(|key| Step::Cancel { key }),
-        (0..8usize).prop_map(|nth| Step::ScheduleDone { nth }),
+        (0..4usize).prop_map(|nth| Step::ScheduleDone { nth }),
         prop::option::of((0..8usize, 0..2u32, 0..2u32))
             .prop_map(|delivers| Step::Outbox { delivers }),
-        (0..8usize).prop_map(|nth| Step::EntryDone { nth }),
-        Just(Step::Fold),
+        (0..4usize).prop_map(|nth| Step::EntryDone { nth }),
+        (1..6usize).prop_map(|steps| Step::Fold { steps }),
         Just(Step::EndGroup),
         Just(Step::EndGroup),
     ]
@@ -109,9 +113,17 @@ fn fresh_database(folder: &Path) -> Connection {
     Connection::open(file).expect("opens")
 }
 
+/// What the writer is given: a write, the end of a group, or steps of a
+/// fold.
+enum Given {
+    Write(Write),
+    EndGroup,
+    Fold(usize),
+}
+
 /// The writes the steps make, with the versions a correct caller would
-/// expect; `None` ends a group, `Some(None)` is a fold.
-fn writes(steps: &[Step]) -> Vec<Option<Option<Write>>> {
+/// expect.
+fn writes(steps: &[Step]) -> Vec<Given> {
     let mut versions: std::collections::HashMap<(bool, u8), u64> = Default::default();
     let (mut schedules, mut entries) = (Vec::new(), Vec::new());
     let mut next_id = 1u128;
@@ -162,9 +174,9 @@ fn writes(steps: &[Step]) -> Vec<Option<Option<Write>>> {
                 commit.schedules.push(ScheduleOp::Cancel { key });
                 commit
             }
-            Step::ScheduleDone { nth } => match schedules.get(*nth) {
+            Step::ScheduleDone { nth } => match schedules.iter().rev().nth(*nth) {
                 Some(id) => {
-                    out.push(Some(Some(Write::Finish(vec![Finished::Schedule(*id)]))));
+                    out.push(Given::Write(Write::Finish(vec![Finished::Schedule(*id)])));
                     continue;
                 }
                 None => continue,
@@ -185,23 +197,23 @@ fn writes(steps: &[Step]) -> Vec<Option<Option<Write>>> {
                 });
                 commit
             }
-            Step::EntryDone { nth } => match entries.get(*nth) {
+            Step::EntryDone { nth } => match entries.iter().rev().nth(*nth) {
                 Some(id) => {
-                    out.push(Some(Some(Write::Finish(vec![Finished::Entry(*id)]))));
+                    out.push(Given::Write(Write::Finish(vec![Finished::Entry(*id)])));
                     continue;
                 }
                 None => continue,
             },
-            Step::Fold => {
-                out.push(Some(None));
+            Step::Fold { steps } => {
+                out.push(Given::Fold(*steps));
                 continue;
             }
             Step::EndGroup => {
-                out.push(None);
+                out.push(Given::EndGroup);
                 continue;
             }
         };
-        out.push(Some(Some(Write::Commit(write))));
+        out.push(Given::Write(Write::Commit(write)));
     }
     out
 }
@@ -246,9 +258,13 @@ fn outcome(result: &Result<(), StoreError>) -> String {
 }
 
 /// Each write on its own transaction, in place.
-fn in_place_each(connection: &mut Connection, writes: &[Option<Option<Write>>]) -> Vec<String> {
+fn in_place_each(connection: &mut Connection, writes: &[Given]) -> Vec<String> {
     let mut results = Vec::new();
-    for write in writes.iter().flatten().flatten() {
+    let writes = writes.iter().filter_map(|given| match given {
+        Given::Write(write) => Some(write),
+        _ => None,
+    });
+    for write in writes {
         let tx = connection
             .transaction()
             .map_err(sqlite)
@@ -262,12 +278,13 @@ fn in_place_each(connection: &mut Connection, writes: &[Option<Option<Write>>]) 
     results
 }
 
-/// Through the writer's groups and journal; `crash`: what is unfolded at
-/// the end stays in the journal, and a new start folds it.
+/// Through the writer's groups and journal, folds run a few steps at a
+/// time between groups; `crash`: what is not folded at the end (a fold
+/// cut short included) stays in the journal, and a new start folds it.
 fn journaled(
     folder: &Path,
     connection: Connection,
-    writes: &[Option<Option<Write>>],
+    writes: &[Given],
     crash: bool,
 ) -> (Vec<String>, Connection) {
     let mut writer = Writer {
@@ -275,6 +292,7 @@ fn journaled(
         states: Arc::new(MemoryStore::new()),
         on_disk_only: HashSet::from([ON_DISK]),
         unfolded: journal::Unfolded::default(),
+        folding: None,
     };
     let (mut results, mut group) = (Vec::new(), Vec::new());
     let mut commit = |writer: &mut Writer, group: &mut Vec<&Write>| {
@@ -284,30 +302,33 @@ fn journaled(
             group.clear();
         }
     };
-    for write in writes {
-        match write {
-            Some(Some(write)) => group.push(write),
-            Some(None) => {
+    for given in writes {
+        match given {
+            Given::Write(write) => group.push(write),
+            Given::Fold(steps) => {
                 commit(&mut writer, &mut group);
-                fold(&mut writer.connection, &mut writer.unfolded).expect("folds");
+                if writer.folding.is_none() {
+                    writer.folding = std::mem::take(&mut writer.unfolded).into_folding();
+                }
+                writer.fold_some(*steps).expect("folds");
             }
-            None => commit(&mut writer, &mut group),
+            Given::EndGroup => commit(&mut writer, &mut group),
         }
     }
     commit(&mut writer, &mut group);
     if !crash {
-        fold(&mut writer.connection, &mut writer.unfolded).expect("folds");
+        writer.fold_all().expect("folds");
         return (results, writer.connection);
     }
     drop(writer);
     let mut connection = Connection::open(folder.join(super::DATABASE_FILE)).expect("reopens");
-    let mut unfolded = journal::read(&connection).expect("the journal reads");
-    fold(&mut connection, &mut unfolded).expect("folds");
+    let unfolded = journal::read(&connection).expect("the journal reads");
+    fold(&mut connection, unfolded).expect("folds");
     (results, connection)
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(64))]
+    #![proptest_config(ProptestConfig::with_cases(256))]
 
     #[test]
     fn the_journal_leaves_the_rows_writing_in_place_does(

@@ -102,8 +102,8 @@ impl SqliteStore {
         let (connection, states) = tokio::task::spawn_blocking(move || {
             let mut connection = connect(&opened)?;
             // What the last run journaled and did not fold, into the tables.
-            let mut unfolded = journal::read(&connection)?;
-            writer::fold(&mut connection, &mut unfolded)?;
+            let unfolded = journal::read(&connection)?;
+            writer::fold(&mut connection, unfolded)?;
             let states = read_states(&connection, &skipped)?;
             Ok::<_, StoreError>((connection, states))
         })
@@ -125,6 +125,7 @@ impl SqliteStore {
             states: states.clone(),
             on_disk_only: on_disk_only.clone(),
             unfolded: journal::Unfolded::default(),
+            folding: None,
         };
         std::thread::Builder::new()
             .name("sqlite-writer".into())
