@@ -63,9 +63,8 @@ pub(crate) enum Op {
     Set {
         state_type: Arc<str>,
         id: Arc<str>,
-        version: u64,
-        body: Arc<str>,
-        schema_version: u32,
+        #[serde(flatten)]
+        row: StateRow,
     },
     /// A state removed.
     #[serde(rename_all = "camelCase")]
@@ -73,15 +72,10 @@ pub(crate) enum Op {
     /// Every pending schedule under this key dropped.
     Cancel { key: String },
     /// A schedule added.
-    #[serde(rename_all = "camelCase")]
     Schedule {
         id: String,
-        key: String,
-        due_at_ms: u64,
-        updates_every_ms: Option<u64>,
-        event_type: String,
-        payload: String,
-        schema_version: u32,
+        #[serde(flatten)]
+        row: ScheduleRow,
     },
     /// A schedule that fired and was handled.
     ScheduleDone { id: String },
@@ -106,12 +100,14 @@ pub(crate) fn commit_ops(commit: &Commit, ops: &mut Vec<Op>) {
                 let event = scheduled.event.to_text();
                 Op::Schedule {
                     id: id_text(scheduled.id),
-                    key: scheduled.key.clone(),
-                    due_at_ms: scheduled.due_at_ms,
-                    updates_every_ms: scheduled.updates_every_ms,
-                    event_type: event.effect_type,
-                    payload: event.payload,
-                    schema_version: event.schema_version,
+                    row: ScheduleRow {
+                        key: scheduled.key.clone(),
+                        due_at_ms: scheduled.due_at_ms,
+                        updates_every_ms: scheduled.updates_every_ms,
+                        event_type: event.effect_type,
+                        payload: event.payload,
+                        schema_version: event.schema_version,
+                    },
                 }
             }
         });
@@ -167,24 +163,29 @@ fn state_op(commit: &Commit, found: Option<u64>) -> Result<Option<Op>, StoreErro
         Change::Set(body) => Some(Op::Set {
             state_type,
             id,
-            version: found.map_or(1, |version| version + 1),
-            body: body.to_json_text(),
-            schema_version: body.schema_version(),
+            row: StateRow {
+                version: found.map_or(1, |version| version + 1),
+                body: body.to_json_text(),
+                schema_version: body.schema_version(),
+            },
         }),
     })
 }
 
-/// A stored state's row, as the next fold writes it.
-#[derive(Debug)]
-struct StateRow {
+/// A stored state's row, as the journal keeps it and the next fold
+/// writes it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct StateRow {
     version: u64,
     body: Arc<str>,
     schema_version: u32,
 }
 
-/// A schedule's row, as the next fold writes it.
-#[derive(Debug)]
-struct ScheduleRow {
+/// A schedule's row, as the journal keeps it and the next fold writes it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct ScheduleRow {
     key: String,
     due_at_ms: u64,
     updates_every_ms: Option<u64>,
@@ -242,15 +243,8 @@ impl Unfolded {
             Op::Set {
                 state_type,
                 id,
-                version,
-                body,
-                schema_version,
+                row,
             } => {
-                let row = StateRow {
-                    version,
-                    body,
-                    schema_version,
-                };
                 self.states
                     .entry(state_type)
                     .or_default()
@@ -265,27 +259,11 @@ impl Unfolded {
                 }
                 self.cancelled_keys.insert(key);
             }
-            Op::Schedule {
-                id,
-                key,
-                due_at_ms,
-                updates_every_ms,
-                event_type,
-                payload,
-                schema_version,
-            } => {
+            Op::Schedule { id, row } => {
                 self.schedules_by_key
-                    .entry(key.clone())
+                    .entry(row.key.clone())
                     .or_default()
                     .push(id.clone());
-                let row = ScheduleRow {
-                    key,
-                    due_at_ms,
-                    updates_every_ms,
-                    event_type,
-                    payload,
-                    schema_version,
-                };
                 self.schedules.insert(id, row);
             }
             Op::ScheduleDone { id } => {
@@ -490,7 +468,7 @@ impl Staged {
             };
             if let Some(op) = state_op(commit, found)? {
                 let version = match &op {
-                    Op::Set { version, .. } => Some(*version),
+                    Op::Set { row, .. } => Some(row.version),
                     _ => None,
                 };
                 self.versions

@@ -8,9 +8,9 @@
 //! many: a history's old pages) are read from the file when asked for.
 //! Writes go to one thread that owns the connection and commits in groups
 //! ([`writer`]), through a journal folded into the tables every second
-//! ([`journal`]); each caller hears back once its group is on disk, then
-//! the state is updated in memory. Migrations are sqlx's, run at start-up
-//! before anything else.
+//! ([`journal`]); it updates the states in memory as each group commits,
+//! and each caller hears back once its group is on disk. Migrations are
+//! sqlx's, run at start-up before anything else.
 
 mod journal;
 mod writer;

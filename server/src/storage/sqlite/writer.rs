@@ -73,16 +73,18 @@ impl Writer {
         let mut group = Vec::with_capacity(GROUP);
         let mut folds = Vec::new();
         let mut folded_at = Instant::now();
+        // A step of the fold failed: wait for the queue before the next.
+        let mut stalled = false;
         loop {
             // While a fold is under way, only a look at the queue between
             // its steps; otherwise wait, up to the next fold's time.
-            let first = match &self.folding {
-                Some(_) => match queue.try_recv() {
+            let first = match self.folding.is_some() && !stalled {
+                true => match queue.try_recv() {
                     Ok(first) => Some(first),
                     Err(TryRecvError::Empty) => None,
                     Err(TryRecvError::Disconnected) => break,
                 },
-                None => match queue.recv_timeout(FOLD_EVERY) {
+                false => match queue.recv_timeout(FOLD_EVERY) {
                     Ok(first) => Some(first),
                     Err(RecvTimeoutError::Timeout) => None,
                     Err(RecvTimeoutError::Disconnected) => break,
@@ -116,9 +118,13 @@ impl Writer {
                 self.folding = std::mem::take(&mut self.unfolded).into_folding();
                 folded_at = Instant::now();
             }
-            if let Err(error) = self.fold_some(FOLD_STEPS) {
-                tracing::warn!(%error, "a step of the journal's fold failed; it stays in the journal");
-            }
+            stalled = match self.fold_some(FOLD_STEPS) {
+                Ok(()) => false,
+                Err(error) => {
+                    tracing::warn!(%error, "a step of the journal's fold failed; it stays in the journal");
+                    true
+                }
+            };
         }
         if let Err(error) = self.fold_all() {
             tracing::warn!(%error, "the journal's last fold failed; it stays in the journal");
