@@ -85,32 +85,33 @@ fn step() -> impl Strategy<Value = Step> {
     ]
 }
 
-/// A migrated, empty database file, made once and copied for each case.
-fn template() -> &'static Path {
-    static TEMPLATE: OnceLock<tempfile::TempDir> = OnceLock::new();
-    TEMPLATE
-        .get_or_init(|| {
-            let folder = tempfile::tempdir().expect("a folder");
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("a runtime");
-            runtime.block_on(async {
-                drop(
-                    super::SqliteStore::open(folder.path())
-                        .await
-                        .expect("opens"),
-                );
-            });
-            folder
-        })
-        .path()
+/// The migrations' SQL, in order, read once.
+fn migrations() -> &'static [String] {
+    static MIGRATIONS: OnceLock<Vec<String>> = OnceLock::new();
+    MIGRATIONS.get_or_init(|| {
+        let folder = Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/sqlite");
+        let mut files: Vec<_> = std::fs::read_dir(folder)
+            .expect("the migrations")
+            .map(|file| file.expect("a migration").path())
+            .collect();
+        files.sort();
+        files
+            .iter()
+            .map(|file| std::fs::read_to_string(file).expect("a migration reads"))
+            .collect()
+    })
 }
 
+/// An empty database with every migration's tables, in `folder`.
 fn fresh_database(folder: &Path) -> Connection {
-    let file = folder.join(super::DATABASE_FILE);
-    std::fs::copy(template().join(super::DATABASE_FILE), &file).expect("a copy");
-    Connection::open(file).expect("opens")
+    let connection = Connection::open(folder.join(super::DATABASE_FILE)).expect("opens");
+    connection
+        .execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;")
+        .expect("as the store sets it");
+    for migration in migrations() {
+        connection.execute_batch(migration).expect("migrates");
+    }
+    connection
 }
 
 /// What the writer is given: a write, the end of a group, or steps of a
