@@ -76,16 +76,15 @@ const DELETE_STATE: &str = "DELETE FROM states WHERE state_type = $1 AND id = $2
 /// locked until the commit).
 const CHECK_STATE: &str = "UPDATE states SET version = version \
      WHERE state_type = $1 AND id = $2 AND version = $3";
-pub(crate) const STATE_VERSION: &str =
-    "SELECT version FROM states WHERE state_type = $1 AND id = $2";
+const STATE_VERSION: &str = "SELECT version FROM states WHERE state_type = $1 AND id = $2";
 pub(crate) const CANCEL_SCHEDULES: &str = "DELETE FROM schedules WHERE schedule_key = $1";
-pub(crate) const INSERT_SCHEDULE: &str = "INSERT INTO schedules \
+const INSERT_SCHEDULE: &str = "INSERT INTO schedules \
      (id, schedule_key, due_at_ms, updates_every_ms, event_type, payload, schema_version) \
      VALUES ($1, $2, $3, $4, $5, $6, $7)";
 pub(crate) const DELETE_SCHEDULE: &str = "DELETE FROM schedules WHERE id = $1";
 pub(crate) const INSERT_DELIVERY: &str = "INSERT INTO deliveries (entry, position, handler) \
      VALUES ($1, $2, $3) ON CONFLICT DO NOTHING";
-pub(crate) const INSERT_OUTBOX: &str = "INSERT INTO outbox (id, effects, node) VALUES ($1, $2, $3)";
+const INSERT_OUTBOX: &str = "INSERT INTO outbox (id, effects, node) VALUES ($1, $2, $3)";
 pub(crate) const DELETE_DELIVERIES: &str = "DELETE FROM deliveries WHERE entry = $1";
 pub(crate) const DELETE_OUTBOX: &str = "DELETE FROM outbox WHERE id = $1";
 const INSERT_SESSION: &str = "INSERT INTO sessions (token, user_id) VALUES ($1, $2)";

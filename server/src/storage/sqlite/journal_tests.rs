@@ -133,9 +133,10 @@ fn writes(steps: &[Step]) -> Vec<Given> {
         state_type: if on_disk { ON_DISK } else { KEPT },
         id: format!("state-{id}"),
     };
+    let latest = |ids: &[u128], nth: usize| ids.iter().rev().nth(nth).copied();
     for (at, step) in steps.iter().enumerate() {
         next_id += 1;
-        let write = match step {
+        let given = match step {
             Step::Set { on_disk, id, stale } => {
                 let expected = versions.get(&(*on_disk, *id)).copied();
                 let expected = if *stale {
@@ -147,11 +148,13 @@ fn writes(steps: &[Step]) -> Vec<Given> {
                     versions.insert((*on_disk, *id), expected.map_or(1, |v| v + 1));
                 }
                 let body = StateBody::json(format!("{{\"step\":{at},\"quote\":\"\\\"\"}}"), 2);
-                Commit::state(Some(key(*on_disk, *id)), expected, Change::Set(body))
+                let set = Commit::state(Some(key(*on_disk, *id)), expected, Change::Set(body));
+                Given::Write(Write::Commit(set))
             }
             Step::Delete { on_disk, id } => {
                 let expected = versions.remove(&(*on_disk, *id));
-                Commit::state(Some(key(*on_disk, *id)), expected, Change::Delete)
+                let delete = Commit::state(Some(key(*on_disk, *id)), expected, Change::Delete);
+                Given::Write(Write::Commit(delete))
             }
             Step::Schedule { key } => {
                 schedules.push(next_id);
@@ -167,21 +170,21 @@ fn writes(steps: &[Step]) -> Vec<Given> {
                         payload: format!("{{\"n\":{at}}}"),
                     }),
                 }));
-                commit
+                Given::Write(Write::Commit(commit))
             }
             Step::Cancel { key } => {
                 let mut commit = Commit::state(None, None, Change::Keep);
                 let key = format!("timer-{key}");
                 commit.schedules.push(ScheduleOp::Cancel { key });
-                commit
+                Given::Write(Write::Commit(commit))
             }
-            Step::ScheduleDone { nth } => match schedules.iter().rev().nth(*nth) {
-                Some(id) => {
-                    out.push(Given::Write(Write::Finish(vec![Finished::Schedule(*id)])));
-                    continue;
-                }
-                None => continue,
-            },
+            Step::ScheduleDone { nth } => {
+                out.extend(
+                    latest(&schedules, *nth)
+                        .map(|id| Given::Write(Write::Finish(vec![Finished::Schedule(id)]))),
+                );
+                continue;
+            }
             Step::Outbox { delivers } => {
                 entries.push(next_id);
                 let mut commit = Commit::state(None, None, Change::Keep);
@@ -196,25 +199,19 @@ fn writes(steps: &[Step]) -> Vec<Given> {
                         handler,
                     })
                 });
-                commit
+                Given::Write(Write::Commit(commit))
             }
-            Step::EntryDone { nth } => match entries.iter().rev().nth(*nth) {
-                Some(id) => {
-                    out.push(Given::Write(Write::Finish(vec![Finished::Entry(*id)])));
-                    continue;
-                }
-                None => continue,
-            },
-            Step::Fold { steps } => {
-                out.push(Given::Fold(*steps));
+            Step::EntryDone { nth } => {
+                out.extend(
+                    latest(&entries, *nth)
+                        .map(|id| Given::Write(Write::Finish(vec![Finished::Entry(id)]))),
+                );
                 continue;
             }
-            Step::EndGroup => {
-                out.push(Given::EndGroup);
-                continue;
-            }
+            Step::Fold { steps } => Given::Fold(*steps),
+            Step::EndGroup => Given::EndGroup,
         };
-        out.push(Given::Write(Write::Commit(write)));
+        out.push(given);
     }
     out
 }

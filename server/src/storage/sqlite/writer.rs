@@ -134,13 +134,9 @@ impl Writer {
     /// Runs up to `budget` statements of the fold under way, if there is
     /// one, in a transaction.
     pub(super) fn fold_some(&mut self, budget: usize) -> Result<(), StoreError> {
-        let Some(folding) = &mut self.folding else {
-            return Ok(());
-        };
-        let tx = self.connection.transaction().map_err(sqlite)?;
-        let done = folding.run(&tx, budget)?;
-        tx.commit().map_err(sqlite)?;
-        if folding.ran(done) {
+        if let Some(folding) = &mut self.folding
+            && fold_step(&mut self.connection, folding, budget)?
+        {
             self.folding = None;
         }
         Ok(())
@@ -218,14 +214,23 @@ impl Writer {
 
 /// Folds everything `unfolded` holds in one transaction (at start-up).
 pub(super) fn fold(connection: &mut Connection, unfolded: Unfolded) -> Result<(), StoreError> {
-    let Some(mut folding) = unfolded.into_folding() else {
-        return Ok(());
-    };
+    match unfolded.into_folding() {
+        Some(mut folding) => fold_step(connection, &mut folding, usize::MAX).map(drop),
+        None => Ok(()),
+    }
+}
+
+/// Runs up to `budget` statements of a fold in one transaction; whether
+/// the fold is over.
+fn fold_step(
+    connection: &mut Connection,
+    folding: &mut Folding,
+    budget: usize,
+) -> Result<bool, StoreError> {
     let tx = connection.transaction().map_err(sqlite)?;
-    let done = folding.run(&tx, usize::MAX)?;
+    let done = folding.run(&tx, budget)?;
     tx.commit().map_err(sqlite)?;
-    folding.ran(done);
-    Ok(())
+    Ok(folding.ran(done))
 }
 
 /// One write on the group's open transaction: what changes the tables
