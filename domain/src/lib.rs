@@ -19,6 +19,7 @@ pub mod game;
 pub mod history;
 pub mod hosting;
 pub mod ids;
+mod kept_game;
 pub mod presence;
 mod queries;
 pub mod quick_play;
