@@ -1,16 +1,17 @@
 //! A finished game as a player's [`History`](crate::history::History)
 //! stores it: the facts of [`GameArchived`] in a third of the bytes.
 //!
-//! Each game's end rewrites both players' latest ten games, so those bytes
-//! are serialised, journaled, folded into the tables and read back at
-//! every game's end: at 1,000 games, a history written as ten whole
-//! `GameArchived` (about 740 bytes each, four fifths of it ids and the
-//! moves' field names) cost 16 µs of the server's CPU per move
-//! (docs/performance.md, "A history's bytes"). Stored, a game's moves are
-//! `[x, y, ms after the start]`, whose player is the game's players in
-//! turn (X first), the end is ms after the start and the winner a seat.
-//! A game whose moves or winner do not fit that shape keeps them whole.
-//! `GetHistory` answers the same `GameArchived` as before.
+//! Each game's end rewrites both players' latest ten games, and every
+//! tenth fills a page and each game leaves a record: those bytes are
+//! serialised, journaled or written in place, folded into the tables and
+//! copied back by checkpoints. Whole, a game was about 740 bytes, most of
+//! it ids and the moves' field names. Stored, a game's moves are `[x, y,
+//! ms after the start]`, whose player is the game's players in turn (X
+//! first), the end is ms after the start and the winner a seat: the
+//! server writes a fifth fewer bytes per move at 1,000 games
+//! (docs/performance.md, "Games stored short"). A game whose moves or
+//! winner do not fit that shape keeps them whole. `GetHistory`,
+//! `GetHistoryPage` and `GetGameRecord` answer the same `GameArchived`.
 
 use serde::de::Deserializer;
 use serde::ser::{SerializeSeq, Serializer};
