@@ -186,7 +186,7 @@ async fn run(
     // them; not waited for long when the store is away (the lists come
     // with the next lobby events, or the resync after the outage).
     let lobby = tokio::time::timeout(LOBBY_PATIENCE, crate::lobby_news::lobby_now(&state.api.bus));
-    if let Ok(lobby) = lobby.await
+    if let Ok(lobby) = Box::pin(lobby).await
         && send(socket, lobby).await.is_err()
     {
         return End::SendFailed;
@@ -237,8 +237,10 @@ async fn run(
                 Some(Ok(message)) => {
                     // Any frame, pongs included, proves the peer is there.
                     last_heard = Instant::now();
+                    // Boxed: what answering awaits (a query, a send) would
+                    // otherwise be sized into every idle socket's task.
                     if let Message::Text(text) = message
-                        && answer(socket, state, (id, user), watching, text.as_str())
+                        && Box::pin(answer(socket, state, (id, user), watching, text.as_str()))
                             .await
                             .is_err()
                     {
