@@ -112,17 +112,22 @@ impl SqliteStore {
         // The writer checkpoints (copies the WAL back into the database)
         // as SQLite does by default, between its own transactions, so the
         // log always catches up and starts over; but after a commit that
-        // takes it past 10,000 pages (40 MB) rather than 1,000. Each
+        // takes it past 40,000 pages (160 MB) rather than 1,000. Each
         // checkpoint holds up the writes queued meanwhile; at 10 games
         // (players waiting for each answer) the default's frequent ones
-        // made p99 7.4 ms, these 1.5 ms (7,029 -> 7,329 moves/s). A thread
+        // made p99 7.4 ms, 10,000 pages 1.5 ms (7,029 -> 7,329 moves/s).
+        // Rarer, a page the folds rewrite many times goes back to the
+        // database once: at 1,000 games 40,000 pages against 10,000 wrote
+        // a sixth fewer bytes per move and cost a tenth less CPU (max wait
+        // at 10 games 76 -> 201 ms, p99 unchanged; docs/performance.md,
+        // "The journal"). A thread
         // of its own beside the writer did worse: its passive checkpoints
         // never caught up with the writes (the log grew by 170 MB a
         // second), and the RESTART that bounded the log held the write
         // lock while it waited for its turn on a busy core (commits failed
         // with "database is locked" after 5 s).
         connection
-            .pragma_update(None, "wal_autocheckpoint", 10_000)
+            .pragma_update(None, "wal_autocheckpoint", 40_000)
             .map_err(sqlite)?;
         let (writes, queue) = std::sync::mpsc::channel();
         let states = Arc::new(states);
