@@ -11,8 +11,8 @@
 //! second (or sooner when many have gathered) writes what they come to
 //! into the tables ([`Folding`]): each state once, at its last version; a
 //! timer set and cancelled inside the second not at all. The fold runs a
-//! thousand statements at a time between the writer's groups, each
-//! thousand a transaction, and deletes its journal rows with the last.
+//! few thousand statements at a time between the writer's groups, each
+//! step a transaction, and deletes its journal rows with the last.
 //!
 //! A crash loses nothing: the journal is committed before any caller
 //! hears back, and at start-up what it holds is folded in before the

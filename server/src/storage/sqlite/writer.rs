@@ -34,7 +34,11 @@ const FOLD_OPS: usize = 100_000;
 /// transaction. A whole second's fold at 1,000 games (50,000 to 65,000
 /// ops, 70 to 140 ms in one transaction) held up every write queued
 /// meanwhile; in steps of this many, a group waits a few milliseconds.
-const FOLD_STEPS: usize = 1_000;
+/// Each step writes every page it touches, so fewer, larger steps write
+/// a page the second's statements share fewer times: 4,000 against 1,000
+/// wrote 9% fewer bytes per move at 1,000 games, with the same p99 at
+/// 10 and 100 games (docs/performance.md, "The journal").
+const FOLD_STEPS: usize = 4_000;
 
 /// What the writer is asked to do.
 #[expect(
