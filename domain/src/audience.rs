@@ -42,11 +42,11 @@ macro_rules! delivered {
                         if map.next_key::<Field>()? != Some(Field::Type) {
                             return Err(A::Error::custom("an event's `type` comes first"));
                         }
-                        let kind: std::borrow::Cow<'de, str> = map.next_value()?;
+                        let kind: String = map.next_value()?;
                         if map.next_key::<Field>()? != Some(Field::Payload) {
                             return Err(A::Error::missing_field("payload"));
                         }
-                        let event = match kind.as_ref() {
+                        let event = match kind.as_str() {
                             $(stringify!($event) => Delivered::$event(map.next_value()?),)*
                             other => return Err(A::Error::unknown_variant(other, VARIANTS)),
                         };
