@@ -76,7 +76,8 @@ const DELETE_STATE: &str = "DELETE FROM states WHERE state_type = $1 AND id = $2
 /// locked until the commit).
 const CHECK_STATE: &str = "UPDATE states SET version = version \
      WHERE state_type = $1 AND id = $2 AND version = $3";
-const STATE_VERSION: &str = "SELECT version FROM states WHERE state_type = $1 AND id = $2";
+pub(crate) const STATE_VERSION: &str =
+    "SELECT version FROM states WHERE state_type = $1 AND id = $2";
 pub(crate) const CANCEL_SCHEDULES: &str = "DELETE FROM schedules WHERE schedule_key = $1";
 const INSERT_SCHEDULE: &str = "INSERT INTO schedules \
      (id, schedule_key, due_at_ms, updates_every_ms, event_type, payload, schema_version) \

@@ -1,18 +1,21 @@
 //! The embedded store's journal: what a group of writes changes, appended
-//! as one row, and folded into the tables now and then.
+//! as one line to a file ([`journal_file`](super::journal_file)), and
+//! folded into the tables now and then.
 //!
 //! Written in place, a move changed about seven pages of the file (its
 //! game's row, the turn timer's rows and their index, the outbox and its
 //! deliveries at a game's end), each a 4 KiB frame in the WAL, and most
 //! changes are undone soon after (a timer cancelled by the next move, an
 //! outbox entry finished once its handlers ran). So the writer appends
-//! each group's changes to the `journal` table as one row (a few pages
-//! for a whole group), keeps them in memory too ([`Unfolded`]), and every
+//! each group's changes to the journal as one line, keeps them in memory
+//! too ([`Unfolded`]; the states kept on disk only in [`Unwritten`] as
+//! well, where reads find them), and every
 //! second (or sooner when many have gathered) writes what they come to
 //! into the tables ([`Folding`]): each state once, at its last version; a
 //! timer set and cancelled inside the second not at all. The fold runs a
 //! few thousand statements at a time between the writer's groups, each
-//! step a transaction, and deletes its journal rows with the last.
+//! step a transaction, and records with the last that the journal's file
+//! it came from is folded.
 //!
 //! A crash loses nothing: the journal is committed before any caller
 //! hears back, and at start-up what it holds is folded in before the
@@ -25,20 +28,30 @@
 //! the outbox.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use bus::{Change, Commit, Delivery, Finished, MemoryStore, ScheduleOp, SetAside, StoreError};
-use rusqlite::{Connection, Transaction};
+use bus::{
+    Change, Commit, Delivery, Finished, ScheduleOp, SetAside, StateBody, StateKey, StoreError,
+    Stored,
+};
+use rusqlite::{Connection, OptionalExtension, Transaction};
 use serde::{Deserialize, Serialize};
 
 use super::sqlite;
 use crate::storage::rows::{effects_text, id_text};
 use crate::storage::sql;
 
-/// Appends one group's changes.
-const INSERT_JOURNAL: &str = "INSERT INTO journal (changes) VALUES ($1)";
+/// Rows an older release journaled in its `journal` table (read at
+/// start-up, emptied by the first fold).
 const SELECT_JOURNAL: &str = "SELECT seq, changes FROM journal ORDER BY seq";
-const DELETE_JOURNAL: &str = "DELETE FROM journal WHERE seq <= $1";
+const DELETE_JOURNAL: &str = "DELETE FROM journal";
+/// The last journal file folded into the tables.
+const SELECT_FOLDED: &str = "SELECT through FROM journal_folded WHERE id = 1";
+const UPDATE_FOLDED: &str = "UPDATE journal_folded SET through = $1 WHERE id = 1";
+/// A session, whether or not a fold cut short wrote it already (the
+/// sessions in memory give each user one token, so no other conflict).
+const INSERT_SESSION: &str =
+    "INSERT INTO sessions (token, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING";
 /// A state at its last version, whatever the table had.
 const UPSERT_STATE: &str = "INSERT INTO states (state_type, id, body, schema_version, version) \
      VALUES ($1, $2, $3, $4, $5) ON CONFLICT (state_type, id) DO UPDATE \
@@ -89,6 +102,8 @@ pub(crate) enum Op {
     },
     /// An entry every handler has run.
     EntryDone { id: String },
+    /// A session made.
+    Session { token: String, user: String },
 }
 
 /// The changes of a commit after its state's (checked by the caller).
@@ -182,6 +197,91 @@ pub(crate) struct StateRow {
     schema_version: u32,
 }
 
+impl StateRow {
+    fn stored(&self) -> Stored {
+        Stored {
+            version: self.version,
+            body: StateBody::json(self.body.to_string(), self.schema_version),
+        }
+    }
+
+    /// The same row (not only the same version: a state removed and set
+    /// again starts its versions over).
+    fn is(&self, other: &StateRow) -> bool {
+        Arc::ptr_eq(&self.body, &other.body) && self.version == other.version
+    }
+}
+
+/// The states kept on disk only whose last change is journaled and not
+/// yet folded into the `states` table (`None`: removed), by type, then id:
+/// reads of those types look here before the table. The writer adds each
+/// as its group is journaled, and forgets it once a fold's step has
+/// written that very row.
+#[derive(Debug, Default)]
+pub(crate) struct Unwritten(Mutex<HashMap<&'static str, HashMap<String, Option<StateRow>>>>);
+
+impl Unwritten {
+    fn lock(&self) -> MutexGuard<'_, HashMap<&'static str, HashMap<String, Option<StateRow>>>> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The state as last journaled, if the table does not show it yet
+    /// (`Some(None)`: removed).
+    pub(crate) fn get(&self, key: &StateKey) -> Option<Option<Stored>> {
+        let states = self.lock();
+        let row = states.get(key.state_type)?.get(&key.id)?;
+        Some(row.as_ref().map(StateRow::stored))
+    }
+
+    /// Its version, likewise.
+    pub(crate) fn version(&self, key: &StateKey) -> Option<Option<u64>> {
+        let states = self.lock();
+        let row = states.get(key.state_type)?.get(&key.id)?;
+        Some(row.as_ref().map(|row| row.version))
+    }
+
+    /// Every unwritten state of a type.
+    pub(crate) fn of_type(&self, state_type: &str) -> Vec<(String, Option<Stored>)> {
+        self.lock().get(state_type).map_or_else(Vec::new, |rows| {
+            rows.iter()
+                .map(|(id, row)| (id.clone(), row.as_ref().map(StateRow::stored)))
+                .collect()
+        })
+    }
+
+    fn journaled(&self, changes: Vec<(&'static str, String, Option<StateRow>)>) {
+        if changes.is_empty() {
+            return;
+        }
+        let mut states = self.lock();
+        for (state_type, id, row) in changes {
+            states.entry(state_type).or_default().insert(id, row);
+        }
+    }
+
+    /// A fold wrote these rows (`None`: removed the state): each is
+    /// forgotten unless changed since.
+    pub(crate) fn folded<'a>(
+        &self,
+        written: impl Iterator<Item = (&'a str, &'a str, Option<&'a StateRow>)>,
+    ) {
+        let mut states = self.lock();
+        for (state_type, id, row) in written {
+            let Some(rows) = states.get_mut(state_type) else {
+                continue;
+            };
+            let same = match (rows.get(id), row) {
+                (Some(None), None) => true,
+                (Some(Some(now)), Some(written)) => now.is(written),
+                _ => false,
+            };
+            if same {
+                rows.remove(id);
+            }
+        }
+    }
+}
+
 /// A schedule's row, as the journal keeps it and the next fold writes it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -198,8 +298,6 @@ pub(crate) struct ScheduleRow {
 /// into their net result as they come.
 #[derive(Debug, Default)]
 pub(crate) struct Unfolded {
-    /// The journal's last row taken in.
-    last_seq: Option<i64>,
     /// Ops taken in since the last fold.
     ops: usize,
     /// Each changed state's last row (`None`: removed), by type, then id.
@@ -221,6 +319,8 @@ pub(crate) struct Unfolded {
     entry_at: HashMap<String, usize>,
     /// Deliveries of entries not done, by entry.
     deliveries: HashMap<String, HashSet<(u32, u32)>>,
+    /// Sessions made (token, user).
+    sessions: Vec<(String, String)>,
 }
 
 impl Unfolded {
@@ -229,9 +329,8 @@ impl Unfolded {
         self.ops
     }
 
-    /// Takes in a committed journal row's ops.
-    pub(crate) fn take(&mut self, seq: i64, ops: Vec<Op>) {
-        self.last_seq = Some(seq);
+    /// Takes in a journaled group's ops.
+    pub(crate) fn take(&mut self, ops: Vec<Op>) {
         self.ops += ops.len();
         for op in ops {
             self.apply(op);
@@ -301,13 +400,14 @@ impl Unfolded {
                 // As for schedules: a fold cut short may have written it.
                 self.entries_done.insert(id);
             }
+            Op::Session { token, user } => self.sessions.push((token, user)),
         }
     }
 
     /// The statements that write the net result into the tables, in the
-    /// order they must run (`None`: nothing to fold).
-    pub(crate) fn into_folding(self) -> Option<Folding> {
-        let last_seq = self.last_seq?;
+    /// order they must run, and then record journal file `through` as
+    /// folded.
+    pub(crate) fn into_folding(self, through: u64) -> Folding {
         let mut steps = Vec::new();
         for (state_type, rows) in self.states {
             for (id, row) in rows {
@@ -336,11 +436,16 @@ impl Unfolded {
                 steps.push(Step::Delivery(entry.clone(), position, handler));
             }
         }
-        Some(Folding {
+        steps.extend(
+            self.sessions
+                .into_iter()
+                .map(|(token, user)| Step::Session(token, user)),
+        );
+        Folding {
             steps,
             done: 0,
-            last_seq,
-        })
+            through,
+        }
     }
 }
 
@@ -357,41 +462,54 @@ enum Step {
     EntryDone(String),
     Entry(String, String),
     Delivery(String, u32, u32),
+    Session(String, String),
 }
 
 /// A fold under way: its statements, run a few at a time between the
-/// writer's groups, each few in a transaction of its own; after the last,
-/// the journal's rows it came from are deleted.
+/// writer's groups, each few in a transaction of its own; the last also
+/// records the journal file it came from as folded (and empties the
+/// `journal` table an older release may have left rows in).
 #[derive(Debug)]
 pub(crate) struct Folding {
     steps: Vec<Step>,
     /// How many ran (and committed).
     done: usize,
-    last_seq: i64,
+    /// The journal file it folds.
+    pub(crate) through: u64,
 }
 
 impl Folding {
     /// Runs up to `budget` more statements on the open transaction (then,
-    /// if none is left, empties the journal up to the fold's last row):
-    /// the number done once it commits. The caller records that number
-    /// with [`ran`](Self::ran) once the transaction commits.
+    /// if none is left, records the fold as done): the number done once
+    /// it commits. The caller records that number with [`ran`](Self::ran)
+    /// once the transaction commits.
     pub(crate) fn run(&self, tx: &Transaction<'_>, budget: usize) -> Result<usize, StoreError> {
         let end = self.steps.len().min(self.done.saturating_add(budget));
         for step in &self.steps[self.done..end] {
             run_step(tx, step)?;
         }
         if end == self.steps.len() {
-            tx.execute(DELETE_JOURNAL, [self.last_seq])
+            tx.execute(UPDATE_FOLDED, [self.through as i64])
                 .map_err(sqlite)?;
+            tx.execute(DELETE_JOURNAL, []).map_err(sqlite)?;
         }
         Ok(end)
     }
 
-    /// Records what a committed [`run`](Self::run) did; whether the fold
-    /// is over.
-    pub(crate) fn ran(&mut self, done: usize) -> bool {
+    /// Records what a committed [`run`](Self::run) did: the states whose
+    /// rows it wrote (`None`: removed), and whether the fold is over.
+    pub(crate) fn ran(
+        &mut self,
+        done: usize,
+    ) -> (impl Iterator<Item = (&str, &str, Option<&StateRow>)>, bool) {
+        let ran = &self.steps[self.done..done];
         self.done = done;
-        self.done == self.steps.len()
+        let states = ran.iter().filter_map(|step| match step {
+            Step::Upsert(state_type, id, row) => Some((&**state_type, &**id, Some(row))),
+            Step::DeleteState(state_type, id) => Some((&**state_type, &**id, None)),
+            _ => None,
+        });
+        (states, done == self.steps.len())
     }
 }
 
@@ -431,30 +549,38 @@ fn run_step(tx: &Transaction<'_>, step: &Step) -> Result<(), StoreError> {
         Step::Delivery(entry, position, handler) => {
             statement(sql::INSERT_DELIVERY)?.execute(rusqlite::params![entry, position, handler])
         }
+        Step::Session(token, user) => {
+            statement(INSERT_SESSION)?.execute(rusqlite::params![token, user])
+        }
     }
     .map(drop)
     .map_err(sqlite)
 }
 
-/// The ops of one group of writes, staged until its transaction commits
-/// (a group that fails leaves [`Unfolded`] and the memory as they were),
-/// and its changes to the states kept in memory, to make once it has.
+/// The ops of one group of writes, staged until they are journaled (a
+/// group that fails leaves [`Unfolded`], [`Unwritten`] and the memory as
+/// they were), and its changes to the states kept in memory and to those
+/// kept on disk only, to make once they are.
 #[derive(Debug, Default)]
 pub(crate) struct Staged {
     pub(crate) ops: Vec<Op>,
     /// The state changes to make in memory, in order.
     pub(crate) in_memory: Vec<Commit>,
+    /// The changed states kept on disk only, each at its last row.
+    on_disk: Vec<(&'static str, String, Option<StateRow>)>,
     /// Versions of the states the group changed, by type, then id.
     versions: HashMap<&'static str, HashMap<String, Option<u64>>>,
 }
 
 impl Staged {
-    /// Checks a commit to a state kept in memory against its version (the
-    /// group's, else the memory's: the writer keeps it current) and stages
-    /// its ops; a conflict stages nothing.
+    /// Checks a commit against its state's version (the group's, else
+    /// `stored`'s: the memory's, which the writer keeps current, or for a
+    /// state kept `on_disk` only, [`Unwritten`]'s, else the table's) and
+    /// stages its ops; a conflict stages nothing.
     pub(crate) fn commit(
         &mut self,
-        memory: &MemoryStore,
+        on_disk: bool,
+        stored: impl FnOnce(&StateKey) -> Result<Option<u64>, StoreError>,
         commit: &Commit,
     ) -> Result<(), StoreError> {
         if let Some(key) = &commit.key {
@@ -464,43 +590,59 @@ impl Staged {
                 .and_then(|versions| versions.get(&key.id))
             {
                 Some(version) => *version,
-                None => memory.version(key),
+                None => stored(key)?,
             };
             if let Some(op) = state_op(commit, found)? {
-                let version = match &op {
-                    Op::Set { row, .. } => Some(row.version),
+                let row = match &op {
+                    Op::Set { row, .. } => Some(row.clone()),
                     _ => None,
                 };
                 self.versions
                     .entry(key.state_type)
                     .or_default()
-                    .insert(key.id.clone(), version);
+                    .insert(key.id.clone(), row.as_ref().map(|row| row.version));
                 self.ops.push(op);
-                self.in_memory.push(Commit::state(
-                    commit.key.clone(),
-                    commit.expected_version,
-                    commit.change.clone(),
-                ));
+                match on_disk {
+                    true => self.on_disk.push((key.state_type, key.id.clone(), row)),
+                    false => self.in_memory.push(Commit::state(
+                        commit.key.clone(),
+                        commit.expected_version,
+                        commit.change.clone(),
+                    )),
+                }
             }
         }
         commit_ops(commit, &mut self.ops);
         Ok(())
     }
+
+    /// Once journaled: the ops into `unfolded`, the states kept on disk
+    /// only into `unwritten`; what is left to make in memory.
+    pub(crate) fn journaled(self, unfolded: &mut Unfolded, unwritten: &Unwritten) -> Vec<Commit> {
+        unfolded.take(self.ops);
+        unwritten.journaled(self.on_disk);
+        self.in_memory
+    }
 }
 
-/// Appends a group's ops to the journal, on an open transaction; its row.
-pub(crate) fn append(tx: &Transaction<'_>, ops: &[Op]) -> Result<i64, StoreError> {
-    let text = serde_json::to_string(ops)
-        .map_err(|error| StoreError::backend("cannot write a journal row", error))?;
-    tx.prepare_cached(INSERT_JOURNAL)
+/// A state's version in the `states` table, on the writer's connection.
+pub(crate) fn table_version(
+    connection: &Connection,
+    key: &StateKey,
+) -> Result<Option<u64>, StoreError> {
+    connection
+        .prepare_cached(sql::STATE_VERSION)
         .map_err(sqlite)?
-        .execute([text])
-        .map_err(sqlite)?;
-    Ok(tx.last_insert_rowid())
+        .query_row([key.state_type, key.id.as_str()], |row| {
+            row.get::<_, i64>(0)
+        })
+        .optional()
+        .map(|version| version.map(|version| version as u64))
+        .map_err(sqlite)
 }
 
-/// Everything the journal holds, as left by the last run.
-pub(crate) fn read(connection: &Connection) -> Result<Unfolded, StoreError> {
+/// What an older release left in its `journal` table.
+pub(crate) fn read_table(connection: &Connection) -> Result<Unfolded, StoreError> {
     let mut unfolded = Unfolded::default();
     let mut statement = connection.prepare(SELECT_JOURNAL).map_err(sqlite)?;
     let mut rows = statement.query([]).map_err(sqlite)?;
@@ -510,9 +652,17 @@ pub(crate) fn read(connection: &Connection) -> Result<Unfolded, StoreError> {
         let ops: Vec<Op> = serde_json::from_str(&text).map_err(|error| {
             StoreError::backend(format!("journal row {seq} does not read"), error)
         })?;
-        unfolded.take(seq, ops);
+        unfolded.take(ops);
     }
     Ok(unfolded)
+}
+
+/// The last journal file folded into the tables.
+pub(crate) fn folded_through(connection: &Connection) -> Result<u64, StoreError> {
+    connection
+        .query_row(SELECT_FOLDED, [], |row| row.get::<_, i64>(0))
+        .map(|through| through as u64)
+        .map_err(sqlite)
 }
 
 /// A set-aside schedule leaves the pending ones like a handled one.

@@ -2,7 +2,8 @@
 //! any sequence of writes, grouped any way, folded a few statements at a
 //! time between groups (or left in the journal by a crash, a fold cut
 //! short included, and folded at the next start), leaves the same rows as
-//! each write run in place, and answers each write the same.
+//! each write run in place, answers each write the same, and reads of the
+//! states kept on disk only see every write before the fold does.
 
 use std::collections::HashSet;
 use std::path::Path;
@@ -15,7 +16,7 @@ use bus::{
 use proptest::prelude::*;
 use rusqlite::Connection;
 
-use super::writer::{Writer, fold, in_place};
+use super::writer::{Writer, in_place, recover};
 use super::{journal, sqlite};
 use crate::storage::sql::Write;
 
@@ -59,6 +60,8 @@ enum Step {
     EntryDone {
         nth: usize,
     },
+    /// A session made for a new user.
+    Session,
     /// The writer starts a fold if none is under way, and runs this many
     /// of its statements (the writes after it come between its steps).
     Fold {
@@ -79,6 +82,7 @@ fn step() -> impl Strategy<Value = Step> {
         prop::option::of((0..8usize, 0..2u32, 0..2u32))
             .prop_map(|delivers| Step::Outbox { delivers }),
         (0..4usize).prop_map(|nth| Step::EntryDone { nth }),
+        Just(Step::Session),
         (1..6usize).prop_map(|steps| Step::Fold { steps }),
         Just(Step::EndGroup),
         Just(Step::EndGroup),
@@ -208,6 +212,10 @@ fn writes(steps: &[Step]) -> Vec<Given> {
                 );
                 continue;
             }
+            Step::Session => Given::Write(Write::Session {
+                token: format!("token-{at}"),
+                user: domain::UserId::from_u128(at as u128),
+            }),
             Step::Fold { steps } => Given::Fold(*steps),
             Step::EndGroup => Given::EndGroup,
         };
@@ -225,6 +233,7 @@ fn rows(connection: &Connection) -> Vec<String> {
          schema_version FROM schedules ORDER BY id",
         "SELECT id, effects, node FROM outbox ORDER BY seq",
         "SELECT entry, position, handler FROM deliveries ORDER BY 1, 2, 3",
+        "SELECT token, user_id FROM sessions ORDER BY 1",
     ] {
         let mut statement = connection.prepare(query).expect("a query");
         let columns = statement.column_count();
@@ -278,17 +287,22 @@ fn in_place_each(connection: &mut Connection, writes: &[Given]) -> Vec<String> {
 
 /// Through the writer's groups and journal, folds run a few steps at a
 /// time between groups; `crash`: what is not folded at the end (a fold
-/// cut short included) stays in the journal, and a new start folds it.
+/// cut short included) stays in the journal's files, and a new start
+/// folds it. Also what reads of the states kept on disk only saw before
+/// the last fold.
 fn journaled(
     folder: &Path,
-    connection: Connection,
+    mut connection: Connection,
     writes: &[Given],
     crash: bool,
-) -> (Vec<String>, Connection) {
+) -> (Vec<String>, Vec<String>, Connection) {
+    let journal = recover(&mut connection, folder).expect("an empty journal");
     let mut writer = Writer {
         connection,
         states: Arc::new(MemoryStore::new()),
         on_disk_only: HashSet::from([ON_DISK]),
+        unwritten: Arc::default(),
+        journal,
         unfolded: journal::Unfolded::default(),
         folding: None,
     };
@@ -306,7 +320,7 @@ fn journaled(
             Given::Fold(steps) => {
                 commit(&mut writer, &mut group);
                 if writer.folding.is_none() {
-                    writer.folding = std::mem::take(&mut writer.unfolded).into_folding();
+                    writer.start_fold().expect("starts a fold");
                 }
                 writer.fold_some(*steps).expect("folds");
             }
@@ -314,15 +328,77 @@ fn journaled(
         }
     }
     commit(&mut writer, &mut group);
+    let reads = on_disk_reads(&writer);
     if !crash {
         writer.fold_all().expect("folds");
-        return (results, writer.connection);
+        return (results, reads, writer.connection);
     }
     drop(writer);
     let mut connection = Connection::open(folder.join(super::DATABASE_FILE)).expect("reopens");
-    let unfolded = journal::read(&connection).expect("the journal reads");
-    fold(&mut connection, unfolded).expect("folds");
-    (results, connection)
+    recover(&mut connection, folder).expect("folds what the journal holds");
+    (results, reads, connection)
+}
+
+/// The states kept on disk only as a read sees them: what the writer has
+/// not folded yet, else the table.
+fn on_disk_reads(writer: &Writer) -> Vec<String> {
+    (0..3u8)
+        .filter_map(|id| {
+            let key = StateKey {
+                state_type: ON_DISK,
+                id: format!("state-{id}"),
+            };
+            let stored = match writer.unwritten.get(&key) {
+                Some(unwritten) => unwritten,
+                None => super::read_state(&writer.connection, &key).expect("reads"),
+            };
+            stored.map(|stored| format!("{key} {} {:?}", stored.version, stored.body))
+        })
+        .collect()
+}
+
+/// The same from the table, once everything is in it.
+fn on_disk_rows(connection: &Connection) -> Vec<String> {
+    (0..3u8)
+        .filter_map(|id| {
+            let key = StateKey {
+                state_type: ON_DISK,
+                id: format!("state-{id}"),
+            };
+            let stored = super::read_state(connection, &key).expect("reads");
+            stored.map(|stored| format!("{key} {} {:?}", stored.version, stored.body))
+        })
+        .collect()
+}
+
+/// Ops the journal's files hold after the last fold.
+fn left_in_journal(folder: &Path, connection: &Connection) -> usize {
+    let folded = journal::folded_through(connection).expect("reads");
+    let mut unfolded = journal::Unfolded::default();
+    super::journal_file::read(folder, folded, &mut unfolded).expect("reads");
+    let in_table: i64 = connection
+        .query_row("SELECT count(*) FROM journal", [], |row| row.get(0))
+        .expect("counts");
+    unfolded.len() + in_table as usize
+}
+
+/// An older release's journal rows are folded in at the first start,
+/// and the table emptied.
+#[test]
+fn rows_an_older_release_journaled_are_folded_in() {
+    let folder = tempfile::tempdir().expect("a folder");
+    let mut connection = fresh_database(folder.path());
+    let ops = r#"[{"op":"session","token":"t1","user":"00000000-0000-0000-0000-000000000001"}]"#;
+    connection
+        .execute("INSERT INTO journal (changes) VALUES ($1)", [ops])
+        .expect("inserts");
+    let journal = recover(&mut connection, folder.path()).expect("folds");
+    drop(journal);
+    let sessions: i64 = connection
+        .query_row("SELECT count(*) FROM sessions", [], |row| row.get(0))
+        .expect("counts");
+    assert_eq!(sessions, 1);
+    assert_eq!(left_in_journal(folder.path(), &connection), 0);
 }
 
 proptest! {
@@ -337,7 +413,7 @@ proptest! {
         let (in_place_folder, journal_folder) = (tempfile::tempdir()?, tempfile::tempdir()?);
         let mut expected_db = fresh_database(in_place_folder.path());
         let expected_results = in_place_each(&mut expected_db, &writes);
-        let (results, journaled_db) = journaled(
+        let (results, reads, journaled_db) = journaled(
             journal_folder.path(),
             fresh_database(journal_folder.path()),
             &writes,
@@ -345,9 +421,11 @@ proptest! {
         );
         prop_assert_eq!(results, expected_results);
         prop_assert_eq!(rows(&journaled_db), rows(&expected_db));
-        let left: i64 = journaled_db
-            .query_row("SELECT count(*) FROM journal", [], |row| row.get(0))
-            .expect("counts");
-        prop_assert_eq!(left, 0, "folded: the journal is empty");
+        prop_assert_eq!(reads, on_disk_rows(&expected_db), "reads see every write");
+        prop_assert_eq!(
+            left_in_journal(journal_folder.path(), &journaled_db),
+            0,
+            "folded: the journal is empty"
+        );
     }
 }

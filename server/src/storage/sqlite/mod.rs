@@ -6,13 +6,15 @@
 //! memory as well (read at start-up) and reads never touch the disk; only
 //! the state types named "on disk only" (written once, seldom read, and
 //! many: a history's old pages) are read from the file when asked for.
-//! Writes go to one thread that owns the connection and commits in groups
-//! ([`writer`]), through a journal folded into the tables every second
-//! ([`journal`]); it updates the states in memory as each group commits,
-//! and each caller hears back once its group is on disk. Migrations are
-//! sqlx's, run at start-up before anything else.
+//! Writes go to one thread that owns the connection and takes them in
+//! groups ([`writer`]), through a journal (a file of its own,
+//! [`journal_file`]) folded into the tables every second ([`journal`]); it
+//! updates the states in memory as each group is journaled, and each
+//! caller hears back once its group is. Migrations are sqlx's, run at
+//! start-up before anything else.
 
 mod journal;
+mod journal_file;
 mod writer;
 
 #[cfg(test)]
@@ -51,6 +53,8 @@ pub struct SqliteStore {
     reader: Arc<Mutex<Connection>>,
     /// State types not kept in memory.
     on_disk_only: HashSet<&'static str>,
+    /// Those of their states whose last change is not in the table yet.
+    unwritten: Arc<journal::Unwritten>,
     /// Every state, as committed.
     states: Arc<MemoryStore>,
     /// The writer's queue; the writer stops once the store is dropped.
@@ -99,13 +103,13 @@ impl SqliteStore {
 
         let opened = path.clone();
         let skipped = on_disk_only.clone();
-        let (connection, states) = tokio::task::spawn_blocking(move || {
+        let dir = data_dir.to_owned();
+        let (connection, journal, states) = tokio::task::spawn_blocking(move || {
             let mut connection = connect(&opened)?;
             // What the last run journaled and did not fold, into the tables.
-            let unfolded = journal::read(&connection)?;
-            writer::fold(&mut connection, unfolded)?;
+            let journal = writer::recover(&mut connection, &dir)?;
             let states = read_states(&connection, &skipped)?;
-            Ok::<_, StoreError>((connection, states))
+            Ok::<_, StoreError>((connection, journal, states))
         })
         .await
         .map_err(|error| StoreError::backend("the SQLite start-up read stopped", error))??;
@@ -131,10 +135,13 @@ impl SqliteStore {
             .map_err(sqlite)?;
         let (writes, queue) = std::sync::mpsc::channel();
         let states = Arc::new(states);
+        let unwritten = Arc::new(journal::Unwritten::default());
         let writer = Writer {
             connection,
             states: states.clone(),
             on_disk_only: on_disk_only.clone(),
+            unwritten: unwritten.clone(),
+            journal,
             unfolded: journal::Unfolded::default(),
             folding: None,
         };
@@ -149,6 +156,7 @@ impl SqliteStore {
         Ok(Self {
             reader,
             on_disk_only,
+            unwritten,
             states,
             writes,
         })
@@ -197,7 +205,7 @@ impl SqliteStore {
     async fn commit_now(&self, commit: Commit) -> Result<(), StoreError> {
         if let Some(key) = &commit.key {
             if self.on_disk_only.contains(key.state_type) {
-                // The version check is the SQL's alone.
+                // The version check is the writer's alone.
                 return self.write(Write::Commit(commit)).await;
             }
             // A stale read fails here, before it waits for the writer;
@@ -286,6 +294,18 @@ fn read_states(
     Ok(states)
 }
 
+/// A state's row in the `states` table.
+fn read_state(connection: &Connection, key: &StateKey) -> Result<Option<Stored>, StoreError> {
+    connection
+        .prepare_cached(sql::SELECT_STATE)
+        .map_err(sqlite)?
+        .query_row([key.state_type, key.id.as_str()], |row| {
+            Ok(stored(row.get(0)?, row.get(1)?, row.get(2)?))
+        })
+        .optional()
+        .map_err(sqlite)
+}
+
 fn read_sessions(connection: &Connection) -> Result<Vec<(String, domain::UserId)>, StoreError> {
     sessions(query_all(connection, sql::SELECT_SESSIONS, |row| {
         Ok((row.get(0)?, row.get(1)?))
@@ -334,17 +354,11 @@ impl Store for SqliteStore {
         if !self.on_disk_only.contains(key.state_type) {
             return self.states.load(key);
         }
-        let (state_type, id) = (key.state_type, key.id.clone());
-        Box::pin(self.read(move |connection| {
-            connection
-                .prepare_cached(sql::SELECT_STATE)
-                .map_err(sqlite)?
-                .query_row([state_type, id.as_str()], |row| {
-                    Ok(stored(row.get(0)?, row.get(1)?, row.get(2)?))
-                })
-                .optional()
-                .map_err(sqlite)
-        }))
+        if let Some(unwritten) = self.unwritten.get(key) {
+            return Box::pin(std::future::ready(Ok(unwritten)));
+        }
+        let key = key.clone();
+        Box::pin(self.read(move |connection| read_state(connection, &key)))
     }
 
     fn scan<'a>(&'a self, state_type: &'a str) -> StoreFuture<'a, Vec<(String, Stored)>> {
@@ -352,17 +366,32 @@ impl Store for SqliteStore {
             return self.states.scan(state_type);
         }
         let state_type = state_type.to_owned();
-        Box::pin(self.read(move |connection| {
-            let mut statement = connection
-                .prepare_cached(sql::SELECT_STATES_OF_TYPE)
-                .map_err(sqlite)?;
-            let rows = statement
-                .query_map([state_type], |row| {
-                    Ok((row.get(0)?, stored(row.get(1)?, row.get(2)?, row.get(3)?)))
+        Box::pin(async move {
+            // Read before the table: a state folded meanwhile is in the
+            // table by the time the table is read.
+            let unwritten: HashMap<String, Option<Stored>> =
+                self.unwritten.of_type(&state_type).into_iter().collect();
+            let mut found: Vec<(String, Stored)> = self
+                .read(move |connection| {
+                    let mut statement = connection
+                        .prepare_cached(sql::SELECT_STATES_OF_TYPE)
+                        .map_err(sqlite)?;
+                    let rows = statement
+                        .query_map([state_type], |row| {
+                            Ok((row.get(0)?, stored(row.get(1)?, row.get(2)?, row.get(3)?)))
+                        })
+                        .map_err(sqlite)?;
+                    rows.collect::<Result<_, _>>().map_err(sqlite)
                 })
-                .map_err(sqlite)?;
-            rows.collect::<Result<_, _>>().map_err(sqlite)
-        }))
+                .await?;
+            found.retain(|(id, _)| !unwritten.contains_key(id));
+            found.extend(
+                unwritten
+                    .into_iter()
+                    .filter_map(|(id, state)| Some((id, state?))),
+            );
+            Ok(found)
+        })
     }
 
     fn commit(&self, commit: Commit) -> StoreFuture<'_, ()> {

@@ -1,22 +1,24 @@
 //! The embedded store's writer: one thread owns the write connection and
 //! commits in groups. Every write queued while the previous group was
 //! committing goes into the next transaction, each caller hears back once
-//! its group is on disk, and what a group changes goes to the journal
-//! (see [`journal`](super::journal)), folded into the tables every
+//! its group is journaled (see [`journal`](super::journal)), folded into
+//! the tables every
 //! [`FOLD_EVERY`] or [`FOLD_OPS`] ops, whichever comes first, a few
 //! statements at a time between groups.
 
 use std::collections::HashSet;
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, TryRecvError};
 use std::time::{Duration, Instant};
 
-use bus::{Commit, MemoryStore, StoreError};
+use bus::{MemoryStore, StoreError};
 use futures::FutureExt;
 use rusqlite::{Connection, OptionalExtension, Transaction};
 use tokio::sync::oneshot;
 
-use super::journal::{self, Folding, Staged, Unfolded};
+use super::journal::{self, Folding, Staged, Unfolded, Unwritten};
+use super::journal_file::{self, JournalFile};
 use super::sqlite;
 use crate::storage::sql::{self, Executor, Param, Write};
 
@@ -57,12 +59,15 @@ pub(super) enum Request {
 
 /// The writer's thread: its connection, the states kept in memory (the
 /// writer changes them as it commits, so their versions are the ones to
-/// check), the state types whose rows are written in place (they are read
-/// from the file), and what the journal holds.
+/// check), the state types kept on disk only (read from the table, or
+/// from `unwritten` until a fold writes them), the journal's file and
+/// what it holds.
 pub(super) struct Writer {
     pub(super) connection: Connection,
     pub(super) states: Arc<MemoryStore>,
     pub(super) on_disk_only: HashSet<&'static str>,
+    pub(super) unwritten: Arc<Unwritten>,
+    pub(super) journal: JournalFile,
     pub(super) unfolded: Unfolded,
     /// The fold under way, if any (what the journal held at its start).
     pub(super) folding: Option<Folding>,
@@ -119,8 +124,10 @@ impl Writer {
                 && self.unfolded.len() > 0
                 && (self.unfolded.len() >= FOLD_OPS || folded_at.elapsed() >= FOLD_EVERY)
             {
-                self.folding = std::mem::take(&mut self.unfolded).into_folding();
                 folded_at = Instant::now();
+                if let Err(error) = self.start_fold() {
+                    tracing::warn!(%error, "cannot start the journal's fold; trying again in a second");
+                }
             }
             stalled = match self.fold_some(FOLD_STEPS) {
                 Ok(()) => false,
@@ -135,12 +142,32 @@ impl Writer {
         }
     }
 
+    /// Starts folding what the journal holds, if anything: its file is
+    /// closed, and the next groups go to a new one.
+    pub(super) fn start_fold(&mut self) -> Result<(), StoreError> {
+        if self.unfolded.len() == 0 {
+            return Ok(());
+        }
+        let through = self.journal.rotate()?;
+        self.folding = Some(std::mem::take(&mut self.unfolded).into_folding(through));
+        Ok(())
+    }
+
     /// Runs up to `budget` statements of the fold under way, if there is
-    /// one, in a transaction.
+    /// one, in a transaction; the states kept on disk only that it wrote
+    /// are read from the table from then on. Once it is over, its journal
+    /// file is deleted.
     pub(super) fn fold_some(&mut self, budget: usize) -> Result<(), StoreError> {
-        if let Some(folding) = &mut self.folding
-            && fold_step(&mut self.connection, folding, budget)?
-        {
+        let Some(folding) = &mut self.folding else {
+            return Ok(());
+        };
+        let done = fold_step(&mut self.connection, folding, budget)?;
+        let (written, over) = folding.ran(done);
+        let on_disk_only = &self.on_disk_only;
+        self.unwritten
+            .folded(written.filter(|(state_type, _, _)| on_disk_only.contains(state_type)));
+        if over {
+            journal_file::remove_through(self.journal.dir(), folding.through);
             self.folding = None;
         }
         Ok(())
@@ -150,7 +177,7 @@ impl Writer {
     /// one transaction: the tables then hold every committed write.
     pub(super) fn fold_all(&mut self) -> Result<(), StoreError> {
         self.fold_some(usize::MAX)?;
-        self.folding = std::mem::take(&mut self.unfolded).into_folding();
+        self.start_fold()?;
         self.fold_some(usize::MAX)
     }
 
@@ -180,32 +207,38 @@ impl Writer {
         }
     }
 
-    /// One transaction for the writes: each checked, its ops appended to
-    /// the journal as one row. A conflicting write changed nothing and is
-    /// answered with its conflict, the others with the transaction's fate.
+    /// The writes checked, and their ops appended to the journal as one
+    /// line (effects set aside are written in place first, in a
+    /// transaction). A conflicting write changed nothing and is answered
+    /// with its conflict, the others with the group's fate.
     pub(super) fn commit_group(
         &mut self,
         writes: &[&Write],
     ) -> Result<Vec<Result<(), StoreError>>, StoreError> {
-        let tx = self.connection.transaction().map_err(sqlite)?;
         let mut staged = Staged::default();
+        let mut in_place_writes = Vec::new();
         let mut results = Vec::with_capacity(writes.len());
         for write in writes {
-            match stage(&tx, &self.on_disk_only, &self.states, &mut staged, write) {
+            match self.stage(&mut staged, write) {
                 Ok(()) => results.push(Ok(())),
                 Err(conflict @ StoreError::Conflict { .. }) => results.push(Err(conflict)),
                 Err(error) => return Err(error),
             }
+            if let Write::SetAside { .. } = write {
+                in_place_writes.push(*write);
+            }
         }
-        let seq = match staged.ops.is_empty() {
-            true => None,
-            false => Some(journal::append(&tx, &staged.ops)?),
-        };
-        tx.commit().map_err(sqlite)?;
-        if let Some(seq) = seq {
-            self.unfolded.take(seq, staged.ops);
+        if !in_place_writes.is_empty() {
+            let tx = self.connection.transaction().map_err(sqlite)?;
+            for write in in_place_writes {
+                in_place(&tx, write)?;
+            }
+            tx.commit().map_err(sqlite)?;
         }
-        for commit in staged.in_memory {
+        if !staged.ops.is_empty() {
+            self.journal.append(&staged.ops)?;
+        }
+        for commit in staged.journaled(&mut self.unfolded, &self.unwritten) {
             // Checked above against these very versions: it cannot conflict.
             let remembered = bus::Store::commit(&*self.states, commit).now_or_never();
             if let Some(Err(error)) = remembered {
@@ -214,66 +247,66 @@ impl Writer {
         }
         Ok(results)
     }
-}
 
-/// Folds everything `unfolded` holds in one transaction (at start-up).
-pub(super) fn fold(connection: &mut Connection, unfolded: Unfolded) -> Result<(), StoreError> {
-    match unfolded.into_folding() {
-        Some(mut folding) => fold_step(connection, &mut folding, usize::MAX).map(drop),
-        None => Ok(()),
+    /// Stages one write's ops for the journal, its state checked against
+    /// the version the writer knows.
+    fn stage(&self, staged: &mut Staged, write: &Write) -> Result<(), StoreError> {
+        match write {
+            Write::Commit(commit) => match &commit.key {
+                Some(key) if self.on_disk_only.contains(key.state_type) => {
+                    let stored = |key: &_| match self.unwritten.version(key) {
+                        Some(version) => Ok(version),
+                        None => journal::table_version(&self.connection, key),
+                    };
+                    staged.commit(true, stored, commit)
+                }
+                _ => staged.commit(false, |key| Ok(self.states.version(key)), commit),
+            },
+            Write::Finish(finished) => {
+                journal::finished_ops(finished, &mut staged.ops);
+                Ok(())
+            }
+            Write::Session { token, user } => {
+                staged.ops.push(journal::Op::Session {
+                    token: token.clone(),
+                    user: user.to_string(),
+                });
+                Ok(())
+            }
+            // Written in place too (the row aside, and the schedule out of
+            // the table): through the journal, the schedule out of what it
+            // holds.
+            Write::SetAside { unreadable, .. } => {
+                journal::set_aside_ops(unreadable, &mut staged.ops);
+                Ok(())
+            }
+        }
     }
 }
 
-/// Runs up to `budget` statements of a fold in one transaction; whether
-/// the fold is over.
+/// At start-up: folds what the last run journaled and did not fold (and
+/// what an older release left in the `journal` table) into the tables,
+/// in one transaction, deletes the folded files, and starts the next.
+pub(super) fn recover(connection: &mut Connection, dir: &Path) -> Result<JournalFile, StoreError> {
+    let mut unfolded = journal::read_table(connection)?;
+    let folded_through = journal::folded_through(connection)?;
+    let last = journal_file::read(dir, folded_through, &mut unfolded)?;
+    fold_step(connection, &mut unfolded.into_folding(last), usize::MAX)?;
+    journal_file::remove_through(dir, last);
+    JournalFile::create(dir, last + 1)
+}
+
+/// Runs up to `budget` more statements of a fold in one transaction; how
+/// many it has run then.
 fn fold_step(
     connection: &mut Connection,
     folding: &mut Folding,
     budget: usize,
-) -> Result<bool, StoreError> {
+) -> Result<usize, StoreError> {
     let tx = connection.transaction().map_err(sqlite)?;
     let done = folding.run(&tx, budget)?;
     tx.commit().map_err(sqlite)?;
-    Ok(folding.ran(done))
-}
-
-/// One write on the group's open transaction: what changes the tables
-/// read from the file (sessions, states kept on disk only, effects set
-/// aside) is written in place; the rest is staged for the journal.
-fn stage(
-    tx: &Transaction<'_>,
-    on_disk_only: &HashSet<&'static str>,
-    memory: &MemoryStore,
-    staged: &mut Staged,
-    write: &Write,
-) -> Result<(), StoreError> {
-    match write {
-        Write::Commit(commit) => match &commit.key {
-            Some(key) if on_disk_only.contains(key.state_type) => {
-                let state = Commit::state(
-                    commit.key.clone(),
-                    commit.expected_version,
-                    commit.change.clone(),
-                );
-                in_place(tx, &Write::Commit(state))?;
-                journal::commit_ops(commit, &mut staged.ops);
-                Ok(())
-            }
-            _ => staged.commit(memory, commit),
-        },
-        Write::Finish(finished) => {
-            journal::finished_ops(finished, &mut staged.ops);
-            Ok(())
-        }
-        Write::Session { .. } => in_place(tx, write),
-        Write::SetAside { unreadable, .. } => {
-            // In place (the row aside, and the schedule out of the table),
-            // and through the journal (the schedule out of what it holds).
-            in_place(tx, write)?;
-            journal::set_aside_ops(unreadable, &mut staged.ops);
-            Ok(())
-        }
-    }
+    Ok(done)
 }
 
 /// A write run as the shared statements say, on the open transaction.
