@@ -133,14 +133,6 @@ impl SqliteStore {
         connection
             .pragma_update(None, "wal_autocheckpoint", 40_000)
             .map_err(sqlite)?;
-        // Room for 64 MiB of pages (SQLite's default is 2 MiB), taken as
-        // the file grows: with the default, each fold read back pages it
-        // had dropped (at 1,000 games 300 MB read in 75,000 `pread`s per
-        // 10 s run, and pages spilled mid-transaction), against 5.5 MB in
-        // 1,400 with this (docs/performance.md, "The journal in a file").
-        connection
-            .pragma_update(None, "cache_size", -65_536)
-            .map_err(sqlite)?;
         let (writes, queue) = std::sync::mpsc::channel();
         let states = Arc::new(states);
         let unwritten = Arc::new(journal::Unwritten::default());
