@@ -285,19 +285,11 @@ fn in_place_each(connection: &mut Connection, writes: &[Given]) -> Vec<String> {
     results
 }
 
-/// Through the writer's groups and journal, folds run a few steps at a
-/// time between groups; `crash`: what is not folded at the end (a fold
-/// cut short included) stays in the journal's files, and a new start
-/// folds it. Also what reads of the states kept on disk only saw before
-/// the last fold.
-fn journaled(
-    folder: &Path,
-    mut connection: Connection,
-    writes: &[Given],
-    crash: bool,
-) -> (Vec<String>, Vec<String>, Connection) {
-    let journal = recover(&mut connection, folder).expect("an empty journal");
-    let mut writer = Writer {
+/// A writer on the database in `folder`, its journal recovered as at a
+/// start.
+fn writer_on(folder: &Path, mut connection: Connection) -> Writer {
+    let journal = recover(&mut connection, folder).expect("the journal folds");
+    Writer {
         connection,
         states: Arc::new(MemoryStore::new()),
         on_disk_only: HashSet::from([ON_DISK]),
@@ -305,7 +297,21 @@ fn journaled(
         journal,
         unfolded: journal::Unfolded::default(),
         folding: None,
-    };
+    }
+}
+
+/// Through the writer's groups and journal, folds run a few steps at a
+/// time between groups; `crash`: what is not folded at the end (a fold
+/// cut short included) stays in the journal's files, and a new start
+/// folds it. Also what reads of the states kept on disk only saw before
+/// the last fold.
+fn journaled(
+    folder: &Path,
+    connection: Connection,
+    writes: &[Given],
+    crash: bool,
+) -> (Vec<String>, Vec<String>, Connection) {
+    let mut writer = writer_on(folder, connection);
     let (mut results, mut group) = (Vec::new(), Vec::new());
     let mut commit = |writer: &mut Writer, group: &mut Vec<&Write>| {
         if !group.is_empty() {
@@ -398,6 +404,44 @@ fn rows_an_older_release_journaled_are_folded_in() {
         .query_row("SELECT count(*) FROM sessions", [], |row| row.get(0))
         .expect("counts");
     assert_eq!(sessions, 1);
+    assert_eq!(left_in_journal(folder.path(), &connection), 0);
+}
+
+/// A process killed inside a line's `write` leaves it cut short at the
+/// end of the journal's last file: the next start folds every whole line
+/// before it and drops the rest, and the journal goes on in a new file.
+#[test]
+fn a_line_cut_short_by_a_kill_is_dropped_and_the_lines_before_it_kept() {
+    let folder = tempfile::tempdir().expect("a folder");
+    let mut writer = writer_on(folder.path(), fresh_database(folder.path()));
+    let session = |n: u128| Write::Session {
+        token: format!("token-{n}"),
+        user: domain::UserId::from_u128(n),
+    };
+    for n in 1..=2 {
+        writer.commit_group(&[&session(n)]).expect("journaled");
+    }
+    drop(writer);
+    let file = folder.path().join("journal-0000000001.log");
+    let mut text = std::fs::read(&file).expect("the journal file");
+    text.extend_from_slice(br#"[{"op":"session","token":"token-3","us"#);
+    std::fs::write(&file, text).expect("cut short");
+
+    let mut connection = Connection::open(folder.path().join(super::DATABASE_FILE)).expect("opens");
+    let next = recover(&mut connection, folder.path()).expect("starts despite the torn line");
+    let tokens: Vec<String> = connection
+        .prepare("SELECT token FROM sessions ORDER BY token")
+        .expect("a query")
+        .query_map([], |row| row.get(0))
+        .expect("rows")
+        .collect::<Result<_, _>>()
+        .expect("rows");
+    assert_eq!(tokens, ["token-1", "token-2"]);
+    assert!(!file.exists(), "the folded file is deleted");
+    assert!(
+        next.dir().join("journal-0000000002.log").exists(),
+        "the next file"
+    );
     assert_eq!(left_in_journal(folder.path(), &connection), 0);
 }
 
