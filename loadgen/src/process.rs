@@ -1,5 +1,6 @@
-//! The server's CPU time and memory, read from `/proc` when it runs on this
-//! machine: found by the port it listens on, or named with `--server-pid`.
+//! The server's CPU time, memory and file writes, read from `/proc` when
+//! it runs on this machine: found by the port it listens on, or named with
+//! `--server-pid`.
 
 use std::fs;
 
@@ -16,6 +17,19 @@ pub struct Sample {
     pub rss_bytes: u64,
     /// Highest resident memory so far, in bytes.
     pub peak_rss_bytes: u64,
+    /// What it wrote so far (`None`: `/proc/<pid>/io` cannot be read).
+    pub writes: Option<Writes>,
+}
+
+/// Bytes and calls of `write`-like system calls so far (`wchar`, `syscw`
+/// of `/proc/<pid>/io`): files (a database, its journal, its WAL), not
+/// sockets, which are written with `sendto`. Unlike CPU time, they do not
+/// change with the machine's speed, so they show a change to what a move
+/// writes on a machine whose speed drifts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Writes {
+    pub bytes: u64,
+    pub calls: u64,
 }
 
 /// The processes of `pids` together (a cluster's nodes): CPU and memory
@@ -29,6 +43,7 @@ pub fn sample_all(pids: &[u32]) -> Option<Sample> {
             cpu_seconds: 0.0,
             rss_bytes: 0,
             peak_rss_bytes: 0,
+            writes: Some(Writes { bytes: 0, calls: 0 }),
         },
         |sum, pid| {
             let one = sample(*pid)?;
@@ -36,6 +51,10 @@ pub fn sample_all(pids: &[u32]) -> Option<Sample> {
                 cpu_seconds: sum.cpu_seconds + one.cpu_seconds,
                 rss_bytes: sum.rss_bytes + one.rss_bytes,
                 peak_rss_bytes: sum.peak_rss_bytes + one.peak_rss_bytes,
+                writes: sum.writes.zip(one.writes).map(|(sum, one)| Writes {
+                    bytes: sum.bytes + one.bytes,
+                    calls: sum.calls + one.calls,
+                }),
             })
         },
     )
@@ -83,6 +102,20 @@ pub fn sample(pid: u32) -> Option<Sample> {
         cpu_seconds,
         rss_bytes: kilobytes("VmRSS:")? * 1024,
         peak_rss_bytes: kilobytes("VmHWM:")? * 1024,
+        writes: writes(pid),
+    })
+}
+
+fn writes(pid: u32) -> Option<Writes> {
+    let io = fs::read_to_string(format!("/proc/{pid}/io")).ok()?;
+    let count = |name: &str| {
+        io.lines()
+            .find_map(|line| line.strip_prefix(name))
+            .and_then(|number| number.trim().parse::<u64>().ok())
+    };
+    Some(Writes {
+        bytes: count("wchar:")?,
+        calls: count("syscw:")?,
     })
 }
 
@@ -133,6 +166,12 @@ mod tests {
     fn this_process_can_be_read_and_found_by_its_port() {
         let me = sample(std::process::id()).expect("/proc/self");
         assert!(me.rss_bytes > 0 && me.peak_rss_bytes >= me.rss_bytes);
+        let file = std::env::temp_dir().join(format!("loadgen-writes-{}", std::process::id()));
+        std::fs::write(&file, [0u8; 1000]).expect("writes");
+        let _ = std::fs::remove_file(&file);
+        let after = sample(std::process::id()).expect("/proc/self");
+        let (before, after) = (me.writes.expect("io"), after.writes.expect("io"));
+        assert!(after.bytes >= before.bytes + 1000 && after.calls > before.calls);
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
         let port = listener.local_addr().expect("addr").port();
         assert_eq!(listening_on(port), Some(std::process::id()));

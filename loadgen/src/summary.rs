@@ -10,7 +10,7 @@ use hdrhistogram::Histogram;
 use serde::Serialize;
 
 use crate::game::{Pattern, Played};
-use crate::process::Sample;
+use crate::process::{self, Sample};
 use crate::{Args, Failure};
 
 /// Live counters, shared by every game.
@@ -116,6 +116,17 @@ impl Tally {
             }
             _ => None,
         };
+        let writes_per_move = match (context.before, context.after) {
+            (Some(before), Some(after)) if moves > 0 => before.writes.zip(after.writes),
+            _ => None,
+        };
+        let per_move = |count: fn(&process::Writes) -> u64| {
+            writes_per_move.map(|(before, after)| {
+                count(&after).saturating_sub(count(&before)) as f64 / moves as f64
+            })
+        };
+        let server_written_bytes_per_move = per_move(|writes| writes.bytes);
+        let server_write_calls_per_move = per_move(|writes| writes.calls);
         let loadgen_cpu_us_per_move = context
             .own_cpu_seconds
             .filter(|_| moves > 0)
@@ -152,6 +163,8 @@ impl Tally {
             server_pids: context.server_pids.clone(),
             server_cpu_percent,
             server_cpu_us_per_move,
+            server_written_bytes_per_move,
+            server_write_calls_per_move,
             nats_messages_per_move: context
                 .nats_published
                 .filter(|_| moves > 0)
@@ -217,6 +230,10 @@ pub struct Summary {
     pub server_cpu_percent: Option<f64>,
     /// Server CPU time per move, in microseconds (all nodes together).
     pub server_cpu_us_per_move: Option<f64>,
+    /// Bytes the server wrote to files per move (see [`process::Writes`]).
+    pub server_written_bytes_per_move: Option<f64>,
+    /// Its `write`-like calls per move.
+    pub server_write_calls_per_move: Option<f64>,
     /// The generator's own CPU time over the run per move, in µs (it must
     /// never be the limit).
     pub loadgen_cpu_us_per_move: Option<f64>,
@@ -311,6 +328,16 @@ impl fmt::Display for Summary {
                 self.rss_per_connection_bytes
                     .map_or(String::new(), |bytes| format!(", {bytes} B per connection")),
             )?,
+        }
+        if let (Some(bytes), Some(calls)) = (
+            self.server_written_bytes_per_move,
+            self.server_write_calls_per_move,
+        ) {
+            writeln!(
+                f,
+                "server      wrote {:.1} KB to files per move, in {calls:.1} write calls",
+                bytes / 1000.0
+            )?;
         }
         if let Some(messages) = self.nats_messages_per_move {
             writeln!(
