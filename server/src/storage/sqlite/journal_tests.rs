@@ -348,31 +348,26 @@ fn journaled(
 /// The states kept on disk only as a read sees them: what the writer has
 /// not folded yet, else the table.
 fn on_disk_reads(writer: &Writer) -> Vec<String> {
-    (0..3u8)
-        .filter_map(|id| {
-            let key = StateKey {
-                state_type: ON_DISK,
-                id: format!("state-{id}"),
-            };
-            let stored = match writer.unwritten.get(&key) {
-                Some(unwritten) => unwritten,
-                None => super::read_state(&writer.connection, &key).expect("reads"),
-            };
-            stored.map(|stored| format!("{key} {} {:?}", stored.version, stored.body))
-        })
-        .collect()
+    on_disk(|key| match writer.unwritten.get(key) {
+        Some(unwritten) => unwritten,
+        None => super::read_state(&writer.connection, key).expect("reads"),
+    })
 }
 
 /// The same from the table, once everything is in it.
 fn on_disk_rows(connection: &Connection) -> Vec<String> {
+    on_disk(|key| super::read_state(connection, key).expect("reads"))
+}
+
+/// Each state kept on disk only the steps may write, as `read` finds it.
+fn on_disk(read: impl Fn(&StateKey) -> Option<bus::Stored>) -> Vec<String> {
     (0..3u8)
         .filter_map(|id| {
             let key = StateKey {
                 state_type: ON_DISK,
                 id: format!("state-{id}"),
             };
-            let stored = super::read_state(connection, &key).expect("reads");
-            stored.map(|stored| format!("{key} {} {:?}", stored.version, stored.body))
+            read(&key).map(|stored| format!("{key} {} {:?}", stored.version, stored.body))
         })
         .collect()
 }

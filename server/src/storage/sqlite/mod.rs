@@ -363,7 +363,9 @@ impl Store for SqliteStore {
             // busy core also switched threads twice. Every game's end
             // loads its record (absent: it is about to be written), and
             // those hand-offs were 4.5% of the server's time at 1,000
-            // games (docs/performance.md, "The journal in a file").
+            // games (docs/performance.md, "The journal in a file"). It
+            // waits for the connection while a blocking read holds it (the
+            // pending schedules and outbox, read at start-up and resync).
             let connection = self.reader.lock().unwrap_or_else(PoisonError::into_inner);
             read_state(&connection, key)
         })
