@@ -6,12 +6,12 @@
 //! memory as well (read at start-up) and reads never touch the disk; only
 //! the state types named "on disk only" (written once, seldom read, and
 //! many: a history's old pages) are read from the file when asked for.
-//! Writes go to one thread that owns the connection and takes them in
-//! groups ([`writer`]), through a journal (a file of its own,
-//! [`journal_file`]) folded into the tables every second ([`journal`]); it
-//! updates the states in memory as each group is journaled, and each
-//! caller hears back once its group is. Migrations are sqlx's, run at
-//! start-up before anything else.
+//! Each write takes the writer in turn ([`writer`]) and goes to a journal
+//! (a file of its own, [`journal_file`]) folded into the tables every
+//! second by a thread of its own ([`journal`]); the writer updates the
+//! states in memory as each write is journaled, and the caller hears back
+//! once it is. Migrations are sqlx's, run at start-up before anything
+//! else.
 
 mod journal;
 mod journal_file;
@@ -32,11 +32,10 @@ use bus::{
 };
 use rusqlite::{Connection, OptionalExtension};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
-use tokio::sync::oneshot;
 
 use super::rows::{pending_entries, scheduled, sessions, stored};
 use super::sql::{self, Write};
-use writer::{Request, Writer};
+use writer::Writer;
 
 /// The database file inside the data directory.
 pub const DATABASE_FILE: &str = "tictactoe.db";
@@ -57,8 +56,12 @@ pub struct SqliteStore {
     unwritten: Arc<journal::Unwritten>,
     /// Every state, as committed.
     states: Arc<MemoryStore>,
-    /// The writer's queue; the writer stops once the store is dropped.
-    writes: std::sync::mpsc::Sender<Request>,
+    /// The writer, which each write takes in turn (and the fold, between
+    /// its steps).
+    writer: Arc<tokio::sync::Mutex<Writer>>,
+    /// Wakes the fold before its time; dropped with the store, it has
+    /// the fold's thread fold everything and stop.
+    fold_now: std::sync::mpsc::SyncSender<()>,
 }
 
 pub(super) fn sqlite(error: rusqlite::Error) -> StoreError {
@@ -114,7 +117,8 @@ impl SqliteStore {
         .await
         .map_err(|error| StoreError::backend("the SQLite start-up read stopped", error))??;
         // The writer checkpoints (copies the WAL back into the database)
-        // as SQLite does by default, between its own transactions, so the
+        // as SQLite does by default, after the fold's transactions (the
+        // only ones that write the WAL now, with the journal a file), so the
         // log always catches up and starts over; but after a commit that
         // takes it past 40,000 pages (160 MB) rather than 1,000. Each
         // checkpoint holds up the writes queued meanwhile; at 10 games
@@ -133,10 +137,9 @@ impl SqliteStore {
         connection
             .pragma_update(None, "wal_autocheckpoint", 40_000)
             .map_err(sqlite)?;
-        let (writes, queue) = std::sync::mpsc::channel();
         let states = Arc::new(states);
         let unwritten = Arc::new(journal::Unwritten::default());
-        let writer = Writer {
+        let writer = Arc::new(tokio::sync::Mutex::new(Writer {
             connection,
             states: states.clone(),
             on_disk_only: on_disk_only.clone(),
@@ -144,21 +147,24 @@ impl SqliteStore {
             journal,
             unfolded: journal::Unfolded::default(),
             folding: None,
-        };
+        }));
+        let (fold_now, wake) = std::sync::mpsc::sync_channel(1);
+        let folding = Arc::downgrade(&writer);
         std::thread::Builder::new()
-            .name("sqlite-writer".into())
+            .name("sqlite-fold".into())
             .spawn(move || {
                 yield_to_requests();
-                writer.run(queue)
+                writer::fold_in_background(folding, wake)
             })
-            .map_err(|error| StoreError::backend("cannot start the SQLite writer", error))?;
+            .map_err(|error| StoreError::backend("cannot start the SQLite fold", error))?;
         let reader = Arc::new(Mutex::new(connect(&path)?));
         Ok(Self {
             reader,
             on_disk_only,
             unwritten,
             states,
-            writes,
+            writer,
+            fold_now,
         })
     }
 
@@ -182,24 +188,23 @@ impl SqliteStore {
         self.read(read_sessions).await
     }
 
-    /// Queues a write for the writer and waits until it is committed.
+    /// Commits a write on the calling thread, once the writer is free.
     async fn write(&self, write: Write) -> Result<(), StoreError> {
-        self.ask(|done| Request::Write { write, done }).await
+        let mut writer = self.writer.lock().await;
+        let written = writer.commit(&write);
+        if writer.unfolded.len() >= writer::FOLD_OPS && writer.folding.is_none() {
+            // Full: a wake-up is on its way already.
+            let _ = self.fold_now.try_send(());
+        }
+        written
     }
 
-    /// Has the writer fold the journal into the tables, and waits for it.
+    /// Folds the journal into the tables, on a blocking thread.
     async fn fold(&self) -> Result<(), StoreError> {
-        self.ask(Request::Fold).await
-    }
-
-    async fn ask(
-        &self,
-        request: impl FnOnce(oneshot::Sender<Result<(), StoreError>>) -> Request,
-    ) -> Result<(), StoreError> {
-        let (done, result) = oneshot::channel();
-        let stopped = || StoreError::backend_says("the SQLite writer has stopped");
-        self.writes.send(request(done)).map_err(|_| stopped())?;
-        result.await.map_err(|_| stopped())?
+        let writer = self.writer.clone();
+        tokio::task::spawn_blocking(move || writer.blocking_lock().fold_all())
+            .await
+            .map_err(|error| StoreError::backend("the SQLite fold stopped", error))?
     }
 
     async fn commit_now(&self, commit: Commit) -> Result<(), StoreError> {
@@ -241,11 +246,11 @@ fn connect(path: &Path) -> Result<Connection, StoreError> {
 
 /// Marks the calling thread as batch work for the kernel's scheduler
 /// (`SCHED_BATCH`): woken, it waits for its turn instead of preempting the
-/// thread serving requests. For the writer that means a write queued on a
-/// busy core waits for the next ones and they commit together: bigger
-/// groups, fewer WAL frames and fewer context switches per move. Measured
-/// with the server pinned to one core, 1,000 games (docs/performance.md):
-/// about a tenth less server CPU per move. Elsewhere than Linux, nothing.
+/// thread serving requests. It was the writer's, when the writer was a
+/// thread: a write queued on a busy core waited for the next ones and they
+/// committed together (about a tenth less server CPU per move at 1,000
+/// games, docs/performance.md). Now the fold's thread: its second's work
+/// waits for the requests under way. Elsewhere than Linux, nothing.
 fn yield_to_requests() {
     #[cfg(target_os = "linux")]
     {

@@ -1,67 +1,57 @@
-//! The embedded store's writer: one thread owns the write connection and
-//! commits in groups. Every write queued while the previous group was
-//! committing goes into the next transaction, each caller hears back once
-//! its group is journaled (see [`journal`](super::journal)), folded into
-//! the tables every
-//! [`FOLD_EVERY`] or [`FOLD_OPS`] ops, whichever comes first, a few
-//! statements at a time between groups.
+//! The embedded store's writer: the write connection, the journal's file
+//! and what it holds, behind one lock. Each caller commits on its own
+//! thread, one at a time ([`Writer::commit`]: its ops appended to the
+//! journal as one line, see [`journal`](super::journal)), and hears back
+//! once the line is written; a thread of its own ([`fold_in_background`])
+//! folds the journal into the tables every [`FOLD_EVERY`], or sooner past
+//! [`FOLD_OPS`] ops, a few statements at a time, taking the lock for each
+//! step.
+//!
+//! It was a thread that owned the connection, took the writes queued
+//! meanwhile and committed them in groups: on a busy core each group woke
+//! it and then each caller, two thread switches for a few writes. With
+//! the journal a file, a commit is one `write`, cheaper than the
+//! hand-off: at 1,000 games, 84 to 86 µs of server CPU per move against
+//! 87 to 101, with 2.4 times the write calls and a sixth of the thread
+//! switches (docs/performance.md, "The writer on the caller's thread").
 
 use std::collections::HashSet;
 use std::path::Path;
-use std::sync::Arc;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, TryRecvError};
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Weak};
+use std::time::Duration;
 
 use bus::{MemoryStore, StoreError};
 use futures::FutureExt;
 use rusqlite::{Connection, OptionalExtension, Transaction};
-use tokio::sync::oneshot;
 
 use super::journal::{self, Folding, Staged, Unfolded, Unwritten};
 use super::journal_file::{self, JournalFile};
 use super::sqlite;
 use crate::storage::sql::{self, Executor, Param, Write};
 
-/// The most writes one transaction takes.
-const GROUP: usize = 256;
-
 /// How long the journal's ops wait at most for their fold. A state
 /// changed ten times in that time is written to its table once.
-pub(super) const FOLD_EVERY: Duration = Duration::from_secs(1);
+const FOLD_EVERY: Duration = Duration::from_secs(1);
 
 /// Ops past which the journal is folded before its time.
-const FOLD_OPS: usize = 100_000;
+pub(super) const FOLD_OPS: usize = 100_000;
 
-/// Statements of a fold run between two groups of writes, in one
-/// transaction. A whole second's fold at 1,000 games (50,000 to 65,000
-/// ops, 70 to 140 ms in one transaction) held up every write queued
-/// meanwhile; in steps of this many, a group waits a few milliseconds.
-/// Each step writes every page it touches, so fewer, larger steps write
-/// a page the second's statements share fewer times: 4,000 against 1,000
-/// wrote 9% fewer bytes per move at 1,000 games, with the same p99 at
-/// 10 and 100 games (docs/performance.md, "The journal").
+/// Statements of a fold run in one transaction, holding the writer's
+/// lock. A whole second's fold at 1,000 games (50,000 to 65,000 ops, 70
+/// to 140 ms in one transaction) held up every write meanwhile; in steps
+/// of this many, a write waits a few milliseconds. Each step writes every
+/// page it touches, so fewer, larger steps write a page the second's
+/// statements share fewer times: 4,000 against 1,000 wrote 9% fewer bytes
+/// per move at 1,000 games, with the same p99 at 10 and 100 games
+/// (docs/performance.md, "The journal").
 const FOLD_STEPS: usize = 4_000;
 
-/// What the writer is asked to do.
-#[expect(
-    clippy::large_enum_variant,
-    reason = "nearly every request is a write: boxing it would cost an allocation each"
-)]
-pub(super) enum Request {
-    /// A write, and who waits for its result.
-    Write {
-        write: Write,
-        done: oneshot::Sender<Result<(), StoreError>>,
-    },
-    /// Fold the journal into the tables now (before reading them).
-    Fold(oneshot::Sender<Result<(), StoreError>>),
-}
-
-/// The writer's thread: its connection, the states kept in memory (the
-/// writer changes them as it commits, so their versions are the ones to
-/// check), the state types kept on disk only (read from the table, or
-/// from `unwritten` until a fold writes them), the journal's file and
-/// what it holds.
+/// The writer: its connection, the states kept in memory (the writer
+/// changes them as it commits, so their versions are the ones to check),
+/// the state types kept on disk only (read from the table, or from
+/// `unwritten` until a fold writes them), the journal's file and what it
+/// holds.
 pub(super) struct Writer {
     pub(super) connection: Connection,
     pub(super) states: Arc<MemoryStore>,
@@ -73,79 +63,42 @@ pub(super) struct Writer {
     pub(super) folding: Option<Folding>,
 }
 
-impl Writer {
-    /// Takes whatever is queued (up to [`GROUP`] writes), commits it in one
-    /// transaction, answers each caller, goes on with a fold under way or
-    /// starts one when it is time, and goes on until every handle on the
-    /// queue is gone; then folds what is left.
-    pub(super) fn run(mut self, queue: Receiver<Request>) {
-        let mut group = Vec::with_capacity(GROUP);
-        let mut folds = Vec::new();
-        let mut folded_at = Instant::now();
-        // A step of the fold failed: wait for the queue before the next.
-        let mut stalled = false;
-        loop {
-            // While a fold is under way, only a look at the queue between
-            // its steps; otherwise wait, up to the next fold's time.
-            let first = match self.folding.is_some() && !stalled {
-                true => match queue.try_recv() {
-                    Ok(first) => Some(first),
-                    Err(TryRecvError::Empty) => None,
-                    Err(TryRecvError::Disconnected) => break,
-                },
-                false => match queue.recv_timeout(FOLD_EVERY) {
-                    Ok(first) => Some(first),
-                    Err(RecvTimeoutError::Timeout) => None,
-                    Err(RecvTimeoutError::Disconnected) => break,
-                },
-            };
-            let mut next = first;
-            while let Some(request) = next.take() {
-                match request {
-                    Request::Write { write, done } => group.push((write, done)),
-                    Request::Fold(done) => folds.push(done),
-                }
-                if group.len() < GROUP {
-                    next = queue.try_recv().ok();
-                }
-            }
-            if !group.is_empty() {
-                self.commit_and_answer(&mut group);
-            }
-            if !folds.is_empty() {
-                let folded = self.fold_all();
-                folded_at = Instant::now();
-                for done in folds.drain(..) {
-                    let _ = done.send(folded.clone());
-                }
-                continue;
-            }
-            if self.folding.is_none()
-                && self.unfolded.len() > 0
-                && (self.unfolded.len() >= FOLD_OPS || folded_at.elapsed() >= FOLD_EVERY)
-            {
-                folded_at = Instant::now();
-                if let Err(error) = self.start_fold() {
-                    tracing::warn!(%error, "cannot start the journal's fold; trying again in a second");
-                }
-            }
-            stalled = match self.fold_some(FOLD_STEPS) {
-                Ok(()) => false,
-                Err(error) => {
-                    tracing::warn!(%error, "a step of the journal's fold failed; it stays in the journal");
-                    true
-                }
-            };
+/// Folds the journal every [`FOLD_EVERY`], or when woken (past
+/// [`FOLD_OPS`]), one step a lock, so that commits come in between. It
+/// stops once the store is gone (its end of `wake` dropped), between two
+/// steps at the latest: what the journal holds then is folded at the next
+/// start, and a store opened again on the same folder meanwhile finds no
+/// other writer at work.
+pub(super) fn fold_in_background(writer: Weak<tokio::sync::Mutex<Writer>>, wake: Receiver<()>) {
+    let gone = |wake: &Receiver<()>| matches!(wake.try_recv(), Err(TryRecvError::Disconnected));
+    loop {
+        if let Err(RecvTimeoutError::Disconnected) = wake.recv_timeout(FOLD_EVERY) {
+            return;
         }
-        if let Err(error) = self.fold_all() {
-            tracing::warn!(%error, "the journal's last fold failed; it stays in the journal");
+        let Some(writer) = writer.upgrade() else {
+            return;
+        };
+        if let Err(error) = writer.blocking_lock().start_fold() {
+            tracing::warn!(%error, "cannot start the journal's fold; trying again in a second");
+        }
+        loop {
+            let mut writer = writer.blocking_lock();
+            if writer.folding.is_none() || gone(&wake) {
+                break;
+            }
+            if let Err(error) = writer.fold_some(FOLD_STEPS) {
+                tracing::warn!(%error, "a step of the journal's fold failed; it stays in the journal");
+                break;
+            }
         }
     }
+}
 
+impl Writer {
     /// Starts folding what the journal holds, if anything: its file is
     /// closed, and the next groups go to a new one.
     pub(super) fn start_fold(&mut self) -> Result<(), StoreError> {
-        if self.unfolded.len() == 0 {
+        if self.folding.is_some() || self.unfolded.len() == 0 {
             return Ok(());
         }
         let through = self.journal.rotate()?;
@@ -181,30 +134,12 @@ impl Writer {
         self.fold_some(usize::MAX)
     }
 
-    fn commit_and_answer(
-        &mut self,
-        group: &mut Vec<(Write, oneshot::Sender<Result<(), StoreError>>)>,
-    ) {
-        let writes: Vec<&Write> = group.iter().map(|(write, _)| write).collect();
-        let results = match self.commit_group(&writes) {
-            Ok(results) => results,
-            // Something other than a version conflict failed, and took the
-            // whole group with it: each write again, on its own, so only
-            // the one at fault fails.
-            Err(error) => {
-                tracing::warn!(%error, writes = writes.len(), "group commit failed; writing one at a time");
-                writes
-                    .iter()
-                    .map(|write| {
-                        self.commit_group(&[write])
-                            .and_then(|mut one| one.remove(0))
-                    })
-                    .collect()
-            }
-        };
-        for ((_, done), result) in group.drain(..).zip(results) {
-            let _ = done.send(result);
-        }
+    /// One write, checked, its ops appended to the journal as one line:
+    /// its conflict, or whether the line was written.
+    pub(super) fn commit(&mut self, write: &Write) -> Result<(), StoreError> {
+        self.commit_group(&[write])?
+            .pop()
+            .unwrap_or_else(|| Err(StoreError::backend_says("a write went unanswered")))
     }
 
     /// The writes checked, and their ops appended to the journal as one
