@@ -59,8 +59,8 @@ pub struct SqliteStore {
     /// The writer, which each write takes in turn (and the fold, between
     /// its steps).
     writer: Arc<tokio::sync::Mutex<Writer>>,
-    /// Wakes the fold before its time; dropped with the store, it has
-    /// the fold's thread fold everything and stop.
+    /// Wakes the fold before its time; dropped with the store, it stops
+    /// the fold's thread (the next start folds what is left).
     fold_now: std::sync::mpsc::SyncSender<()>,
 }
 
@@ -193,7 +193,7 @@ impl SqliteStore {
         let mut writer = self.writer.lock().await;
         let written = writer.commit(&write);
         if writer.unfolded.len() >= writer::FOLD_OPS && writer.folding.is_none() {
-            // Full: a wake-up is on its way already.
+            // Refused when full: a wake-up is on its way already.
             let _ = self.fold_now.try_send(());
         }
         written

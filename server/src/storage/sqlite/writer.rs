@@ -96,7 +96,7 @@ pub(super) fn fold_in_background(writer: Weak<tokio::sync::Mutex<Writer>>, wake:
 
 impl Writer {
     /// Starts folding what the journal holds, if anything: its file is
-    /// closed, and the next groups go to a new one.
+    /// closed, and the next writes go to a new one.
     pub(super) fn start_fold(&mut self) -> Result<(), StoreError> {
         if self.folding.is_some() || self.unfolded.len() == 0 {
             return Ok(());
