@@ -66,8 +66,28 @@ const REPLACE_SCHEDULE: &str = "INSERT OR REPLACE INTO schedules \
 const INSERT_ENTRY: &str =
     "INSERT INTO outbox (id, effects, node) VALUES ($1, $2, 0) ON CONFLICT (id) DO NOTHING";
 
-/// One change to the tables, as the journal keeps it. Ids are the tables'
-/// hex text.
+/// Schedule and outbox ids (128 bits) in a line as the tables' hex text
+/// (`rows::id_text`), in memory as numbers: most are added and finished
+/// within a second and never reach a table, so they are never made text
+/// there, and the net result's maps hash and compare 16 bytes instead of
+/// a 32-character string.
+mod hex_id {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(id: &u128, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(&format_args!("{id:032x}"))
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<u128, D::Error> {
+        let text = std::borrow::Cow::<'de, str>::deserialize(deserializer)?;
+        u128::from_str_radix(&text, 16).map_err(serde::de::Error::custom)
+    }
+}
+
+/// One change to the tables, as the journal keeps it (ids of schedules
+/// and outbox entries as hex text, like the tables').
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "camelCase")]
 pub(crate) enum Op {
@@ -86,22 +106,34 @@ pub(crate) enum Op {
     Cancel { key: String },
     /// A schedule added.
     Schedule {
-        id: String,
+        #[serde(with = "hex_id")]
+        id: u128,
         #[serde(flatten)]
         row: ScheduleRow,
     },
     /// A schedule that fired and was handled.
-    ScheduleDone { id: String },
+    ScheduleDone {
+        #[serde(with = "hex_id")]
+        id: u128,
+    },
     /// An outbox entry (its effects as `rows::effects_text` writes them).
-    Outbox { id: String, effects: String },
+    Outbox {
+        #[serde(with = "hex_id")]
+        id: u128,
+        effects: String,
+    },
     /// One effect of an entry handled by one handler.
     Delivery {
-        entry: String,
+        #[serde(with = "hex_id")]
+        entry: u128,
         position: u32,
         handler: u32,
     },
     /// An entry every handler has run.
-    EntryDone { id: String },
+    EntryDone {
+        #[serde(with = "hex_id")]
+        id: u128,
+    },
     /// A session made.
     Session { token: String, user: String },
 }
@@ -114,7 +146,7 @@ pub(crate) fn commit_ops(commit: &Commit, ops: &mut Vec<Op>) {
             ScheduleOp::Add(scheduled) => {
                 let event = scheduled.event.to_text();
                 Op::Schedule {
-                    id: id_text(scheduled.id),
+                    id: scheduled.id,
                     row: ScheduleRow {
                         key: scheduled.key.clone(),
                         due_at_ms: scheduled.due_at_ms,
@@ -134,14 +166,14 @@ pub(crate) fn commit_ops(commit: &Commit, ops: &mut Vec<Op>) {
     }) = commit.delivery
     {
         ops.push(Op::Delivery {
-            entry: id_text(entry),
+            entry,
             position,
             handler,
         });
     }
     if let Some(entry) = &commit.outbox {
         ops.push(Op::Outbox {
-            id: id_text(entry.id),
+            id: entry.id,
             effects: effects_text(entry),
         });
     }
@@ -150,8 +182,8 @@ pub(crate) fn commit_ops(commit: &Commit, ops: &mut Vec<Op>) {
 pub(crate) fn finished_ops(finished: &[Finished], ops: &mut Vec<Op>) {
     for done in finished {
         ops.push(match done {
-            Finished::Entry(id) => Op::EntryDone { id: id_text(*id) },
-            Finished::Schedule(id) => Op::ScheduleDone { id: id_text(*id) },
+            Finished::Entry(id) => Op::EntryDone { id: *id },
+            Finished::Schedule(id) => Op::ScheduleDone { id: *id },
         });
     }
 }
@@ -305,20 +337,20 @@ pub(crate) struct Unfolded {
     /// Keys whose rows in the table are all dropped.
     cancelled_keys: HashSet<String>,
     /// Schedules in the table that fired and were handled.
-    schedules_done: HashSet<String>,
+    schedules_done: HashSet<u128>,
     /// Schedules added (by id) and not dropped since.
-    schedules: HashMap<String, ScheduleRow>,
+    schedules: HashMap<u128, ScheduleRow>,
     /// Added schedules' ids by key.
-    schedules_by_key: HashMap<String, Vec<String>>,
+    schedules_by_key: HashMap<String, Vec<u128>>,
     /// Entries in the table that are done.
-    entries_done: HashSet<String>,
+    entries_done: HashSet<u128>,
     /// Entries added and not done, in the order they were committed (the
     /// outbox is read in that order); a done one is `None`.
-    entries: Vec<Option<(String, String)>>,
+    entries: Vec<Option<(u128, String)>>,
     /// Where each added entry is in `entries`.
-    entry_at: HashMap<String, usize>,
+    entry_at: HashMap<u128, usize>,
     /// Deliveries of entries not done, by entry.
-    deliveries: HashMap<String, HashSet<(u32, u32)>>,
+    deliveries: HashMap<u128, HashSet<(u32, u32)>>,
     /// Sessions made (token, user).
     sessions: Vec<(String, String)>,
 }
@@ -362,7 +394,7 @@ impl Unfolded {
                 self.schedules_by_key
                     .entry(row.key.clone())
                     .or_default()
-                    .push(id.clone());
+                    .push(id);
                 self.schedules.insert(id, row);
             }
             Op::ScheduleDone { id } => {
@@ -379,7 +411,7 @@ impl Unfolded {
                 self.schedules_done.insert(id);
             }
             Op::Outbox { id, effects } => {
-                self.entry_at.insert(id.clone(), self.entries.len());
+                self.entry_at.insert(id, self.entries.len());
                 self.entries.push(Some((id, effects)));
             }
             Op::Delivery {
@@ -433,7 +465,7 @@ impl Unfolded {
         );
         for (entry, handled) in self.deliveries {
             for (position, handler) in handled {
-                steps.push(Step::Delivery(entry.clone(), position, handler));
+                steps.push(Step::Delivery(entry, position, handler));
             }
         }
         steps.extend(
@@ -457,11 +489,11 @@ enum Step {
     Upsert(Arc<str>, Arc<str>, StateRow),
     DeleteState(Arc<str>, Arc<str>),
     CancelKey(String),
-    ScheduleDone(String),
-    Schedule(String, ScheduleRow),
-    EntryDone(String),
-    Entry(String, String),
-    Delivery(String, u32, u32),
+    ScheduleDone(u128),
+    Schedule(u128, ScheduleRow),
+    EntryDone(u128),
+    Entry(u128, String),
+    Delivery(u128, u32, u32),
     Session(String, String),
 }
 
@@ -527,9 +559,9 @@ fn run_step(tx: &Transaction<'_>, step: &Step) -> Result<(), StoreError> {
             statement(DELETE_STATE)?.execute(rusqlite::params![state_type, id])
         }
         Step::CancelKey(key) => statement(sql::CANCEL_SCHEDULES)?.execute([key]),
-        Step::ScheduleDone(id) => statement(sql::DELETE_SCHEDULE)?.execute([id]),
+        Step::ScheduleDone(id) => statement(sql::DELETE_SCHEDULE)?.execute([id_text(*id)]),
         Step::Schedule(id, row) => statement(REPLACE_SCHEDULE)?.execute(rusqlite::params![
-            id,
+            id_text(*id),
             row.key,
             row.due_at_ms as i64,
             row.updates_every_ms.map(|period| period as i64),
@@ -538,17 +570,17 @@ fn run_step(tx: &Transaction<'_>, step: &Step) -> Result<(), StoreError> {
             row.schema_version
         ]),
         Step::EntryDone(id) => {
+            let id = id_text(*id);
             statement(sql::DELETE_DELIVERIES)?
-                .execute([id])
+                .execute([&id])
                 .map_err(sqlite)?;
-            statement(sql::DELETE_OUTBOX)?.execute([id])
+            statement(sql::DELETE_OUTBOX)?.execute([&id])
         }
         Step::Entry(id, effects) => {
-            statement(INSERT_ENTRY)?.execute(rusqlite::params![id, effects])
+            statement(INSERT_ENTRY)?.execute(rusqlite::params![id_text(*id), effects])
         }
-        Step::Delivery(entry, position, handler) => {
-            statement(sql::INSERT_DELIVERY)?.execute(rusqlite::params![entry, position, handler])
-        }
+        Step::Delivery(entry, position, handler) => statement(sql::INSERT_DELIVERY)?
+            .execute(rusqlite::params![id_text(*entry), position, handler]),
         Step::Session(token, user) => {
             statement(INSERT_SESSION)?.execute(rusqlite::params![token, user])
         }
@@ -669,7 +701,7 @@ pub(crate) fn folded_through(connection: &Connection) -> Result<u64, StoreError>
 pub(crate) fn set_aside_ops(unreadable: &[SetAside], ops: &mut Vec<Op>) {
     for item in unreadable {
         if let bus::SetAsideSource::Schedule(id) = item.source {
-            ops.push(Op::ScheduleDone { id: id_text(id) });
+            ops.push(Op::ScheduleDone { id });
         }
     }
 }

@@ -182,17 +182,17 @@ fn numbers(dir: &Path) -> Result<Vec<u64>, StoreError> {
 mod tests {
     use super::*;
 
-    fn ops(id: &str) -> Vec<Op> {
-        vec![Op::EntryDone { id: id.into() }]
+    fn ops(id: u128) -> Vec<Op> {
+        vec![Op::EntryDone { id }]
     }
 
     #[test]
     fn lines_appended_read_back_in_order_across_files() {
         let dir = tempfile::tempdir().expect("a folder");
         let mut file = JournalFile::create(dir.path(), 1).expect("creates");
-        file.append(&ops("a")).expect("appends");
+        file.append(&ops(1)).expect("appends");
         assert_eq!(file.rotate().expect("rotates"), 1);
-        file.append(&ops("b")).expect("appends");
+        file.append(&ops(2)).expect("appends");
         let mut unfolded = Unfolded::default();
         assert_eq!(read(dir.path(), 0, &mut unfolded).expect("reads"), 2);
         assert_eq!(unfolded.len(), 2);
@@ -205,7 +205,7 @@ mod tests {
     fn a_last_line_cut_short_is_dropped_and_a_broken_whole_line_refused() {
         let dir = tempfile::tempdir().expect("a folder");
         let mut file = JournalFile::create(dir.path(), 3).expect("creates");
-        file.append(&ops("a")).expect("appends");
+        file.append(&ops(1)).expect("appends");
         drop(file);
         let at = path(dir.path(), 3);
         let mut torn = std::fs::read(&at).expect("reads");

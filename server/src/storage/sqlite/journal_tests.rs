@@ -440,6 +440,26 @@ fn a_line_cut_short_by_a_kill_is_dropped_and_the_lines_before_it_kept() {
     assert_eq!(left_in_journal(folder.path(), &connection), 0);
 }
 
+/// Ids are numbers in memory and the tables' hex text in a line, so the
+/// lines (and an older release's rows) read as they did.
+#[test]
+fn ids_in_a_line_are_the_tables_hex_text() {
+    let op = journal::Op::Delivery {
+        entry: 0xff,
+        position: 1,
+        handler: 2,
+    };
+    let text = serde_json::to_string(&op).expect("writes");
+    assert_eq!(
+        text,
+        r#"{"op":"delivery","entry":"000000000000000000000000000000ff","position":1,"handler":2}"#
+    );
+    let back: journal::Op = serde_json::from_str(&text).expect("reads");
+    assert!(matches!(back, journal::Op::Delivery { entry: 0xff, .. }));
+    let not_hex = r#"{"op":"entryDone","id":"not hex"}"#;
+    assert!(serde_json::from_str::<journal::Op>(not_hex).is_err());
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(256))]
 
