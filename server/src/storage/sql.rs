@@ -2,8 +2,9 @@
 //!
 //! Each driver implements [`Executor`] (run a statement on its open
 //! transaction, read one integer back) and keeps only its connection and
-//! threading: SQLite on its writer thread, PostgreSQL on a pooled
-//! connection. Placeholders are `$1`, `$2`... numbered in the order they
+//! threading: SQLite on its writer's connection (effects set aside; the
+//! rest goes through its journal), PostgreSQL on a pooled connection.
+//! Placeholders are `$1`, `$2`... numbered in the order they
 //! first appear in a statement: PostgreSQL reads them as positions, and
 //! SQLite numbers named parameters in order of first appearance, so one
 //! text serves both (checked by a test below).
