@@ -626,17 +626,20 @@ impl Staged {
             };
             if let Some(op) = state_op(commit, found)? {
                 let row = match &op {
-                    Op::Set { row, .. } => Some(row.clone()),
+                    Op::Set { row, .. } => Some(row),
                     _ => None,
                 };
                 self.versions
                     .entry(key.state_type)
                     .or_default()
-                    .insert(key.id.clone(), row.as_ref().map(|row| row.version));
+                    .insert(key.id.clone(), row.map(|row| row.version));
+                // The row again only for a state kept on disk only: reads
+                // find it in `Unwritten` until it is folded.
+                let unwritten = on_disk.then(|| row.cloned());
                 self.ops.push(op);
-                match on_disk {
-                    true => self.on_disk.push((key.state_type, key.id.clone(), row)),
-                    false => self.in_memory.push(Commit::state(
+                match unwritten {
+                    Some(row) => self.on_disk.push((key.state_type, key.id.clone(), row)),
+                    None => self.in_memory.push(Commit::state(
                         commit.key.clone(),
                         commit.expected_version,
                         commit.change.clone(),
