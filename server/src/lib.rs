@@ -349,7 +349,13 @@ pub async fn serve(
         route_idle(&config),
         shutdown.clone(),
     ));
-    tokio::spawn(live_games::tell(hub.clone(), bus.clone(), shutdown.clone()));
+    let live = live_games::at_start(&bus).await;
+    tokio::spawn(live_games::tell(
+        hub.clone(),
+        bus.clone(),
+        live,
+        shutdown.clone(),
+    ));
     tokio::spawn(metrics::upkeep(shutdown.clone()));
     let limits = connection_limits(&config);
     let state = state(

@@ -19,12 +19,25 @@ use crate::event_routing::Hub;
 /// How often the list is looked at.
 const INTERVAL: Duration = Duration::from_secs(1);
 
+/// The first page of live games as a node starts, asked before it serves
+/// anyone: each socket gets the list as it is when it opens, so only a
+/// change from this one is news.
+pub async fn at_start(bus: &Bus) -> Option<domain::LiveGames> {
+    bus.query(GetLiveGames { page: 0 }).await.ok()
+}
+
 /// Tells this node's sockets the first page of live games whenever it
-/// changed, until `shutdown`.
-pub async fn tell(hub: Arc<Hub>, bus: Bus, shutdown: CancellationToken) {
+/// changed from what they were `told` (the list [`at_start`]), until
+/// `shutdown`. Sent unchanged, the list came to sockets that had just got
+/// it with their lobby lists.
+pub async fn tell(
+    hub: Arc<Hub>,
+    bus: Bus,
+    mut told: Option<domain::LiveGames>,
+    shutdown: CancellationToken,
+) {
     let mut every = tokio::time::interval(INTERVAL.max(hub.lobby_interval()));
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut told: Option<domain::LiveGames> = None;
     loop {
         tokio::select! {
             () = shutdown.cancelled() => return,
