@@ -36,6 +36,8 @@ struct Shared {
 #[derive(Debug, Default)]
 struct State {
     frames: VecDeque<Frame>,
+    /// Frames wait that the receiver was not woken for (queued quietly).
+    unannounced: bool,
     /// The sender is gone: nothing more will come.
     closed: bool,
 }
@@ -62,14 +64,40 @@ impl Sender {
         if state.frames.len() >= self.0.capacity {
             return Err(Full);
         }
-        let was_empty = state.frames.is_empty();
+        let wake = state.frames.is_empty() || state.unannounced;
         state.frames.push_back(frame);
+        state.unannounced = false;
         drop(state);
-        if was_empty {
+        if wake {
             // Stores a permit when the socket is not waiting yet.
             self.0.ready.notify_one();
         }
         Ok(())
+    }
+
+    /// Queues `frame` without waking the socket: it goes out with the
+    /// socket's next frame, or at the next [`Sender::announce`]. A frame
+    /// many sockets get at once (the lobby's lists) thus rides along with
+    /// what each socket sends anyway, instead of costing each a write.
+    pub fn try_send_quietly(&self, frame: Frame) -> Result<(), Full> {
+        let mut state = self.0.state();
+        if state.frames.len() >= self.0.capacity {
+            return Err(Full);
+        }
+        if state.frames.is_empty() {
+            state.unannounced = true;
+        }
+        state.frames.push_back(frame);
+        Ok(())
+    }
+
+    /// Wakes the socket for the frames queued quietly, if any still wait.
+    pub fn announce(&self) {
+        let mut state = self.0.state();
+        if std::mem::take(&mut state.unannounced) {
+            drop(state);
+            self.0.ready.notify_one();
+        }
     }
 }
 
@@ -101,6 +129,7 @@ impl Receiver {
             {
                 let mut state = self.0.state();
                 if !state.frames.is_empty() {
+                    state.unannounced = false;
                     return Some(std::mem::take(&mut state.frames));
                 }
                 if state.closed {
@@ -115,7 +144,10 @@ impl Receiver {
     pub fn try_recv(&mut self) -> Result<Frame, TryRecv> {
         let mut state = self.0.state();
         match state.frames.pop_front() {
-            Some(frame) => Ok(frame),
+            Some(frame) => {
+                state.unannounced &= !state.frames.is_empty();
+                Ok(frame)
+            }
             None if state.closed => Err(TryRecv::Closed),
             None => Err(TryRecv::Empty),
         }
@@ -151,6 +183,55 @@ mod tests {
         assert_eq!(receiver.recv_all().await.map(|all| all.len()), Some(2));
         assert_eq!(receiver.recv_all().await, None);
         assert_eq!(receiver.try_recv(), Err(TryRecv::Closed));
+    }
+
+    /// Lets the other tasks run a while.
+    async fn settle() {
+        for _ in 0..10 {
+            tokio::task::yield_now().await;
+        }
+    }
+
+    #[tokio::test]
+    async fn a_quiet_frame_waits_for_the_next_frame() {
+        let (sender, mut receiver) = queue(4);
+        let waiting = tokio::spawn(async move { receiver.recv_all().await });
+        settle().await;
+        sender.try_send_quietly(frame("lobby")).unwrap();
+        settle().await;
+        assert!(!waiting.is_finished(), "woken by a quiet frame");
+        sender.try_send(frame("move")).unwrap();
+        let got = waiting.await.unwrap().unwrap();
+        assert_eq!(Vec::from(got), [frame("lobby"), frame("move")]);
+    }
+
+    #[tokio::test]
+    async fn an_announcement_wakes_for_the_quiet_frames() {
+        let (sender, mut receiver) = queue(4);
+        let waiting = tokio::spawn(async move { receiver.recv_all().await });
+        settle().await;
+        sender.try_send_quietly(frame("a")).unwrap();
+        sender.try_send_quietly(frame("b")).unwrap();
+        settle().await;
+        assert!(!waiting.is_finished(), "woken by a quiet frame");
+        sender.announce();
+        let got = waiting.await.unwrap().unwrap();
+        assert_eq!(Vec::from(got), [frame("a"), frame("b")]);
+    }
+
+    #[tokio::test]
+    async fn quiet_frames_are_taken_whenever_the_socket_looks() {
+        let (sender, mut receiver) = queue(4);
+        sender.try_send_quietly(frame("lobby")).unwrap();
+        let got = receiver.recv_all().await.unwrap();
+        assert_eq!(Vec::from(got), [frame("lobby")]);
+        // Taken: nothing is left to announce, and a full queue refuses.
+        sender.announce();
+        assert_eq!(receiver.try_recv(), Err(TryRecv::Empty));
+        for text in ["a", "b", "c", "d"] {
+            sender.try_send_quietly(frame(text)).unwrap();
+        }
+        assert_eq!(sender.try_send_quietly(frame("e")), Err(Full));
     }
 
     #[tokio::test]
