@@ -18,7 +18,7 @@
 //! The last [`RECENT`] public events of each game are kept so that a client
 //! that reconnects can resume where it was.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
@@ -27,6 +27,7 @@ use app::socket_frames::ServerFrame;
 use bus::{Envelope, Hook, Kind};
 use domain::audience::{Audience, audience, game_removed, joins_game};
 use domain::{GameId, UserId};
+use foldhash::{HashMap, HashSet};
 
 use crate::queue::{self, Frame, Receiver, Sender};
 

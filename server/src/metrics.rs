@@ -4,7 +4,7 @@
 //! Prometheus exporter (installed once per process: tests that start
 //! several servers in one process share it).
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 use std::sync::{Arc, OnceLock, PoisonError, RwLock};
 use std::time::Instant;
 

@@ -7,7 +7,7 @@
 //! roll its user would stay missing from (or stuck in) everyone's online
 //! list after the database came back.
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 use std::sync::{Mutex, PoisonError};
 
 use bus::Bus;

@@ -6,7 +6,7 @@
 //! [`TracingHook`] (logs), [`MetricsHook`] (counts and latencies) and
 //! [`CaptureHook`] (records every effect, for tests).
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError, RwLock};
 use std::time::Duration;

@@ -2,7 +2,7 @@
 //! live values (nothing is serialised). The default for tests and
 //! benchmarks, and the in-memory half of the SQLite store.
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 use std::hash::BuildHasher;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
@@ -23,7 +23,7 @@ pub struct MemoryStore {
     schedules: Mutex<Schedules>,
     outbox: Mutex<Outbox>,
     set_aside: Mutex<Vec<SetAside>>,
-    hasher: std::collections::hash_map::RandomState,
+    hasher: foldhash::fast::RandomState,
 }
 
 /// One shard's states, by type, then id: a scan of one type visits that

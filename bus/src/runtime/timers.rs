@@ -2,7 +2,9 @@
 //! pending under a key. The store holds the same schedules durably; this
 //! index only makes "next due" and "cancel by key" cheap (both O(log n)).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+
+use foldhash::HashMap;
 
 use crate::effect::Envelope;
 use crate::runtime::store::{ScheduleId, Scheduled};

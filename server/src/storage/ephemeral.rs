@@ -3,7 +3,7 @@
 //! survives a restart), and writing the whole lobby to disk each time
 //! someone connects would cost a busy site more than everything else.
 
-use std::collections::HashSet;
+use foldhash::HashSet;
 use std::sync::Arc;
 
 use bus::{Commit, Finished, PendingEntry, Scheduled, SetAside, StoreFuture};

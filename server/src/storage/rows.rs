@@ -1,7 +1,7 @@
 //! Rows as both databases return them, read into the bus's types, and the
 //! few values written as text (ids, an outbox entry's effects).
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 
 use bus::{
     EffectText, OutboxEntry, PendingEntry, Scheduled, StateBody, StoreError, Stored, StoredEffect,
@@ -95,7 +95,7 @@ pub(crate) fn pending_entries(
     deliveries: Vec<(String, i64, i64)>,
     entries: Vec<(String, String)>,
 ) -> Result<Vec<PendingEntry>, StoreError> {
-    let mut handled: HashMap<u128, Vec<(u32, u32)>> = HashMap::new();
+    let mut handled: HashMap<u128, Vec<(u32, u32)>> = HashMap::default();
     for (entry, position, handler) in deliveries {
         handled
             .entry(parse_id(&entry)?)

@@ -27,13 +27,13 @@
 //! truth only after a fold; the store folds before it reads schedules or
 //! the outbox.
 
-use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use bus::{
     Change, Commit, Delivery, Finished, ScheduleOp, SetAside, StateBody, StateKey, StoreError,
     Stored,
 };
+use foldhash::{HashMap, HashSet};
 use rusqlite::{Connection, OptionalExtension, Transaction};
 use serde::{Deserialize, Serialize};
 

@@ -20,7 +20,7 @@ mod writer;
 #[cfg(test)]
 mod journal_tests;
 
-use std::collections::{HashMap, HashSet};
+use foldhash::{HashMap, HashSet};
 use std::path::Path;
 use std::str::FromStr;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -282,7 +282,7 @@ fn read_states(
             row.get::<_, i64>(4)?,
         ))
     })?;
-    let mut known_types: HashMap<String, &'static str> = HashMap::new();
+    let mut known_types: HashMap<String, &'static str> = HashMap::default();
     for (state_type, id, version, body, schema_version) in rows {
         if on_disk_only.contains(state_type.as_str()) {
             continue;

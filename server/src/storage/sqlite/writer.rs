@@ -15,7 +15,7 @@
 //! 87 to 101, with 2.4 times the write calls and a sixth of the thread
 //! switches (docs/performance.md, "The writer on the caller's thread").
 
-use std::collections::HashSet;
+use foldhash::HashSet;
 use std::path::Path;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, TryRecvError};
 use std::sync::{Arc, Weak};
