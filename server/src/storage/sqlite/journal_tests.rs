@@ -5,7 +5,6 @@
 //! each write run in place, answers each write the same, and reads of the
 //! states kept on disk only see every write before the fold does.
 
-use std::collections::HashSet;
 use std::path::Path;
 use std::sync::{Arc, OnceLock};
 
@@ -292,7 +291,7 @@ fn writer_on(folder: &Path, mut connection: Connection) -> Writer {
     Writer {
         connection,
         states: Arc::new(MemoryStore::new()),
-        on_disk_only: HashSet::from([ON_DISK]),
+        on_disk_only: [ON_DISK].into_iter().collect(),
         unwritten: Arc::default(),
         journal,
         unfolded: journal::Unfolded::default(),
