@@ -464,16 +464,15 @@ impl Hub {
             }
             Audience::Game { game_id, version } => {
                 let new = routes.send_to_game(game_id, version, &frame);
-                let players = routes
-                    .games
-                    .get(&game_id)
-                    .map(|route| route.players.iter().copied().collect())
-                    .unwrap_or_default();
                 // Republished after a restart: the other nodes had it too.
-                new.then_some(Outgoing::Game {
+                (new && self.relay.get().is_some()).then(|| Outgoing::Game {
                     game: game_id,
                     version,
-                    players,
+                    players: routes
+                        .games
+                        .get(&game_id)
+                        .map(|route| route.players.iter().copied().collect())
+                        .unwrap_or_default(),
                     frame,
                 })
             }
@@ -659,20 +658,32 @@ impl Routes {
     /// Keeps a game's event for resuming clients and sends it to the game's
     /// players' sockets and followers here.
     fn release(&mut self, game: GameId, version: u64, frame: Frame) {
-        let route = self.games.entry(game).or_default();
+        let Routes {
+            games,
+            users,
+            connections,
+            ..
+        } = self;
+        let route = games.entry(game).or_default();
         route.recent.push_back((version, frame.clone()));
         if route.recent.len() > RECENT {
             route.recent.pop_front();
         }
         route.touched = Some(Instant::now());
-        let mut sockets: HashSet<ConnectionId> = route.followers.clone();
-        let players: Vec<UserId> = route.players.iter().copied().collect();
-        for player in players {
-            sockets.extend(self.users.get(&player).into_iter().flatten());
+        // The followers, then the players' sockets that do not follow it
+        // too (a player has a tab or two: no set needed).
+        let followed = route.followers.len();
+        let mut sockets: Vec<ConnectionId> = Vec::with_capacity(followed + 2);
+        sockets.extend(route.followers.iter().copied());
+        for player in &route.players {
+            for id in users.get(player).into_iter().flatten() {
+                if !route.followers.contains(id) && !sockets[followed..].contains(id) {
+                    sockets.push(*id);
+                }
+            }
         }
-        let sockets: Vec<ConnectionId> = sockets.into_iter().collect();
         for id in &sockets {
-            if let Some(connection) = self.connections.get_mut(id)
+            if let Some(connection) = connections.get_mut(id)
                 && !connection.first_live.iter().any(|(live, _)| *live == game)
             {
                 if connection.first_live.len() >= FIRST_LIVE_KEPT {
