@@ -75,6 +75,7 @@ impl JournalFile {
     }
 
     /// The folder the journal's files are in.
+    #[cfg(test)]
     pub(crate) fn dir(&self) -> &Path {
         &self.dir
     }

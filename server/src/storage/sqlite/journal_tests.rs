@@ -15,7 +15,8 @@ use bus::{
 use proptest::prelude::*;
 use rusqlite::Connection;
 
-use super::writer::{Writer, in_place, recover};
+use super::fold::{Folder, recover};
+use super::writer::{Writer, in_place};
 use super::{journal, sqlite};
 use crate::storage::sql::Write;
 
@@ -285,18 +286,22 @@ fn in_place_each(connection: &mut Connection, writes: &[Given]) -> Vec<String> {
 }
 
 /// A writer on the database in `folder`, its journal recovered as at a
-/// start.
-fn writer_on(folder: &Path, mut connection: Connection) -> Writer {
+/// start, and its fold on a connection of its own.
+fn writer_on(folder: &Path, mut connection: Connection) -> (Writer, Folder) {
     let journal = recover(&mut connection, folder).expect("the journal folds");
-    Writer {
+    let unwritten = Arc::<journal::Unwritten>::default();
+    let on_disk_only: foldhash::HashSet<&'static str> = [ON_DISK].into_iter().collect();
+    let folding = Connection::open(folder.join(super::DATABASE_FILE)).expect("opens");
+    let fold = Folder::new(folding, folder, on_disk_only.clone(), unwritten.clone());
+    let writer = Writer {
         connection,
         states: Arc::new(MemoryStore::new()),
-        on_disk_only: [ON_DISK].into_iter().collect(),
-        unwritten: Arc::default(),
+        on_disk_only,
+        unwritten,
         journal,
         unfolded: journal::Unfolded::default(),
-        folding: None,
-    }
+    };
+    (writer, fold)
 }
 
 /// Through the writer's groups and journal, folds run a few steps at a
@@ -310,7 +315,7 @@ fn journaled(
     writes: &[Given],
     crash: bool,
 ) -> (Vec<String>, Vec<String>, Connection) {
-    let mut writer = writer_on(folder, connection);
+    let (mut writer, mut fold) = writer_on(folder, connection);
     let (mut results, mut group) = (Vec::new(), Vec::new());
     let mut commit = |writer: &mut Writer, group: &mut Vec<&Write>| {
         if !group.is_empty() {
@@ -324,10 +329,9 @@ fn journaled(
             Given::Write(write) => group.push(write),
             Given::Fold(steps) => {
                 commit(&mut writer, &mut group);
-                if writer.folding.is_none() {
-                    writer.start_fold().expect("starts a fold");
-                }
-                writer.fold_some(*steps).expect("folds");
+                fold.start(|| writer.take_for_fold())
+                    .expect("starts a fold");
+                fold.fold_some(*steps).expect("folds");
             }
             Given::EndGroup => commit(&mut writer, &mut group),
         }
@@ -335,10 +339,10 @@ fn journaled(
     commit(&mut writer, &mut group);
     let reads = on_disk_reads(&writer);
     if !crash {
-        writer.fold_all().expect("folds");
+        fold.fold_all(|| writer.take_for_fold()).expect("folds");
         return (results, reads, writer.connection);
     }
-    drop(writer);
+    drop((writer, fold));
     let mut connection = Connection::open(folder.join(super::DATABASE_FILE)).expect("reopens");
     recover(&mut connection, folder).expect("folds what the journal holds");
     (results, reads, connection)
@@ -407,7 +411,7 @@ fn rows_an_older_release_journaled_are_folded_in() {
 #[test]
 fn a_line_cut_short_by_a_kill_is_dropped_and_the_lines_before_it_kept() {
     let folder = tempfile::tempdir().expect("a folder");
-    let mut writer = writer_on(folder.path(), fresh_database(folder.path()));
+    let (mut writer, fold) = writer_on(folder.path(), fresh_database(folder.path()));
     let session = |n: u128| Write::Session {
         token: format!("token-{n}"),
         user: domain::UserId::from_u128(n),
@@ -415,7 +419,7 @@ fn a_line_cut_short_by_a_kill_is_dropped_and_the_lines_before_it_kept() {
     for n in 1..=2 {
         writer.commit_group(&[&session(n)]).expect("journaled");
     }
-    drop(writer);
+    drop((writer, fold));
     let file = folder.path().join("journal-0000000001.log");
     let mut text = std::fs::read(&file).expect("the journal file");
     text.extend_from_slice(br#"[{"op":"session","token":"token-3","us"#);

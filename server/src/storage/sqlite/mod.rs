@@ -13,6 +13,7 @@
 //! once it is. Migrations are sqlx's, run at start-up before anything
 //! else.
 
+mod fold;
 mod journal;
 mod journal_file;
 mod writer;
@@ -35,6 +36,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
 
 use super::rows::{pending_entries, scheduled, sessions, stored};
 use super::sql::{self, Write};
+use fold::Folder;
 use writer::Writer;
 
 /// The database file inside the data directory.
@@ -56,9 +58,16 @@ pub struct SqliteStore {
     unwritten: Arc<journal::Unwritten>,
     /// Every state, as committed.
     states: Arc<MemoryStore>,
-    /// The writer, which each write takes in turn (and the fold, between
-    /// its steps).
-    writer: Arc<tokio::sync::Mutex<Writer>>,
+    /// The writer, which each write takes in turn (and the fold, to take
+    /// what the journal holds). A thread's lock, held for one commit's
+    /// few microseconds and never across an await: Tokio's lock hands
+    /// itself to the next waiting task, which on a busy core waited its
+    /// turn behind every task woken before it, holding the lock all that
+    /// while: 40% of commits took 1 to 5 ms at 1,000 games, nearly all of
+    /// it waiting (docs/performance.md, "The fold beside the writer").
+    writer: Arc<Mutex<Writer>>,
+    /// The fold, run by its own thread (and at once by [`Self::fold`]).
+    folder: Arc<Mutex<Folder>>,
     /// Wakes the fold before its time; dropped with the store, it stops
     /// the fold's thread (the next start folds what is left).
     fold_now: std::sync::mpsc::SyncSender<()>,
@@ -110,15 +119,15 @@ impl SqliteStore {
         let (connection, journal, states) = tokio::task::spawn_blocking(move || {
             let mut connection = connect(&opened)?;
             // What the last run journaled and did not fold, into the tables.
-            let journal = writer::recover(&mut connection, &dir)?;
+            let journal = fold::recover(&mut connection, &dir)?;
             let states = read_states(&connection, &skipped)?;
             Ok::<_, StoreError>((connection, journal, states))
         })
         .await
         .map_err(|error| StoreError::backend("the SQLite start-up read stopped", error))??;
-        // The writer checkpoints (copies the WAL back into the database)
-        // as SQLite does by default, after the fold's transactions (the
-        // only ones that write the WAL now, with the journal a file), so the
+        // The fold checkpoints (copies the WAL back into the database)
+        // as SQLite does by default, after its transactions (the only
+        // ones that write the WAL now, with the journal a file), so the
         // log always catches up and starts over; but after a commit that
         // takes it past 40,000 pages (160 MB) rather than 1,000. Each
         // checkpoint holds up the writes queued meanwhile; at 10 games
@@ -134,28 +143,31 @@ impl SqliteStore {
         // second), and the RESTART that bounded the log held the write
         // lock while it waited for its turn on a busy core (commits failed
         // with "database is locked" after 5 s).
-        connection
+        let folding = connect(&path)?;
+        folding
             .pragma_update(None, "wal_autocheckpoint", 40_000)
             .map_err(sqlite)?;
         let states = Arc::new(states);
         let unwritten = Arc::new(journal::Unwritten::default());
-        let writer = Arc::new(tokio::sync::Mutex::new(Writer {
+        let folder = Arc::new(Mutex::new(Folder::new(
+            folding,
+            data_dir,
+            on_disk_only.clone(),
+            unwritten.clone(),
+        )));
+        let writer = Arc::new(Mutex::new(Writer {
             connection,
             states: states.clone(),
             on_disk_only: on_disk_only.clone(),
             unwritten: unwritten.clone(),
             journal,
             unfolded: journal::Unfolded::default(),
-            folding: None,
         }));
         let (fold_now, wake) = std::sync::mpsc::sync_channel(1);
-        let folding = Arc::downgrade(&writer);
+        let (to_take, to_fold) = (Arc::downgrade(&writer), Arc::downgrade(&folder));
         std::thread::Builder::new()
             .name("sqlite-fold".into())
-            .spawn(move || {
-                yield_to_requests();
-                writer::fold_in_background(folding, wake)
-            })
+            .spawn(move || fold::fold_in_background(to_take, to_fold, wake))
             .map_err(|error| StoreError::backend("cannot start the SQLite fold", error))?;
         let reader = Arc::new(Mutex::new(connect(&path)?));
         Ok(Self {
@@ -164,6 +176,7 @@ impl SqliteStore {
             unwritten,
             states,
             writer,
+            folder,
             fold_now,
         })
     }
@@ -190,10 +203,11 @@ impl SqliteStore {
 
     /// Commits a write on the calling thread, once the writer is free.
     async fn write(&self, write: Write) -> Result<(), StoreError> {
-        let mut writer = self.writer.lock().await;
+        let mut writer = writer::lock(&self.writer);
         let written = writer.commit(&write);
-        if writer.unfolded.len() >= writer::FOLD_OPS && writer.folding.is_none() {
-            // Refused when full: a wake-up is on its way already.
+        if writer.unfolded.len() >= fold::FOLD_OPS {
+            // Refused when full: a wake-up is on its way already (or a
+            // fold is under way: the next starts right after it).
             let _ = self.fold_now.try_send(());
         }
         written
@@ -201,10 +215,12 @@ impl SqliteStore {
 
     /// Folds the journal into the tables, on a blocking thread.
     async fn fold(&self) -> Result<(), StoreError> {
-        let writer = self.writer.clone();
-        tokio::task::spawn_blocking(move || writer.blocking_lock().fold_all())
-            .await
-            .map_err(|error| StoreError::backend("the SQLite fold stopped", error))?
+        let (writer, folder) = (self.writer.clone(), self.folder.clone());
+        tokio::task::spawn_blocking(move || {
+            fold::lock(&folder).fold_all(|| writer::lock(&writer).take_for_fold())
+        })
+        .await
+        .map_err(|error| StoreError::backend("the SQLite fold stopped", error))?
     }
 
     async fn commit_now(&self, commit: Commit) -> Result<(), StoreError> {
@@ -242,29 +258,6 @@ fn connect(path: &Path) -> Result<Connection, StoreError> {
     // Room for every statement the writer runs (sql.rs has 16).
     connection.set_prepared_statement_cache_capacity(32);
     Ok(connection)
-}
-
-/// Marks the calling thread as batch work for the kernel's scheduler
-/// (`SCHED_BATCH`): woken, it waits for its turn instead of preempting the
-/// thread serving requests. It was the writer's, when the writer was a
-/// thread: a write queued on a busy core waited for the next ones and they
-/// committed together (about a tenth less server CPU per move at 1,000
-/// games, docs/performance.md). Now the fold's thread: its second's work
-/// waits for the requests under way. Elsewhere than Linux, nothing.
-fn yield_to_requests() {
-    #[cfg(target_os = "linux")]
-    {
-        use thread_priority::{
-            NormalThreadSchedulePolicy, ThreadPriority, ThreadPriorityOsValue,
-            ThreadSchedulePolicy, set_thread_priority_and_policy, thread_native_id,
-        };
-        // Nice 0, as before: only the wake-up behaviour changes.
-        let nice = ThreadPriority::Os(ThreadPriorityOsValue::default());
-        let batch = ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Batch);
-        if let Err(error) = set_thread_priority_and_policy(thread_native_id(), nice, batch) {
-            tracing::debug!(?error, "SCHED_BATCH refused");
-        }
-    }
 }
 
 /// Every state, into memory.
