@@ -20,6 +20,7 @@ pub mod history;
 pub mod hosting;
 pub mod ids;
 mod kept_game;
+mod playing_stored;
 pub mod presence;
 mod queries;
 pub mod quick_play;
