@@ -7,10 +7,10 @@
 //! the state types named "on disk only" (written once, seldom read, and
 //! many: a history's old pages) are read from the file when asked for.
 //! Each write takes the writer in turn ([`writer`]) and goes to a journal
-//! (a file of its own, [`journal_file`]) folded into the tables every
-//! second by a thread of its own ([`journal`]); the writer updates the
-//! states in memory as each write is journaled, and the caller hears back
-//! once it is. Migrations are sqlx's, run at start-up before anything
+//! (a file of its own, [`journal_file`]; its ops, [`journal`]) folded into
+//! the tables every second by a thread and a connection of their own
+//! ([`fold`]); the writer updates the states in memory as each write is
+//! journaled, and the caller hears back once it is. Migrations are sqlx's, run at start-up before anything
 //! else.
 
 mod fold;
@@ -130,7 +130,8 @@ impl SqliteStore {
         // ones that write the WAL now, with the journal a file), so the
         // log always catches up and starts over; but after a commit that
         // takes it past 40,000 pages (160 MB) rather than 1,000. Each
-        // checkpoint holds up the writes queued meanwhile; at 10 games
+        // checkpoint held up the writes queued meanwhile (when the fold
+        // ran under the writer's lock); at 10 games
         // (players waiting for each answer) the default's frequent ones
         // made p99 7.4 ms, 10,000 pages 1.5 ms (7,029 -> 7,329 moves/s).
         // Rarer, a page the folds rewrite many times goes back to the
