@@ -128,6 +128,26 @@ fn a_change_below_the_top_three_is_not_announced() {
 }
 
 #[test]
+fn a_score_below_the_top_three_leaves_the_hall_unwritten() {
+    let changed = |user: u128, score| PlayerScoreChanged {
+        user_id: id(user),
+        alias: alias("someone"),
+        score,
+    };
+    let mut hall = None;
+    for (user, score) in [(1, 300), (2, 200), (3, 100)] {
+        hall = bus::testkit::run(scoring::rank, hall, &changed(user, score), 5)
+            .state()
+            .cloned();
+    }
+    let below = bus::testkit::run(scoring::rank, hall.clone(), &changed(4, 100), 6);
+    assert!(matches!(below.change(), bus::Change::Keep));
+    let climbing = bus::testkit::run(scoring::rank, hall, &changed(3, 400), 7);
+    let top = climbing.state().expect("written").entries();
+    assert_eq!(top[0].user_id, id(3));
+}
+
+#[test]
 fn history_keeps_each_players_games_newest_first() {
     let mut kit = users();
     start(&mut kit, 1, ALICE, BOB);
