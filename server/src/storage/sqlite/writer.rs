@@ -24,6 +24,7 @@ use super::journal::{self, Folding, Staged, Unfolded, Unwritten};
 use super::journal_file::JournalFile;
 use super::sqlite;
 use crate::storage::sql::{self, Executor, Param, Write};
+
 /// The writer: its connection, the states kept in memory (the writer
 /// changes them as it commits, so their versions are the ones to check),
 /// the state types kept on disk only (read from the table, or from
