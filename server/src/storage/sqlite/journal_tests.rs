@@ -15,7 +15,7 @@ use bus::{
 use proptest::prelude::*;
 use rusqlite::Connection;
 
-use super::fold::{Folder, recover};
+use super::fold::{Folder, help, recover};
 use super::writer::{Writer, in_place};
 use super::{journal, sqlite};
 use crate::storage::sql::Write;
@@ -441,6 +441,39 @@ fn a_line_cut_short_by_a_kill_is_dropped_and_the_lines_before_it_kept() {
         "the next file"
     );
     assert_eq!(left_in_journal(folder.path(), &connection), 0);
+}
+
+/// A write that finds the fold behind starts it if need be and runs a
+/// few of its statements; enough such writes finish it.
+#[test]
+fn a_write_helping_the_fold_starts_it_and_runs_a_few_statements() {
+    let folder = tempfile::tempdir().expect("a folder");
+    let (mut writer, fold) = writer_on(folder.path(), fresh_database(folder.path()));
+    for n in 1..=300 {
+        let session = Write::Session {
+            token: format!("token-{n}"),
+            user: domain::UserId::from_u128(n),
+        };
+        writer.commit_group(&[&session]).expect("journaled");
+    }
+    let (writer, fold) = (std::sync::Mutex::new(writer), std::sync::Mutex::new(fold));
+    let sessions = |writer: &std::sync::Mutex<Writer>| -> i64 {
+        let writer = writer.lock().expect("the writer");
+        writer
+            .connection
+            .query_row("SELECT count(*) FROM sessions", [], |row| row.get(0))
+            .expect("counts")
+    };
+    help(&writer, &fold);
+    assert!(
+        fold.lock().expect("the fold").is_folding(),
+        "started, not over"
+    );
+    assert_eq!(writer.lock().expect("the writer").unfolded.len(), 0);
+    assert_eq!(sessions(&writer), 256, "a step of the help's size");
+    help(&writer, &fold);
+    assert!(!fold.lock().expect("the fold").is_folding(), "over");
+    assert_eq!(sessions(&writer), 300);
 }
 
 /// Ids are numbers in memory and the tables' hex text in a line, so the

@@ -202,14 +202,20 @@ impl SqliteStore {
         self.read(read_sessions).await
     }
 
-    /// Commits a write on the calling thread, once the writer is free.
+    /// Commits a write on the calling thread, once the writer is free;
+    /// helps the fold when it is behind.
     async fn write(&self, write: Write) -> Result<(), StoreError> {
-        let mut writer = writer::lock(&self.writer);
-        let written = writer.commit(&write);
-        if writer.unfolded.len() >= fold::FOLD_OPS {
+        let (written, unfolded) = {
+            let mut writer = writer::lock(&self.writer);
+            (writer.commit(&write), writer.unfolded.len())
+        };
+        if unfolded >= fold::FOLD_OPS {
             // Refused when full: a wake-up is on its way already (or a
             // fold is under way: the next starts right after it).
             let _ = self.fold_now.try_send(());
+        }
+        if unfolded >= fold::FOLD_BACKLOG {
+            fold::help(&self.writer, &self.folder);
         }
         written
     }
