@@ -194,13 +194,15 @@ pub(super) fn fold_in_background(
 /// offered 20,000 moves/s); helping, the writes go only as fast as the
 /// fold, as they did when the fold held the writer's lock.
 pub(super) fn help(writer: &Mutex<Writer>, folder: &Mutex<Folder>) {
+    // Failures at debug level: a fold that fails, fails for every write
+    // past the backlog, and the fold's thread warns of it every second.
     let mut folder = lock(folder);
     if let Err(error) = folder.start(|| writer::lock(writer).take_for_fold()) {
-        tracing::warn!(%error, "cannot start the journal's fold");
+        tracing::debug!(%error, "a write could not start the journal's fold");
         return;
     }
     if let Err(error) = folder.fold_some(HELP_STEPS) {
-        tracing::warn!(%error, "a step of the journal's fold failed; it stays in the journal");
+        tracing::debug!(%error, "a write's step of the journal's fold failed");
     }
 }
 
@@ -209,11 +211,11 @@ pub(super) fn help(writer: &Mutex<Writer>, folder: &Mutex<Folder>) {
 /// `behind` (the fold under way, or the last one, has taken longer than
 /// its interval: the core is never idle long enough), as batch work
 /// (`SCHED_BATCH`) with a fair share (and the writes help it past a
-/// backlog: see [`help`]). A fold is 60 to 100 ms of a second's CPU at 1,000 games; taken
-/// at once beside the requests, the requests behind it waited: idle, the
-/// moves' p50 went from 3 to 6 ms to 0.8 ms and p99 from 98 to 124 ms to
-/// 42 to 85 (docs/performance.md, "The fold beside the writer"). Elsewhere
-/// than Linux, nothing.
+/// backlog: see [`help`]). A fold is 60 to 100 ms of a second's CPU at
+/// 1,000 games; taken at once beside the requests, the requests behind it
+/// waited: idle, the moves' p50 went from 3 to 6 ms to 0.8 ms and p99
+/// from 98 to 124 ms to 42 to 85 (docs/performance.md, "The fold beside
+/// the writer"). Elsewhere than Linux, nothing.
 fn schedule(behind: bool) {
     #[cfg(target_os = "linux")]
     {
