@@ -10,8 +10,8 @@
 //! (a file of its own, [`journal_file`]; its ops, [`journal`]) folded into
 //! the tables every second by a thread and a connection of their own
 //! ([`fold`]); the writer updates the states in memory as each write is
-//! journaled, and the caller hears back once it is. Migrations are sqlx's, run at start-up before anything
-//! else.
+//! journaled, and the caller hears back once it is. Migrations are
+//! sqlx's, run at start-up before anything else.
 
 mod fold;
 mod journal;
@@ -125,25 +125,23 @@ impl SqliteStore {
         })
         .await
         .map_err(|error| StoreError::backend("the SQLite start-up read stopped", error))??;
-        // The fold checkpoints (copies the WAL back into the database)
-        // as SQLite does by default, after its transactions (the only
-        // ones that write the WAL now, with the journal a file), so the
-        // log always catches up and starts over; but after a commit that
-        // takes it past 40,000 pages (160 MB) rather than 1,000. Each
-        // checkpoint held up the writes queued meanwhile (when the fold
-        // ran under the writer's lock); at 10 games
-        // (players waiting for each answer) the default's frequent ones
-        // made p99 7.4 ms, 10,000 pages 1.5 ms (7,029 -> 7,329 moves/s).
-        // Rarer, a page the folds rewrite many times goes back to the
-        // database once: at 1,000 games 40,000 pages against 10,000 wrote
-        // a sixth fewer bytes per move and cost a tenth less CPU (max wait
-        // at 10 games 76 -> 201 ms, p99 unchanged; docs/performance.md,
-        // "The journal"). A thread
-        // of its own beside the writer did worse: its passive checkpoints
-        // never caught up with the writes (the log grew by 170 MB a
-        // second), and the RESTART that bounded the log held the write
-        // lock while it waited for its turn on a busy core (commits failed
-        // with "database is locked" after 5 s).
+        // The fold checkpoints (copies the WAL back into the database) as
+        // SQLite does by default, after its transactions (the only ones that
+        // write the WAL now, with the journal a file), so the log always
+        // catches up and starts over; but after a commit that takes it past
+        // 40,000 pages (160 MB) rather than 1,000. Each checkpoint held up the
+        // writes queued meanwhile (when the fold ran under the writer's lock);
+        // at 10 games (players waiting for each answer) the default's frequent
+        // ones made p99 7.4 ms, 10,000 pages 1.5 ms (7,029 -> 7,329 moves/s).
+        // Rarer, a page the folds rewrite many times goes back to the database
+        // once: at 1,000 games 40,000 pages against 10,000 wrote a sixth fewer
+        // bytes per move and cost a tenth less CPU (max wait at 10 games 76 ->
+        // 201 ms, p99 unchanged; docs/performance.md, "The journal"). A thread
+        // of its own beside the writer did worse: its passive checkpoints never
+        // caught up with the writes (the log grew by 170 MB a second), and the
+        // RESTART that bounded the log held the write lock while it waited for
+        // its turn on a busy core (commits failed with "database is locked"
+        // after 5 s).
         let folding = connect(&path)?;
         folding
             .pragma_update(None, "wal_autocheckpoint", 40_000)
