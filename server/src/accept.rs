@@ -43,6 +43,10 @@ const RETRY_AFTER_SECS: u32 = 5;
 /// memory (as hyper 0.14 and axum do), so that it does not spin.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
+/// A connection as hyper serves it (and hands it back upgraded: see
+/// `socket/live.rs`).
+pub type ServedIo = TokioIo<Watched<TcpStream>>;
+
 /// What the accept loop needs besides the listener.
 #[derive(Debug, Clone)]
 pub struct Limits {
@@ -131,7 +135,7 @@ async fn serve_connection(
     let _ = stream.set_nodelay(true);
     let clock = Clock::new(limits.timeouts);
     let proxies = limits.proxies;
-    let io = TokioIo::new(Watched::new(stream, clock.clone(), slot));
+    let io: ServedIo = TokioIo::new(Watched::new(stream, clock.clone(), slot));
     let service = {
         let clock = clock.clone();
         service_fn(move |mut request: hyper::Request<Incoming>| {

@@ -209,6 +209,13 @@ impl<T> Watched<T> {
         }
     }
 
+    /// The socket and its place under the caps, without the clock: an
+    /// upgraded connection leaves HTTP's phases behind (and with them the
+    /// task that watched them).
+    pub fn into_parts(self) -> (T, Slot) {
+        (self.io, self._slot)
+    }
+
     fn wrote<R>(&self, written: Poll<io::Result<R>>) -> Poll<io::Result<R>> {
         self.clock.write_pending(written.is_pending());
         written

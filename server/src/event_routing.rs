@@ -120,6 +120,9 @@ struct Routes {
     /// Interests that sockets removed under the lock gave up, for the hub
     /// to tell its relay (see [`Hub::routes`]).
     lost: Vec<Interest>,
+    /// The server is shutting down: every socket is told to close, and
+    /// one that connects now is told at once.
+    shut: bool,
 }
 
 /// Lobby-wide events by type: when each last went out, and the latest one
@@ -242,6 +245,9 @@ impl Hub {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let (frames, receiver) = queue::queue(self.queue);
         let mut routes = self.routes();
+        if routes.shut {
+            frames.shut_down();
+        }
         routes.connections.insert(
             id,
             Connection {
@@ -326,6 +332,29 @@ impl Hub {
     pub fn learn_players(&self, game: GameId, players: &[UserId]) {
         if let Some(route) = self.routes().games.get_mut(&game) {
             route.players.extend(players.iter().copied());
+        }
+    }
+
+    /// The ping round, one slice of the sockets at a time: sockets whose id
+    /// is `slice` modulo `slices` look whether their peer is still there.
+    /// (Slices spread the pings over the interval; each socket is ticked
+    /// once per round of `slices` calls.)
+    pub fn tick(&self, slice: u64, slices: u64) {
+        let routes = self.routes();
+        for (id, connection) in &routes.connections {
+            if id % slices.max(1) == slice {
+                connection.frames.tick();
+            }
+        }
+    }
+
+    /// The server is shutting down: every socket closes, now or as it
+    /// connects.
+    pub fn shut_down(&self) {
+        let mut routes = self.routes();
+        routes.shut = true;
+        for connection in routes.connections.values() {
+            connection.frames.shut_down();
         }
     }
 
@@ -867,6 +896,36 @@ mod tests {
         assert!(anyone.try_recv().is_err());
         hub.flush_lobby();
         assert!(anyone.try_recv().is_err(), "nothing held, nothing sent");
+    }
+
+    #[test]
+    fn the_ping_round_ticks_a_slice_at_a_time_and_shutdown_reaches_every_socket() {
+        use crate::queue::Received;
+        use std::task::{Context, Poll, Waker};
+        let look = |receiver: &mut Receiver| match receiver
+            .poll_recv(&mut Context::from_waker(Waker::noop()))
+        {
+            Poll::Ready(received) => Some(received),
+            Poll::Pending => None,
+        };
+        let hub = Hub::new(16, Duration::from_secs(1));
+        let (first, mut one) = hub.connect(None);
+        let (_, mut two) = hub.connect(None);
+        hub.tick(first % 2, 2);
+        assert_eq!(look(&mut one), Some(Received::Tick));
+        assert_eq!(look(&mut two), None, "the other slice's turn is next");
+        hub.tick((first + 1) % 2, 2);
+        assert_eq!(look(&mut two), Some(Received::Tick));
+        assert_eq!(look(&mut one), None, "once per round");
+        hub.shut_down();
+        assert_eq!(look(&mut one), Some(Received::Shutdown));
+        assert_eq!(look(&mut two), Some(Received::Shutdown));
+        let (_, mut late) = hub.connect(None);
+        assert_eq!(
+            look(&mut late),
+            Some(Received::Shutdown),
+            "told as it connects"
+        );
     }
 
     #[tokio::test]

@@ -272,6 +272,27 @@ async fn flush_lobby(hub: Arc<Hub>, route_idle: std::time::Duration, shutdown: C
     }
 }
 
+/// Slices of the sockets the ping round takes in turn, so that an
+/// interval's pings are spread over it rather than sent at once.
+const PING_SLICES: u64 = 8;
+
+/// The event sockets' round: every `ping_every` each socket looks whether
+/// its peer is still there (pinging it after an interval of silence), a
+/// slice of them at a time; at shutdown, every socket is told to close.
+/// One timer for all the sockets instead of one each: see `socket/live.rs`.
+async fn keep_sockets(hub: Arc<Hub>, ping_every: std::time::Duration, shutdown: CancellationToken) {
+    let slice_every = (ping_every / PING_SLICES as u32).max(std::time::Duration::from_millis(1));
+    let mut every = tokio::time::interval(slice_every);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    for slice in (0..PING_SLICES).cycle() {
+        tokio::select! {
+            () = shutdown.cancelled() => break,
+            _ = every.tick() => hub.tick(slice, PING_SLICES),
+        }
+    }
+    hub.shut_down();
+}
+
 /// Serves on `listener` until `shutdown` is cancelled, then lets open
 /// requests finish for up to the configured grace period.
 pub async fn serve(
@@ -357,6 +378,11 @@ pub async fn serve(
         shutdown.clone(),
     ));
     tokio::spawn(metrics::upkeep(shutdown.clone()));
+    tokio::spawn(keep_sockets(
+        hub.clone(),
+        config.ws_ping_interval(),
+        shutdown.clone(),
+    ));
     let limits = connection_limits(&config);
     let state = state(
         &config,

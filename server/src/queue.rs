@@ -6,11 +6,15 @@
 //! was 1.5 KB each. This queue is an empty `VecDeque` until a frame comes,
 //! and the socket takes the whole deque, so an idle socket's queue is a
 //! hundred bytes.
+//!
+//! The queue also carries what else wakes a socket: the server's ping
+//! round ([`Sender::tick`]) and its shutdown ([`Sender::shut_down`]). A
+//! socket thus waits on its queue and its connection alone, with no timer
+//! or shutdown future of its own (see `socket/live.rs`).
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-
-use tokio::sync::Notify;
+use std::task::{Context, Poll, Waker};
 
 /// A frame as sent: JSON text, shared by every recipient (cloning it
 /// counts a reference; the text is never copied per socket).
@@ -20,7 +24,6 @@ pub type Frame = tokio_tungstenite::tungstenite::Utf8Bytes;
 pub fn queue(capacity: usize) -> (Sender, Receiver) {
     let shared = Arc::new(Shared {
         state: Mutex::default(),
-        ready: Notify::new(),
         capacity: capacity.max(1),
     });
     (Sender(shared.clone()), Receiver(shared))
@@ -29,7 +32,6 @@ pub fn queue(capacity: usize) -> (Sender, Receiver) {
 #[derive(Debug)]
 struct Shared {
     state: Mutex<State>,
-    ready: Notify,
     capacity: usize,
 }
 
@@ -38,13 +40,30 @@ struct State {
     frames: VecDeque<Frame>,
     /// Frames wait that the receiver was not woken for (queued quietly).
     unannounced: bool,
+    /// The ping round came by since the receiver last looked.
+    tick: bool,
+    /// The server is shutting down.
+    shut: bool,
     /// The sender is gone: nothing more will come.
     closed: bool,
+    /// The receiver's task, while it waits.
+    waker: Option<Waker>,
 }
 
 impl Shared {
     fn state(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Sets what `mark` sets and wakes the receiver.
+    fn wake_with(&self, mark: impl FnOnce(&mut State)) {
+        let mut state = self.state();
+        mark(&mut state);
+        let waker = state.waker.take();
+        drop(state);
+        if let Some(waker) = waker {
+            waker.wake();
+        }
     }
 }
 
@@ -64,13 +83,12 @@ impl Sender {
         if state.frames.len() >= self.0.capacity {
             return Err(Full);
         }
-        let wake = state.frames.is_empty() || state.unannounced;
         state.frames.push_back(frame);
         state.unannounced = false;
+        let waker = state.waker.take();
         drop(state);
-        if wake {
-            // Stores a permit when the socket is not waiting yet.
-            self.0.ready.notify_one();
+        if let Some(waker) = waker {
+            waker.wake();
         }
         Ok(())
     }
@@ -95,25 +113,42 @@ impl Sender {
     pub fn announce(&self) {
         let mut state = self.0.state();
         if std::mem::take(&mut state.unannounced) {
+            let waker = state.waker.take();
             drop(state);
-            self.0.ready.notify_one();
+            if let Some(waker) = waker {
+                waker.wake();
+            }
         }
+    }
+
+    /// The ping round: the socket looks whether its peer is still there.
+    pub fn tick(&self) {
+        self.0.wake_with(|state| state.tick = true);
+    }
+
+    /// The server is shutting down: the socket closes.
+    pub fn shut_down(&self) {
+        self.0.wake_with(|state| state.shut = true);
     }
 }
 
 impl Drop for Sender {
     fn drop(&mut self) {
-        self.0.state().closed = true;
-        self.0.ready.notify_one();
+        self.0.wake_with(|state| state.closed = true);
     }
 }
 
-/// What [`Receiver::try_recv`] found.
+/// What woke a socket.
 #[derive(Debug, PartialEq, Eq)]
-pub enum TryRecv {
-    /// Nothing queued now.
-    Empty,
-    /// Nothing queued, and nothing ever will be.
+pub enum Received {
+    /// Everything queued, oldest first.
+    Frames(VecDeque<Frame>),
+    /// The ping round came by.
+    Tick,
+    /// The server is shutting down.
+    Shutdown,
+    /// The hub let go of the socket (it could not keep up), and everything
+    /// queued before was taken.
     Closed,
 }
 
@@ -122,25 +157,53 @@ pub enum TryRecv {
 pub struct Receiver(Arc<Shared>);
 
 impl Receiver {
+    /// What is there: shutdown first, then the frames queued, then the
+    /// ping round; pending (the task woken when something comes) if
+    /// nothing is.
+    pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Received> {
+        let mut state = self.0.state();
+        if state.shut {
+            return Poll::Ready(Received::Shutdown);
+        }
+        if !state.frames.is_empty() {
+            state.unannounced = false;
+            return Poll::Ready(Received::Frames(std::mem::take(&mut state.frames)));
+        }
+        if std::mem::take(&mut state.tick) {
+            return Poll::Ready(Received::Tick);
+        }
+        if state.closed {
+            return Poll::Ready(Received::Closed);
+        }
+        match &mut state.waker {
+            Some(waker) => waker.clone_from(cx.waker()),
+            None => state.waker = Some(cx.waker().clone()),
+        }
+        Poll::Pending
+    }
+
+    /// Whatever is queued now, oldest first (possibly nothing).
+    pub fn take_queued(&mut self) -> VecDeque<Frame> {
+        let mut state = self.0.state();
+        state.unannounced = false;
+        std::mem::take(&mut state.frames)
+    }
+
     /// Everything queued, oldest first, waiting for at least one frame;
-    /// `None` once the queue is closed and drained.
+    /// `None` once the queue is closed (or shut) and drained.
+    #[cfg(test)]
     pub async fn recv_all(&mut self) -> Option<VecDeque<Frame>> {
         loop {
-            {
-                let mut state = self.0.state();
-                if !state.frames.is_empty() {
-                    state.unannounced = false;
-                    return Some(std::mem::take(&mut state.frames));
-                }
-                if state.closed {
-                    return None;
-                }
+            match std::future::poll_fn(|cx| self.poll_recv(cx)).await {
+                Received::Frames(frames) => return Some(frames),
+                Received::Tick => continue,
+                Received::Shutdown | Received::Closed => return None,
             }
-            self.0.ready.notified().await;
         }
     }
 
     /// The oldest frame queued, if any.
+    #[cfg(test)]
     pub fn try_recv(&mut self) -> Result<Frame, TryRecv> {
         let mut state = self.0.state();
         match state.frames.pop_front() {
@@ -152,6 +215,16 @@ impl Receiver {
             None => Err(TryRecv::Empty),
         }
     }
+}
+
+/// What [`Receiver::try_recv`] found.
+#[cfg(test)]
+#[derive(Debug, PartialEq, Eq)]
+pub enum TryRecv {
+    /// Nothing queued now.
+    Empty,
+    /// Nothing queued, and nothing ever will be.
+    Closed,
 }
 
 #[cfg(test)]
@@ -242,5 +315,25 @@ mod tests {
         sender.try_send(frame("late")).unwrap();
         let got = waiting.await.unwrap().unwrap();
         assert_eq!(got.front(), Some(&frame("late")));
+    }
+
+    #[tokio::test]
+    async fn the_ping_round_and_shutdown_wake_a_waiting_socket() {
+        let (sender, mut receiver) = queue(2);
+        let waiting = tokio::spawn(async move {
+            let first = std::future::poll_fn(|cx| receiver.poll_recv(cx)).await;
+            let second = std::future::poll_fn(|cx| receiver.poll_recv(cx)).await;
+            (first, second)
+        });
+        settle().await;
+        assert!(!waiting.is_finished());
+        sender.tick();
+        settle().await;
+        sender.try_send(frame("a")).unwrap();
+        sender.shut_down();
+        let (first, second) = waiting.await.unwrap();
+        assert_eq!(first, Received::Tick);
+        // Shutdown comes before the frames still queued.
+        assert_eq!(second, Received::Shutdown);
     }
 }

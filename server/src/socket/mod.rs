@@ -12,40 +12,26 @@
 //! silence means it is gone.
 
 mod commands;
+mod connection;
 mod handshake;
-mod io;
+mod live;
 mod presence;
+mod watching;
 
 use app::api::sessions::session_user;
 use app::api::{ApiError, ErrorCode};
-use app::socket_frames::{ClientFrame, ServerFrame};
 use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
-use domain::{GameId, GetGame, StartedWatching, StoppedWatching, UserId};
-use futures::{SinkExt, StreamExt};
-use hyper::upgrade::{OnUpgrade, Upgraded};
-use hyper_util::rt::TokioIo;
-use tokio::time::{Instant, interval_at};
-use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::Error as WsError;
 use tokio_tungstenite::tungstenite::error::ProtocolError;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
-use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
-use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 
-use crate::event_routing::{ConnectionId, Resumed, control};
-use crate::live_sockets::{OpenSocket, Opener};
-use crate::queue::{Frame, Receiver};
+use crate::live_sockets::Opener;
 use crate::state::AppState;
-use io::Io;
-
-/// An open event socket.
-type Socket = WebSocketStream<Io<TokioIo<Upgraded>>>;
 
 /// Room for a client's frames as they are read.
 const READ_BUFFER_BYTES: usize = 256;
-
-/// How long a new socket's lobby lists may take before they are left out.
-const LOBBY_PATIENCE: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// The largest frame a client may send (a `Resume` is under 100 bytes).
 const MAX_CLIENT_MESSAGE_BYTES: usize = 16 * 1024;
@@ -83,14 +69,15 @@ pub async fn upgrade(State(state): State<AppState>, mut request: Request) -> Res
         }
     };
     let upgrading = hyper::upgrade::on(&mut request);
-    tokio::spawn(serve(upgrading, state, user, open));
+    tokio::spawn(live::Task::new(upgrading, state, user, open));
     handshake::switching(accept)
 }
 
-/// Clients only send small control frames (`Resume`): tungstenite zeroes
+/// Clients only send small frames (`Resume`, commands): tungstenite zeroes
 /// its whole read buffer before each read, which at the default 128 KiB
 /// was the server's largest cost per event. Our frames skip its write
-/// buffer (see [`Io`]); its own (pongs, pings, close) go out at once.
+/// buffer (see [`connection`]); its own (pongs, pings, close) go out with
+/// them.
 fn config() -> WebSocketConfig {
     WebSocketConfig::default()
         .read_buffer_size(READ_BUFFER_BYTES)
@@ -123,256 +110,4 @@ impl End {
             _ => Self::PeerClosed,
         }
     }
-}
-
-/// A socket's task: it lives as long as the socket, so what it holds while
-/// waiting is what each idle connection costs. The steps that run once (the
-/// upgrade, announcing the user, the close) are boxed for their duration
-/// rather than sized into the task for its whole life.
-async fn serve(upgrading: OnUpgrade, state: AppState, user: Option<UserId>, _open: OpenSocket) {
-    let upgraded = match upgrading.await {
-        Ok(upgraded) => upgraded,
-        Err(error) => {
-            tracing::debug!(%error, "WebSocket upgrade failed");
-            return;
-        }
-    };
-    let io = Io::new(TokioIo::new(upgraded));
-    let mut socket: Socket = Box::pin(WebSocketStream::from_raw_socket(
-        io,
-        Role::Server,
-        Some(config()),
-    ))
-    .await;
-    let (id, mut frames) = state.hub.connect(user);
-    let presence = Box::pin(presence::announce(&state, user, id)).await;
-    let mut watching = Watching::default();
-    let end = run(&mut socket, &state, (id, user), &mut frames, &mut watching).await;
-    state.hub.disconnect(id);
-    watching.stop_all(&state, id);
-    if let Some(online) = presence {
-        presence::withdraw_after_grace(&state, online);
-    }
-    tracing::debug!(?end, "event socket closed");
-    let (code, reason) = match end {
-        End::ServerShutdown => (CloseCode::Away, "server shutting down"),
-        End::PeerSilent => (CloseCode::Away, "no answer to pings"),
-        End::TooSlow => (CloseCode::Policy, "too slow to keep up"),
-        End::Broke(code, reason) => (code, reason),
-        End::PeerClosed | End::SendFailed => return,
-    };
-    // Best effort: the peer may already be gone.
-    let close = Message::Close(Some(CloseFrame {
-        code,
-        reason: reason.into(),
-    }));
-    let _ = Box::pin(socket.send(close)).await;
-}
-
-async fn run(
-    socket: &mut Socket,
-    state: &AppState,
-    (id, user): (ConnectionId, Option<UserId>),
-    frames: &mut Receiver,
-    watching: &mut Watching,
-) -> End {
-    let hello = control(&ServerFrame::Connected {
-        server_time_ms: state.api.bus.now_ms(),
-    });
-    if send(socket, [hello]).await.is_err() {
-        return End::SendFailed;
-    }
-    // Then the lobby's lists as they are, so a page needs no query for
-    // them; not waited for long when the store is away (the lists come
-    // with the next lobby events, or the resync after the outage).
-    let lobby = tokio::time::timeout(LOBBY_PATIENCE, crate::lobby_news::lobby_now(&state.api.bus));
-    if let Ok(lobby) = Box::pin(lobby).await
-        && send(socket, lobby).await.is_err()
-    {
-        return End::SendFailed;
-    }
-
-    let every = state.ws_ping_interval;
-    let mut ticks = interval_at(Instant::now() + every, every);
-    let mut last_heard = Instant::now();
-    // The ping waiting for an answer, sent at this instant.
-    let mut pinged: Option<Instant> = None;
-    loop {
-        tokio::select! {
-            () = state.shutdown.cancelled() => return End::ServerShutdown,
-            queued = frames.recv_all() => match queued {
-                Some(mut queued) => {
-                    // Let the tasks woken with this one run first: a
-                    // command's answer is queued by another task just
-                    // after the events it caused, and goes out in the
-                    // same write instead of one of its own.
-                    tokio::task::yield_now().await;
-                    while let Ok(frame) = frames.try_recv() {
-                        queued.push_back(frame);
-                    }
-                    if send(socket, queued).await.is_err() {
-                        return End::SendFailed;
-                    }
-                }
-                None => return End::TooSlow,
-            },
-            _ = ticks.tick() => {
-                // Only an unanswered ping makes a peer silent: measured
-                // from the last frame alone, a pong that came just after
-                // one tick looked like two intervals of silence two ticks
-                // later, and a peer answering every ping was dropped.
-                if pinged.take().is_some_and(|sent| last_heard < sent) {
-                    return End::PeerSilent;
-                }
-                if last_heard.elapsed() >= every {
-                    if socket.send(Message::Ping(Default::default())).await.is_err() {
-                        return End::SendFailed;
-                    }
-                    pinged = Some(Instant::now());
-                }
-            }
-            received = socket.next() => match received {
-                None | Some(Ok(Message::Close(_))) => return End::PeerClosed,
-                Some(Err(error)) => return End::after(&error),
-                Some(Ok(message)) => {
-                    // Any frame, pongs included, proves the peer is there.
-                    last_heard = Instant::now();
-                    // Boxed: what answering awaits (a query, a send) would
-                    // otherwise be sized into every idle socket's task.
-                    if let Message::Text(text) = message
-                        && Box::pin(answer(socket, state, (id, user), watching, text.as_str()))
-                            .await
-                            .is_err()
-                    {
-                        return End::SendFailed;
-                    }
-                }
-            },
-        }
-    }
-}
-
-/// Handles a frame from the client.
-async fn answer(
-    socket: &mut Socket,
-    state: &AppState,
-    (id, user): (ConnectionId, Option<UserId>),
-    watching: &mut Watching,
-    text: &str,
-) -> std::io::Result<()> {
-    let frame = match serde_json::from_str::<ClientFrame>(text) {
-        Ok(frame) => frame,
-        Err(error) => {
-            let refused = ServerFrame::Refused {
-                message: format!("not a client frame: {error}"),
-            };
-            return send(socket, [control(&refused)]).await;
-        }
-    };
-    match frame {
-        ClientFrame::Resume { game_id, version } => {
-            let mut resumed = state.hub.resume(id, game_id, version);
-            if resumed == Some(Resumed::Unknown) {
-                // Another node ran the game so far (or this one started
-                // after it did): the store says where it is.
-                if let Ok(Some(game)) = state.api.bus.query(GetGame { game_id }).await {
-                    let players = game.players.iter().map(|seat| seat.user_id).collect();
-                    state.hub.seed([(game_id, players, game.version)]);
-                    resumed = state.hub.resume(id, game_id, version);
-                }
-            }
-            let reply = match resumed {
-                Some(Resumed::Replay(frames)) => frames,
-                Some(Resumed::Reload | Resumed::Unknown) => {
-                    vec![control(&ServerFrame::ReloadGame { game_id })]
-                }
-                None => vec![control(&ServerFrame::Refused {
-                    message: "this socket follows too many games".to_owned(),
-                })],
-            };
-            send(socket, reply).await
-        }
-        ClientFrame::Command {
-            id: number,
-            command,
-        } => {
-            commands::run(state, id, user, number, command);
-            Ok(())
-        }
-        ClientFrame::Watch { game_id } => match watching.start(state, id, game_id) {
-            Ok(()) => Ok(()),
-            Err(refused) => send(socket, [control(&refused)]).await,
-        },
-        ClientFrame::Unwatch { game_id } => {
-            watching.stop(state, id, game_id);
-            Ok(())
-        }
-    }
-}
-
-/// The games a socket watches (counted among their spectators).
-#[derive(Debug, Default)]
-struct Watching(Vec<GameId>);
-
-/// Games one socket may watch at once: a spectator's page shows one.
-const MAX_WATCHED: usize = 4;
-
-impl Watching {
-    fn start(
-        &mut self,
-        state: &AppState,
-        id: ConnectionId,
-        game_id: GameId,
-    ) -> Result<(), ServerFrame> {
-        if self.0.contains(&game_id) {
-            return Ok(());
-        }
-        if self.0.len() >= MAX_WATCHED {
-            return Err(ServerFrame::Refused {
-                message: format!("a socket watches at most {MAX_WATCHED} games; unwatch one first"),
-            });
-        }
-        let connection_id = uuid::Uuid::from_u64_pair(state.instance, id);
-        if state
-            .api
-            .bus
-            .publish(StartedWatching {
-                game_id,
-                connection_id,
-            })
-            .is_ok()
-        {
-            self.0.push(game_id);
-        }
-        Ok(())
-    }
-
-    fn stop(&mut self, state: &AppState, id: ConnectionId, game_id: GameId) {
-        if !self.0.contains(&game_id) {
-            return;
-        }
-        self.0.retain(|watched| *watched != game_id);
-        Self([game_id].into()).stop_all(state, id);
-    }
-
-    fn stop_all(self, state: &AppState, id: ConnectionId) {
-        let connection_id = uuid::Uuid::from_u64_pair(state.instance, id);
-        for game_id in self.0 {
-            let _ = state.api.bus.publish(StoppedWatching {
-                game_id,
-                connection_id,
-            });
-        }
-    }
-}
-
-/// Writes `frames` as text frames and flushes once: a move's events go out
-/// in one write to the network, not one each.
-async fn send(socket: &mut Socket, frames: impl IntoIterator<Item = Frame>) -> std::io::Result<()> {
-    use tokio::io::AsyncWriteExt;
-    let io = socket.get_mut();
-    for frame in frames {
-        io.push_text(frame.as_str());
-    }
-    io.flush().await
 }
