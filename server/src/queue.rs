@@ -190,8 +190,8 @@ impl Receiver {
     }
 
     /// Everything queued, oldest first, waiting for at least one frame;
-    /// `None` once the queue is closed (or shut) and drained.
-    #[cfg(test)]
+    /// `None` once the queue is closed (or shut) and drained. (For a task
+    /// that waits on its queue alone: tests, the move path's benchmark.)
     pub async fn recv_all(&mut self) -> Option<VecDeque<Frame>> {
         loop {
             match std::future::poll_fn(|cx| self.poll_recv(cx)).await {
