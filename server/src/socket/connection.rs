@@ -1,90 +1,63 @@
-//! An event socket's connection: the TCP stream, tungstenite's reading
-//! state, and the bytes waiting to go out, polled in place by the socket's
-//! task (see `live.rs`).
+//! An event socket's connection: the TCP stream, the client's frames
+//! being read, and the bytes waiting to go out, polled in place by the
+//! socket's task (see `live.rs`).
 //!
-//! tungstenite reads the client's frames (it unmasks and checks them, and
-//! answers pings and closes) through its [`WebSocketContext`], which takes
-//! the stream at each call: here one that reads from the socket without
-//! waiting (`try_read`; the task waits for readiness itself) and writes
-//! into the buffer of bytes to send. The server's own frames, nearly all
-//! the bytes a socket sends, skip tungstenite: a two- to ten-byte header
-//! and the text, unmasked, appended to the same buffer, so frames never
-//! interleave. [`Connection::poll_flush`] sends the buffer and drops it, so
-//! an idle socket holds no write buffer; and no adapter between
-//! tungstenite's blocking reads and Tokio's (tokio-tungstenite's keeps two
-//! reference-counted wakers and a boxed stream per socket).
+//! The server's frames (events, nearly all the bytes a socket sends) are
+//! a two- to ten-byte header and the text, unmasked, appended to one
+//! buffer with the pongs and the close, so frames never interleave;
+//! [`Connection::poll_flush`] sends the buffer and drops it, so an idle
+//! socket holds no write buffer. The client's frames are read by hand
+//! ([`client_frames`](super::client_frames), which says why), with
+//! `try_read`: the task waits for readiness itself.
 
-use std::io::{self, Read, Write};
+use std::io;
 use std::task::{Context, Poll, ready};
 
 use axum::body::Bytes;
 use tokio::net::TcpStream;
-use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
-use tokio_tungstenite::tungstenite::protocol::{
-    CloseFrame, Role, WebSocketConfig, WebSocketContext,
-};
-use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 
+use super::client_frames::{Broken, ClientMessage, Reader, opcode, server_frame};
 use crate::connection_caps::Slot;
 
-/// The first byte of a final, unfragmented text frame.
-const FIN_TEXT: u8 = 0x81;
+/// Bytes read from the socket at a time (a client's frames are small).
+const READ_CHUNK: usize = 1024;
 
 /// An upgraded connection.
+#[derive(Debug)]
 pub struct Connection {
     tcp: TcpStream,
-    ws: WebSocketContext,
-    /// Bytes to send: the server's frames and tungstenite's.
+    reader: Reader,
+    /// Bytes to send.
     out: Vec<u8>,
     /// How much of `out` is sent already.
     sent: usize,
+    /// A close frame was queued: nothing follows it.
+    closed: bool,
     /// Its place under the connection caps, held while it is open.
     _slot: Slot,
-}
-
-impl std::fmt::Debug for Connection {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Connection")
-            .field("tcp", &self.tcp)
-            .field("unsent", &(self.out.len() - self.sent))
-            .finish_non_exhaustive()
-    }
 }
 
 impl Connection {
     /// The server's side of `tcp`, upgraded; `read` is what the client
     /// sent after its handshake that was read with it.
-    pub fn new(tcp: TcpStream, slot: Slot, read: Bytes, config: WebSocketConfig) -> Self {
-        let ws = if read.is_empty() {
-            WebSocketContext::new(Role::Server, Some(config))
-        } else {
-            WebSocketContext::from_partially_read(read.into(), Role::Server, Some(config))
-        };
+    pub fn new(tcp: TcpStream, slot: Slot, read: Bytes) -> Self {
+        let mut reader = Reader::default();
+        reader.extend(&read);
         Self {
             tcp,
-            ws,
+            reader,
             out: Vec::new(),
             sent: 0,
+            closed: false,
             _slot: slot,
         }
     }
 
     /// Queues `text` as one text frame (sent at the next flush).
     pub fn push_text(&mut self, text: &str) {
-        let len = text.len();
-        self.out.reserve(len + 10);
-        self.out.push(FIN_TEXT);
-        if len < 126 {
-            // Fits the seven-bit length (the mask bit stays clear).
-            self.out.push(len as u8);
-        } else if let Ok(len) = u16::try_from(len) {
-            self.out.push(126);
-            self.out.extend_from_slice(&len.to_be_bytes());
-        } else {
-            self.out.push(127);
-            self.out.extend_from_slice(&(len as u64).to_be_bytes());
+        if !self.closed {
+            server_frame(opcode::TEXT, text.as_bytes(), &mut self.out);
         }
-        self.out.extend_from_slice(text.as_bytes());
     }
 
     /// Whether bytes wait to be sent.
@@ -92,54 +65,67 @@ impl Connection {
         self.sent < self.out.len()
     }
 
-    /// The client's next message (pings and pongs included; tungstenite
-    /// queues the answers a ping and a close need), `None` once the
-    /// connection is closed.
-    pub fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Message, WsError>>> {
+    /// The client's next message, `None` once the connection is closed
+    /// (or failed). A ping's pong and a close's answer are queued as they
+    /// are read.
+    pub fn poll_next(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<ClientMessage, Broken>>> {
         loop {
-            let mut stream = Stream {
-                tcp: &self.tcp,
-                out: &mut self.out,
-            };
-            match self.ws.read(&mut stream) {
-                Ok(message) => return Poll::Ready(Some(Ok(message))),
-                Err(WsError::Io(error)) if error.kind() == io::ErrorKind::WouldBlock => {
+            match self.reader.next_message() {
+                Ok(Some(message)) => {
+                    match &message {
+                        ClientMessage::Ping(payload) if !self.closed => {
+                            server_frame(opcode::PONG, payload, &mut self.out);
+                        }
+                        ClientMessage::Close(code) => self.close_with(*code, ""),
+                        _ => {}
+                    }
+                    return Poll::Ready(Some(Ok(message)));
+                }
+                Ok(None) => {}
+                Err(broken) => return Poll::Ready(Some(Err(broken))),
+            }
+            let mut chunk = [0; READ_CHUNK];
+            match self.tcp.try_read(&mut chunk) {
+                Ok(0) => return Poll::Ready(None),
+                Ok(read) => self.reader.extend(&chunk[..read]),
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
                     // Registers the task for the next bytes (or finds some
                     // came since, and reads again).
-                    if let Err(error) = ready!(self.tcp.poll_read_ready(cx)) {
-                        return Poll::Ready(Some(Err(error.into())));
+                    if ready!(self.tcp.poll_read_ready(cx)).is_err() {
+                        return Poll::Ready(None);
                     }
                 }
-                Err(WsError::ConnectionClosed | WsError::AlreadyClosed) => {
-                    return Poll::Ready(None);
-                }
-                Err(error) => return Poll::Ready(Some(Err(error))),
+                Err(_) => return Poll::Ready(None),
             }
         }
     }
 
     /// Queues a ping (sent at the next flush).
-    pub fn ping(&mut self) -> Result<(), WsError> {
-        let mut stream = Stream {
-            tcp: &self.tcp,
-            out: &mut self.out,
-        };
-        self.ws.write(&mut stream, Message::Ping(Bytes::new()))
+    pub fn ping(&mut self) {
+        if !self.closed {
+            server_frame(opcode::PING, &[], &mut self.out);
+        }
     }
 
-    /// Queues a close frame, or the answer to the client's (sent at the
-    /// next flush).
-    pub fn close(&mut self, close: Option<(CloseCode, &'static str)>) {
-        let mut stream = Stream {
-            tcp: &self.tcp,
-            out: &mut self.out,
-        };
-        let frame = close.map(|(code, reason)| CloseFrame {
-            code,
-            reason: reason.into(),
-        });
-        // Best effort: a connection already closing has nothing to add.
-        let _ = self.ws.close(&mut stream, frame);
+    /// Queues a close frame with `code` and `reason` (sent at the next
+    /// flush), unless one was queued already (the answer to the client's).
+    pub fn close(&mut self, code: u16, reason: &str) {
+        self.close_with(Some(code), reason);
+    }
+
+    fn close_with(&mut self, code: Option<u16>, reason: &str) {
+        if std::mem::replace(&mut self.closed, true) {
+            return;
+        }
+        let mut payload = Vec::with_capacity(2 + reason.len());
+        if let Some(code) = code {
+            payload.extend_from_slice(&code.to_be_bytes());
+            payload.extend_from_slice(reason.as_bytes());
+        }
+        server_frame(opcode::CLOSE, &payload, &mut self.out);
     }
 
     /// Sends what is queued, then drops the buffer.
@@ -162,30 +148,6 @@ impl Connection {
     }
 }
 
-/// What tungstenite reads from and writes to: the socket without waiting,
-/// and the buffer of bytes to send (which takes every write whole).
-struct Stream<'a> {
-    tcp: &'a TcpStream,
-    out: &'a mut Vec<u8>,
-}
-
-impl Read for Stream<'_> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.tcp.try_read(buf)
-    }
-}
-
-impl Write for Stream<'_> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.out.extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -195,8 +157,11 @@ mod tests {
     use std::net::{IpAddr, Ipv4Addr};
     use tokio::net::TcpListener;
     use tokio_tungstenite::WebSocketStream;
+    use tokio_tungstenite::tungstenite::Message;
+    use tokio_tungstenite::tungstenite::protocol::Role;
 
-    /// A connection and the client's end of it, over real TCP.
+    /// A connection and a tungstenite client at the other end, over real
+    /// TCP.
     async fn pair(sent_early: &[u8]) -> (Connection, WebSocketStream<TcpStream>) {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let client = TcpStream::connect(listener.local_addr().unwrap())
@@ -205,8 +170,7 @@ mod tests {
         let (server, _) = listener.accept().await.unwrap();
         let caps = ConnectionCaps::new(4, 4);
         let slot = caps.take(IpAddr::V4(Ipv4Addr::LOCALHOST), false).unwrap();
-        let config = WebSocketConfig::default();
-        let connection = Connection::new(server, slot, Bytes::copy_from_slice(sent_early), config);
+        let connection = Connection::new(server, slot, Bytes::copy_from_slice(sent_early));
         let client = WebSocketStream::from_raw_socket(client, Role::Client, None).await;
         (connection, client)
     }
@@ -240,36 +204,55 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn the_clients_frames_are_read_and_its_pings_answered_in_line_with_ours() {
+    async fn a_clients_frames_are_read_and_its_ping_answered_in_line_with_ours() {
         let (mut connection, mut client) = pair(&[]).await;
         client.send(Message::Ping("p".into())).await.unwrap();
         client.send(Message::text("hello")).await.unwrap();
         let first = poll_fn(|cx| connection.poll_next(cx)).await;
-        assert!(matches!(first, Some(Ok(Message::Ping(_)))), "{first:?}");
-        let second = poll_fn(|cx| connection.poll_next(cx)).await;
-        assert!(matches!(second, Some(Ok(Message::Text(ref text))) if text.as_str() == "hello"));
+        assert_eq!(first, Some(Ok(ClientMessage::Ping(b"p".to_vec()))));
         connection.push_text("event");
+        let second = poll_fn(|cx| connection.poll_next(cx)).await;
+        assert_eq!(second, Some(Ok(ClientMessage::Text("hello".to_owned()))));
         poll_fn(|cx| connection.poll_flush(cx)).await.unwrap();
-        // The pong was queued as reading went on, before our frame.
-        assert!(matches!(client.next().await, Some(Ok(Message::Pong(_)))));
-        assert!(matches!(client.next().await, Some(Ok(Message::Text(t))) if t == "event"));
+        // The pong was queued as the ping was read, before our frame.
+        assert!(matches!(client.next().await, Some(Ok(Message::Pong(p))) if &p[..] == b"p"));
+        assert!(matches!(client.next().await, Some(Ok(Message::Text(t))) if t.as_str() == "event"));
     }
 
     #[tokio::test]
-    async fn bytes_read_with_the_handshake_are_read_first_and_a_close_ends_it() {
+    async fn bytes_read_with_the_handshake_come_first_and_a_close_is_answered() {
         // A masked text frame "hi", as a client sent it right after its
         // handshake (mask 0: the bytes are the text).
         let early = [0x81, 0x82, 0, 0, 0, 0, b'h', b'i'];
         let (mut connection, mut client) = pair(&early).await;
         let first = poll_fn(|cx| connection.poll_next(cx)).await;
-        assert!(matches!(first, Some(Ok(Message::Text(ref text))) if text.as_str() == "hi"));
+        assert_eq!(first, Some(Ok(ClientMessage::Text("hi".to_owned()))));
         client.close(None).await.unwrap();
         let closed = poll_fn(|cx| connection.poll_next(cx)).await;
-        assert!(matches!(closed, Some(Ok(Message::Close(_)))), "{closed:?}");
-        connection.close(None);
+        assert_eq!(closed, Some(Ok(ClientMessage::Close(None))));
+        // Queued as it was read; a close of our own adds nothing.
+        connection.close(1001, "going");
+        connection.push_text("too late");
         poll_fn(|cx| connection.poll_flush(cx)).await.unwrap();
         drop(connection);
-        // The client's close was answered.
-        assert!(matches!(client.next().await, Some(Ok(Message::Close(_)))));
+        assert!(matches!(
+            client.next().await,
+            Some(Ok(Message::Close(None)))
+        ));
+        assert!(client.next().await.is_none());
+    }
+
+    #[tokio::test]
+    async fn the_servers_close_carries_its_code_and_reason() {
+        let (mut connection, mut client) = pair(&[]).await;
+        connection.close(1008, "too slow to keep up");
+        poll_fn(|cx| connection.poll_flush(cx)).await.unwrap();
+        match client.next().await {
+            Some(Ok(Message::Close(Some(frame)))) => {
+                assert_eq!(u16::from(frame.code), 1008);
+                assert_eq!(frame.reason.as_str(), "too slow to keep up");
+            }
+            other => panic!("expected a close, got {other:?}"),
+        }
     }
 }

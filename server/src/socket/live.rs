@@ -20,9 +20,8 @@ use app::socket_frames::{ClientFrame, ServerFrame};
 use domain::{GameId, GetGame, UserId};
 use hyper::upgrade::OnUpgrade;
 use tokio::time::Instant;
-use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
+use super::client_frames::ClientMessage;
 use super::connection::Connection;
 use super::presence::{self, Online};
 use super::watching::Watching;
@@ -123,7 +122,7 @@ async fn open_socket(
         return None;
     };
     let (tcp, slot) = parts.io.into_inner().into_parts();
-    let connection = Connection::new(tcp, slot, parts.read_buf, super::config());
+    let connection = Connection::new(tcp, slot, parts.read_buf);
     let (id, frames) = state.hub.connect(user);
     let presence = presence::announce(&state, user, id).await;
     let mut live = Live {
@@ -231,14 +230,14 @@ impl Future for Live {
                 return Poll::Pending;
             };
             match message {
-                None | Some(Ok(Message::Close(_))) => return Poll::Ready(End::PeerClosed),
-                Some(Err(error)) => return Poll::Ready(End::after(&error)),
+                None | Some(Ok(ClientMessage::Close(_))) => return Poll::Ready(End::PeerClosed),
+                Some(Err(broken)) => return Poll::Ready(End::Broke(broken)),
                 Some(Ok(message)) => {
                     read += 1;
                     // Any frame, pongs included, proves the peer is there.
                     live.heard = Instant::now();
-                    if let Message::Text(text) = message {
-                        live.answer(text.as_str());
+                    if let ClientMessage::Text(text) = message {
+                        live.answer(&text);
                     }
                 }
             }
@@ -264,7 +263,7 @@ impl Live {
             return Err(End::PeerSilent);
         }
         if self.heard.elapsed() >= self.state.ws_ping_interval {
-            self.connection.ping().map_err(|_| End::SendFailed)?;
+            self.connection.ping();
             self.pinged = Some(Instant::now());
         }
         Ok(())
@@ -324,16 +323,12 @@ impl Live {
             presence::withdraw_after_grace(&state, online);
         }
         tracing::debug!(?end, "event socket closed");
-        let close = match end {
-            End::ServerShutdown => Some((CloseCode::Away, "server shutting down")),
-            End::PeerSilent => Some((CloseCode::Away, "no answer to pings")),
-            End::TooSlow => Some((CloseCode::Policy, "too slow to keep up")),
-            End::Broke(code, reason) => Some((code, reason)),
-            // The answer to the client's close (tungstenite queued it).
-            End::PeerClosed => None,
-            End::SendFailed => return None,
-        };
-        connection.close(close);
+        match end.close() {
+            Some((code, reason)) => connection.close(code, &reason),
+            // Nothing to add (a client's close was answered as it was read).
+            None if matches!(end, End::PeerClosed) => {}
+            None => return None,
+        }
         Some(Box::pin(async move {
             // Best effort: the peer may already be gone.
             let flushed = poll_fn(|cx| connection.poll_flush(cx));
@@ -378,10 +373,9 @@ mod tests {
 
     #[test]
     fn a_socket_task_stays_small() {
-        // Every idle connection holds one, with Tokio's task header (544
-        // bytes, 256 of them tungstenite's state; the `async` loop it
-        // replaced was 1,160).
+        // Every idle connection holds one, with Tokio's task header (352
+        // bytes; the `async` loop it replaced was 1,160).
         let size = std::mem::size_of::<Task>();
-        assert!(size <= 576, "a socket's task is {size} bytes");
+        assert!(size <= 384, "a socket's task is {size} bytes");
     }
 }

@@ -11,6 +11,7 @@
 //! a ping within an interval: a browser answers pings by itself, so that
 //! silence means it is gone.
 
+mod client_frames;
 mod commands;
 mod connection;
 mod handshake;
@@ -22,19 +23,11 @@ use app::api::sessions::session_user;
 use app::api::{ApiError, ErrorCode};
 use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
-use tokio_tungstenite::tungstenite::Error as WsError;
-use tokio_tungstenite::tungstenite::error::ProtocolError;
-use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
-use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+
+use client_frames::Broken;
 
 use crate::live_sockets::Opener;
 use crate::state::AppState;
-
-/// Room for a client's frames as they are read.
-const READ_BUFFER_BYTES: usize = 256;
-
-/// The largest frame a client may send (a `Resume` is under 100 bytes).
-const MAX_CLIENT_MESSAGE_BYTES: usize = 16 * 1024;
 
 /// Upgrades `GET /api/ws` to a WebSocket.
 pub async fn upgrade(State(state): State<AppState>, mut request: Request) -> Response {
@@ -73,19 +66,6 @@ pub async fn upgrade(State(state): State<AppState>, mut request: Request) -> Res
     handshake::switching(accept)
 }
 
-/// Clients only send small frames (`Resume`, commands): tungstenite zeroes
-/// its whole read buffer before each read, which at the default 128 KiB
-/// was the server's largest cost per event. Our frames skip its write
-/// buffer (see [`connection`]); its own (pongs, pings, close) go out with
-/// them.
-fn config() -> WebSocketConfig {
-    WebSocketConfig::default()
-        .read_buffer_size(READ_BUFFER_BYTES)
-        .write_buffer_size(0)
-        .max_message_size(Some(MAX_CLIENT_MESSAGE_BYTES))
-        .max_frame_size(Some(MAX_CLIENT_MESSAGE_BYTES))
-}
-
 /// Why a connection ended, for the logs and the close frame.
 #[derive(Debug)]
 enum End {
@@ -94,20 +74,22 @@ enum End {
     SendFailed,
     TooSlow,
     ServerShutdown,
-    /// The peer broke the protocol: the close frame says how (RFC 6455
-    /// section 7.4.1).
-    Broke(CloseCode, &'static str),
+    /// The peer broke the protocol: the close frame says how.
+    Broke(Broken),
 }
 
 impl End {
-    /// How a failed read ends the socket.
-    fn after(error: &WsError) -> Self {
-        match error {
-            WsError::Capacity(_) => Self::Broke(CloseCode::Size, "frame too large"),
-            WsError::Utf8(_) => Self::Broke(CloseCode::Invalid, "text is not UTF-8"),
-            WsError::Protocol(ProtocolError::ResetWithoutClosingHandshake) => Self::PeerClosed,
-            WsError::Protocol(_) => Self::Broke(CloseCode::Protocol, "WebSocket protocol error"),
-            _ => Self::PeerClosed,
+    /// The close frame it sends, if any: a status code (RFC 6455 section
+    /// 7.4.1) and a reason.
+    fn close(&self) -> Option<(u16, String)> {
+        const GOING_AWAY: u16 = 1001;
+        const POLICY: u16 = 1008;
+        match self {
+            Self::ServerShutdown => Some((GOING_AWAY, "server shutting down".to_owned())),
+            Self::PeerSilent => Some((GOING_AWAY, "no answer to pings".to_owned())),
+            Self::TooSlow => Some((POLICY, "too slow to keep up".to_owned())),
+            Self::Broke(broken) => Some((broken.close_code(), broken.to_string())),
+            Self::PeerClosed | Self::SendFailed => None,
         }
     }
 }
