@@ -28,6 +28,7 @@ use bus::{Envelope, Hook, Kind};
 use domain::audience::{Audience, audience, game_removed, joins_game};
 use domain::{GameId, UserId};
 use foldhash::{HashMap, HashSet};
+use smallvec::SmallVec;
 
 use crate::queue::{self, Frame, Receiver, Sender};
 
@@ -147,7 +148,8 @@ struct Connection {
     /// The first version of each recent game it was sent live (at most
     /// [`FIRST_LIVE_KEPT`]): a resume replays only what came before, so
     /// an event sent live as the resume is answered is not sent twice.
-    first_live: Vec<(GameId, u64)>,
+    /// (A player's socket has one: kept in place, not allocated.)
+    first_live: SmallVec<[(GameId, u64); 1]>,
 }
 
 /// Games whose first live version a socket remembers: the ones it may
@@ -156,9 +158,9 @@ const FIRST_LIVE_KEPT: usize = 4;
 
 #[derive(Debug, Default)]
 struct GameRoute {
-    players: HashSet<UserId>,
+    players: Players,
     followers: HashSet<ConnectionId>,
-    recent: VecDeque<(u64, Frame)>,
+    recent: VecDeque<(u64, Kept)>,
     /// The game's version when this process started (its events up to it
     /// were sent by an earlier one): what a client must have seen to be up
     /// to date while nothing newer is kept.
@@ -170,8 +172,68 @@ struct GameRoute {
     touched: Option<Instant>,
     /// Events that came before an earlier version of theirs, by version,
     /// and since when the first of them waits (see [`HELD_PATIENCE`]).
-    held: std::collections::BTreeMap<u64, Frame>,
+    held: std::collections::BTreeMap<u64, Kept>,
     held_since: Option<Instant>,
+}
+
+/// A game's players: two, so a short list in place (a hash set was a
+/// hundred bytes more a game).
+#[derive(Debug, Default)]
+struct Players(SmallVec<[UserId; 2]>);
+
+impl Players {
+    fn insert(&mut self, player: UserId) {
+        if !self.0.contains(&player) {
+            self.0.push(player);
+        }
+    }
+
+    fn iter(&self) -> std::slice::Iter<'_, UserId> {
+        self.0.iter()
+    }
+}
+
+impl Extend<UserId> for Players {
+    fn extend<I: IntoIterator<Item = UserId>>(&mut self, players: I) {
+        players.into_iter().for_each(|player| self.insert(player));
+    }
+}
+
+impl<'a> IntoIterator for &'a Players {
+    type Item = &'a UserId;
+    type IntoIter = std::slice::Iter<'a, UserId>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.iter()
+    }
+}
+
+/// A game's event kept for resuming clients: the event itself when this
+/// node's bus dispatched it (a third of its text's size, and alive anyway
+/// while the bus holds it), written out again on the rare resume that
+/// replays it; the frame as it came from another node otherwise.
+#[derive(Debug, Clone)]
+enum Kept {
+    Event(Envelope),
+    Frame(Box<Frame>),
+}
+
+impl Kept {
+    /// `event` if there is one, else `frame`.
+    fn of(frame: &Frame, event: Option<&Envelope>) -> Self {
+        match event {
+            Some(event) => Self::Event(event.clone()),
+            None => Self::Frame(Box::new(frame.clone())),
+        }
+    }
+
+    /// The frame as sent.
+    fn frame(&self) -> Frame {
+        match self {
+            Self::Event(event) => event.to_json_text().into(),
+            Self::Frame(frame) => Frame::clone(frame),
+        }
+    }
 }
 
 /// How long a game's event waits for an earlier version still on its way
@@ -254,7 +316,7 @@ impl Hub {
                 user,
                 frames,
                 followed: Vec::new(),
-                first_live: Vec::new(),
+                first_live: SmallVec::new(),
             },
         );
         let mut first = false;
@@ -407,7 +469,7 @@ impl Hub {
                     .filter(|(seen, _)| {
                         *seen > version && live_from.is_none_or(|live| *seen < live)
                     })
-                    .map(|(_, frame)| frame.clone())
+                    .map(|(_, kept)| kept.frame())
                     .collect(),
             ),
             // Nothing missed before what was sent live.
@@ -492,7 +554,7 @@ impl Hub {
                 Some(Outgoing::User { user, frame })
             }
             Audience::Game { game_id, version } => {
-                let new = routes.send_to_game(game_id, version, &frame);
+                let new = routes.send_to_game(game_id, version, &frame, Some(event));
                 // Republished after a restart: the other nodes had it too.
                 (new && self.relay.get().is_some()).then(|| Outgoing::Game {
                     game: game_id,
@@ -511,7 +573,7 @@ impl Hub {
             players: routes
                 .games
                 .remove(&game)
-                .map(|route| route.players.into_iter().collect())
+                .map(|route| route.players.0.into_vec())
                 .unwrap_or_default(),
         });
         drop(routes);
@@ -540,7 +602,7 @@ impl Hub {
                     .or_default()
                     .players
                     .extend(players);
-                routes.send_to_game(game, version, &frame);
+                routes.send_to_game(game, version, &frame, None);
             }
             Incoming::Lobby { kind, frame } => {
                 // Kinds are few and known: keep the static name.
@@ -629,7 +691,13 @@ impl Routes {
     /// A game's event at `version`: to its players' sockets and its
     /// followers, and kept for resuming clients. Whether it was new (a
     /// version seen already is not sent twice).
-    fn send_to_game(&mut self, game: GameId, version: u64, frame: &Frame) -> bool {
+    fn send_to_game(
+        &mut self,
+        game: GameId,
+        version: u64,
+        frame: &Frame,
+        event: Option<&Envelope>,
+    ) -> bool {
         let route = self.games.entry(game).or_default();
         let last = route.recent.back().map(|(last, _)| *last);
         if last.is_some_and(|last| last >= version) || route.held.contains_key(&version) {
@@ -640,21 +708,21 @@ impl Routes {
         {
             // An earlier version is still on its way (another node
             // committed it and published it a moment later): wait for it.
-            route.held.insert(version, frame.clone());
+            route.held.insert(version, Kept::of(frame, event));
             route.held_since.get_or_insert_with(Instant::now);
             return true;
         }
-        self.release(game, version, frame.clone());
+        self.release(game, version, frame.clone(), Kept::of(frame, event));
         // What was waiting for this one follows it.
         while let Some(route) = self.games.get_mut(&game) {
             let next = route.recent.back().map_or(0, |(last, _)| last + 1);
-            let Some(frame) = route.held.remove(&next) else {
+            let Some(kept) = route.held.remove(&next) else {
                 break;
             };
             if route.held.is_empty() {
                 route.held_since = None;
             }
-            self.release(game, next, frame);
+            self.release(game, next, kept.frame(), kept);
         }
         true
     }
@@ -678,15 +746,15 @@ impl Routes {
             };
             route.held_since = None;
             let held = std::mem::take(&mut route.held);
-            for (version, frame) in held {
-                self.release(game, version, frame);
+            for (version, kept) in held {
+                self.release(game, version, kept.frame(), kept);
             }
         }
     }
 
-    /// Keeps a game's event for resuming clients and sends it to the game's
-    /// players' sockets and followers here.
-    fn release(&mut self, game: GameId, version: u64, frame: Frame) {
+    /// Keeps a game's event for resuming clients and sends it (as `frame`)
+    /// to the game's players' sockets and followers here.
+    fn release(&mut self, game: GameId, version: u64, frame: Frame, kept: Kept) {
         let Routes {
             games,
             users,
@@ -694,7 +762,7 @@ impl Routes {
             ..
         } = self;
         let route = games.entry(game).or_default();
-        route.recent.push_back((version, frame.clone()));
+        route.recent.push_back((version, kept));
         if route.recent.len() > RECENT {
             route.recent.pop_front();
         }
@@ -1030,7 +1098,9 @@ mod tests {
             panic!("expected a replay")
         };
         assert_eq!(missed.len(), 3);
-        assert!(missed[0].contains(r#""version":8"#));
+        // Kept as the events, written out again as they were sent.
+        let sent: Frame = moved(8).to_json_text().into();
+        assert_eq!(missed[0], sent);
         assert_eq!(hub.resume(me, id(9), 10), Some(Resumed::Replay(vec![])));
         for version in 11..(RECENT as u64 + 20) {
             hub.dispatched(&moved(version));

@@ -4,7 +4,7 @@
 //! idle connection costs. An `async` loop over `select!` sized into every
 //! task the futures of all it waited on (the queue, the connection, a ping
 //! timer, shutdown) and the wrappers around the connection: 1,280 bytes a
-//! task, and a timer, hyper's boxed connection and its read buffer, and
+//! task, and a timer, hyper's boxed connection and
 //! tokio-tungstenite's wakers besides (docs/performance.md, "A socket
 //! without a future of its own"). Here a live socket ([`Live`]) waits on
 //! two things, its queue and its connection, each polled in place: the
