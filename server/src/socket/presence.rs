@@ -15,33 +15,21 @@ use domain::{GetUser, UserConnected, UserDisconnected, UserId};
 use crate::event_routing::ConnectionId;
 use crate::state::AppState;
 
-/// A user's socket as presence knows it.
-pub(super) struct Online {
-    user_id: UserId,
-    connection_id: uuid::Uuid,
-}
-
 /// How long a new socket waits for its user's creation to be committed (a
 /// browser opens its socket right after `CreateUser` is accepted).
 const USER_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
 
-/// Announces a signed-in user's new socket (`UserConnected`); what to
-/// withdraw when it closes. The node's [`PresenceRoll`] keeps it too, so
+/// Announces a signed-in user's new socket (`UserConnected`); whether to
+/// withdraw it when it closes. The node's [`PresenceRoll`] keeps it too, so
 /// that a socket opened while the store was out of reach is told to
 /// presence once it is back.
 ///
 /// [`PresenceRoll`]: crate::presence_roll::PresenceRoll
-pub(super) async fn announce(
-    state: &AppState,
-    user: Option<UserId>,
-    id: ConnectionId,
-) -> Option<Online> {
-    let user_id = user?;
-    let connection_id = uuid::Uuid::from_u64_pair(state.instance, id);
-    let online = Online {
-        user_id,
-        connection_id,
+pub(super) async fn announce(state: &AppState, user: Option<UserId>, id: ConnectionId) -> bool {
+    let Some(user_id) = user else {
+        return false;
     };
+    let connection_id = uuid::Uuid::from_u64_pair(state.instance, id);
     state.presence_roll.opened(connection_id, user_id);
     let give_up = Instant::now() + USER_WAIT;
     let user = loop {
@@ -52,10 +40,10 @@ pub(super) async fn announce(
             }
             Ok(None) => {
                 state.presence_roll.closed(connection_id);
-                return None;
+                return false;
             }
             // The store is out of reach: the roll tells presence later.
-            Err(_) => return Some(online),
+            Err(_) => return true,
         }
     };
     state.presence_roll.named(connection_id, user.alias.clone());
@@ -67,22 +55,23 @@ pub(super) async fn announce(
     if announced.is_err() {
         // The server is stopping.
         state.presence_roll.closed(connection_id);
-        return None;
+        return false;
     }
-    Some(online)
+    true
 }
 
-/// Withdraws a closed socket (`UserDisconnected`) once the grace period
-/// has passed.
-pub(super) fn withdraw_after_grace(state: &AppState, online: Online) {
+/// Withdraws `user_id`'s closed socket `id` (`UserDisconnected`) once the
+/// grace period has passed.
+pub(super) fn withdraw_after_grace(state: &AppState, user_id: UserId, id: ConnectionId) {
     let (bus, grace) = (state.api.bus.clone(), state.presence_grace);
     let roll = state.presence_roll.clone();
+    let connection_id = uuid::Uuid::from_u64_pair(state.instance, id);
     tokio::spawn(async move {
         tokio::time::sleep(grace).await;
-        roll.closed(online.connection_id);
+        roll.closed(connection_id);
         let _ = bus.publish(UserDisconnected {
-            user_id: online.user_id,
-            connection_id: online.connection_id,
+            user_id,
+            connection_id,
         });
     });
 }

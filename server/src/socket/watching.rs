@@ -9,11 +9,20 @@ use crate::state::AppState;
 /// Games one socket may watch at once: a spectator's page shows one.
 const MAX_WATCHED: usize = 4;
 
-/// The games a socket watches.
+/// The games a socket watches (few sockets watch any: a list of its own
+/// only then, behind one pointer in every socket's task).
 #[derive(Debug, Default)]
-pub(super) struct Watching(Vec<GameId>);
+#[allow(
+    clippy::box_collection,
+    reason = "one word in every socket's task where a vector is three"
+)]
+pub(super) struct Watching(Option<Box<Vec<GameId>>>);
 
 impl Watching {
+    fn games(&self) -> &[GameId] {
+        self.0.as_deref().map_or(&[], Vec::as_slice)
+    }
+
     /// Starts watching `game_id`; the refusal to send when the socket
     /// watches as many as it may.
     pub(super) fn start(
@@ -22,10 +31,10 @@ impl Watching {
         id: ConnectionId,
         game_id: GameId,
     ) -> Result<(), ServerFrame> {
-        if self.0.contains(&game_id) {
+        if self.games().contains(&game_id) {
             return Ok(());
         }
-        if self.0.len() >= MAX_WATCHED {
+        if self.games().len() >= MAX_WATCHED {
             return Err(ServerFrame::Refused {
                 message: format!("a socket watches at most {MAX_WATCHED} games; unwatch one first"),
             });
@@ -40,24 +49,27 @@ impl Watching {
             })
             .is_ok()
         {
-            self.0.push(game_id);
+            self.0.get_or_insert_default().push(game_id);
         }
         Ok(())
     }
 
     /// Stops watching `game_id`, if it was.
     pub(super) fn stop(&mut self, state: &AppState, id: ConnectionId, game_id: GameId) {
-        if !self.0.contains(&game_id) {
+        let Some(games) = self.0.as_mut().filter(|games| games.contains(&game_id)) else {
             return;
+        };
+        games.retain(|watched| *watched != game_id);
+        if games.is_empty() {
+            self.0 = None;
         }
-        self.0.retain(|watched| *watched != game_id);
-        Self([game_id].into()).stop_all(state, id);
+        Self(Some(Box::new(vec![game_id]))).stop_all(state, id);
     }
 
     /// Stops watching every game (the socket closed).
     pub(super) fn stop_all(self, state: &AppState, id: ConnectionId) {
         let connection_id = uuid::Uuid::from_u64_pair(state.instance, id);
-        for game_id in self.0 {
+        for game_id in self.0.into_iter().flat_map(|games| *games) {
             let _ = state.api.bus.publish(StoppedWatching {
                 game_id,
                 connection_id,
