@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The load benchmark behind docs/performance.md: for each store and each
 # number of concurrent games, a fresh release server and one run of the load
-# generator (paced at 10,000 moves/s in all, DURATION seconds), then an idle
-# run (IDLE_GAMES games waiting for a first move). Results go to
+# generator (paced at 10,000 moves/s in all, DURATION seconds), then idle
+# runs (IDLE_GAMES games waiting for a first move, then IDLE_LARGE games,
+# the most this machine's open-files limit holds, their players spread over
+# two loopback addresses for the ports). Results go to
 # docs/load/results.jsonl, the chart to docs/load/p99.svg.
 #
 # The standard measurement: the server pinned to core 0 and the generator
@@ -21,6 +23,7 @@ GAMES=${GAMES:-"10 100 1000 5000"}
 DURATION=${DURATION:-10}
 RATE=${RATE:-10000}
 IDLE_GAMES=${IDLE_GAMES:-5000}
+IDLE_LARGE=${IDLE_LARGE:-9800}
 OVER=${OVER:-socket}
 PORT=${PORT:-3950}
 OUT=docs/load
@@ -33,10 +36,10 @@ server_pid=
 data=
 start_server() {
   data=$(mktemp -d)
-  local store=$1
+  local store=$1 host=${2:-127.0.0.1}
   local flags=(--data-dir "$data")
   [ "$store" = memory ] && flags=(--in-memory)
-  RUST_LOG=warn taskset -c 0 target/release/server --addr "127.0.0.1:$PORT" "${flags[@]}" \
+  RUST_LOG=warn taskset -c 0 target/release/server --addr "$host:$PORT" "${flags[@]}" \
     --rate-limit-per-sec 1000000 --rate-limit-burst 1000000 \
     --max-connections-per-address 0 >"$data.log" 2>&1 &
   server_pid=$!
@@ -70,6 +73,14 @@ echo "== idle: $IDLE_GAMES games waiting for a first move" >&2
 start_server sqlite
 taskset -c 1 target/release/loadgen --url "http://127.0.0.1:$PORT" --games "$IDLE_GAMES" \
   --server-pid "$server_pid" --idle-secs 10 --time-limit-secs 300 --label "sqlite, idle" --json --quiet |
+  tee -a "$OUT/results.jsonl" >&2 || true
+stop_server
+
+echo "== idle: $IDLE_LARGE games waiting, over 127.0.0.1 and 127.0.0.2" >&2
+start_server sqlite 0.0.0.0
+taskset -c 1 target/release/loadgen --url "http://127.0.0.1:$PORT,http://127.0.0.2:$PORT" \
+  --games "$IDLE_LARGE" --server-pid "$server_pid" --idle-secs 10 --time-limit-secs 300 \
+  --label "sqlite, idle" --json --quiet |
   tee -a "$OUT/results.jsonl" >&2 || true
 stop_server
 
