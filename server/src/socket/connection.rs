@@ -7,13 +7,14 @@
 //! buffer with the pongs and the close, so frames never interleave;
 //! [`Connection::poll_flush`] sends the buffer and drops it, so an idle
 //! socket holds no write buffer. The client's frames are read by hand
-//! ([`client_frames`](super::client_frames), which says why), with
-//! `try_read`: the task waits for readiness itself.
+//! ([`client_frames`](super::client_frames), which says why).
 
 use std::io;
+use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
 use axum::body::Bytes;
+use tokio::io::{AsyncRead, ReadBuf};
 use tokio::net::TcpStream;
 
 use super::client_frames::{Broken, ClientMessage, Reader, opcode, server_frame};
@@ -87,17 +88,16 @@ impl Connection {
                 Ok(None) => {}
                 Err(broken) => return Poll::Ready(Some(Err(broken))),
             }
+            // Tokio's read, not `try_read`: a read shorter than the buffer
+            // tells it the socket is drained, so the next poll waits
+            // instead of trying a read that would block (`try_read` made
+            // that extra system call after every frame: 3.3 `recvfrom`
+            // a move, docs/performance.md).
             let mut chunk = [0; READ_CHUNK];
-            match self.tcp.try_read(&mut chunk) {
-                Ok(0) => return Poll::Ready(None),
-                Ok(read) => self.reader.extend(&chunk[..read]),
-                Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
-                    // Registers the task for the next bytes (or finds some
-                    // came since, and reads again).
-                    if ready!(self.tcp.poll_read_ready(cx)).is_err() {
-                        return Poll::Ready(None);
-                    }
-                }
+            let mut read = ReadBuf::new(&mut chunk);
+            match ready!(Pin::new(&mut self.tcp).poll_read(cx, &mut read)) {
+                Ok(()) if read.filled().is_empty() => return Poll::Ready(None),
+                Ok(()) => self.reader.extend(read.filled()),
                 Err(_) => return Poll::Ready(None),
             }
         }
