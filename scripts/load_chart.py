@@ -28,11 +28,12 @@ def played(results):
 
 def table(results):
     print(
-        "| store | games | moves/s | p50 ms | p99 ms | max ms | errors | server CPU "
+        "| store | games | moves/s | moves/s while all played | p50 ms | p99 ms | max ms "
+        "| errors | server CPU "
         "| server µs per move | server KB written per move | generator µs per move "
         "| server RSS |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for run in played(results):
         latency = run["latency_ms"]
         cpu = run["server_cpu_percent"]
@@ -40,8 +41,10 @@ def table(results):
         server_us = run.get("server_cpu_us_per_move")
         own_us = run.get("loadgen_cpu_us_per_move")
         written = run.get("server_written_bytes_per_move")
+        window = run.get("window_moves_per_sec")
         print(
             f"| {run['label']} | {run['concurrent_games']:,} | {run['moves_per_sec']:,.0f} "
+            f"| {'-' if window is None else f'{window:,.0f}'} "
             f"| {fmt(latency['p50'])} | {fmt(latency['p99'])} | {fmt(latency['max'])} "
             f"| {run['errors']} | {'-' if cpu is None else f'{cpu:.0f}%'} "
             f"| {'-' if server_us is None else f'{server_us:.0f}'} "

@@ -78,6 +78,8 @@ impl Pacer {
 pub struct Played {
     /// From sending each move to the opponent receiving its `BoardUpdated`.
     pub latencies: Vec<Duration>,
+    /// When each move was sent.
+    pub sent: Vec<Instant>,
 }
 
 /// Sets a game up: `host` creates it and invites `guest`, who accepts by
@@ -129,6 +131,7 @@ pub async fn play(
         played
             .latencies
             .push(board.at.saturating_duration_since(sent));
+        played.sent.push(sent);
         if n + 1 == moves.len() {
             break;
         }

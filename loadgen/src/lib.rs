@@ -279,6 +279,12 @@ async fn play(args: &Args, pairs: Vec<Pair>, tally: &Arc<Tally>) {
         .moves_per_sec
         .filter(|rate| *rate > 0.0)
         .map(|rate| Duration::from_secs_f64(args.games as f64 / rate));
+    if args.total.is_none() {
+        // From the end of the pairs' staggered first moves (one pacing
+        // interval) to the time they stop starting games.
+        let start = (Instant::now() + pace.unwrap_or_default()).min(stop_at);
+        tally.pace_window(start, stop_at);
+    }
     for (mut host, mut guest) in pairs {
         let (started, tally, args) = (started.clone(), tally.clone(), args.clone());
         let mut pacer = pace.map(|every| {

@@ -132,5 +132,11 @@ async fn paced_games_keep_to_the_rate_asked() {
     // Unpaced, four games make thousands of moves a second here.
     assert!(summary.moves_per_sec < 60.0, "{summary}");
     assert!(summary.moves > 0, "{summary}");
+    // The rate while every pair played is reported too, paced as well.
+    let window = summary.window_moves_per_sec;
+    assert!(
+        window.is_some_and(|rate| rate > 0.0 && rate < 60.0),
+        "{summary}"
+    );
     stop.cancel();
 }
