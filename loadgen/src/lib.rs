@@ -267,6 +267,11 @@ async fn bounded<T>(
         .await
 }
 
+/// Paced pairs start spread over this many moves' time: a game's length
+/// (a win is five moves, a draw nine), so that a pair's games begin and
+/// end at any phase of the others'.
+const STAGGER_MOVES: f64 = 7.0;
+
 /// Every pair plays games one after another until the total or the
 /// duration is reached.
 async fn play(args: &Args, pairs: Vec<Pair>, tally: &Arc<Tally>) {
@@ -280,18 +285,25 @@ async fn play(args: &Args, pairs: Vec<Pair>, tally: &Arc<Tally>) {
         .filter(|rate| *rate > 0.0)
         .map(|rate| Duration::from_secs_f64(args.games as f64 / rate));
     if args.total.is_none() {
-        // From the end of the pairs' staggered first moves (one pacing
-        // interval) to the time they stop starting games.
-        let start = (Instant::now() + pace.unwrap_or_default()).min(stop_at);
+        // From the end of the pairs' staggered starts to the time they
+        // stop starting games.
+        let ramp = pace.unwrap_or_default().mul_f64(STAGGER_MOVES + 1.0);
+        let start = (Instant::now() + ramp).min(stop_at);
         tally.pace_window(start, stop_at);
     }
     for (mut host, mut guest) in pairs {
         let (started, tally, args) = (started.clone(), tally.clone(), args.clone());
         let mut pacer = pace.map(|every| {
             let spread = (uuid::Uuid::new_v4().as_u128() % 1_000_000) as f64 / 1_000_000.0;
-            game::Pacer::new(every, every.mul_f64(spread))
+            game::Pacer::new(every, every.mul_f64(spread * STAGGER_MOVES))
         });
         tasks.spawn(async move {
+            // Paced pairs start at their own time: all at once, their
+            // games would start and end together, a wave of set-ups every
+            // game's length that no real site sees.
+            if let Some(pacer) = pacer.as_mut() {
+                pacer.wait().await;
+            }
             loop {
                 let n = started.fetch_add(1, Ordering::SeqCst);
                 let over = args
