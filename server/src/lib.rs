@@ -254,16 +254,14 @@ fn route_idle(config: &Config) -> std::time::Duration {
 /// Sends the hub's held-back lobby events every lobby interval, and sweeps
 /// its idle games now and then.
 async fn flush_lobby(hub: Arc<Hub>, route_idle: std::time::Duration, shutdown: CancellationToken) {
-    let mut every = tokio::time::interval(
-        hub.lobby_interval()
-            .max(std::time::Duration::from_millis(1)),
-    );
+    let slice_every = hub.lobby_interval() / LOBBY_SLICES as u32;
+    let mut every = tokio::time::interval(slice_every.max(std::time::Duration::from_millis(1)));
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut last_sweep = tokio::time::Instant::now();
-    loop {
+    for slice in (0..LOBBY_SLICES).cycle() {
         tokio::select! {
             () = shutdown.cancelled() => return,
-            _ = every.tick() => hub.flush_lobby(),
+            _ = every.tick() => hub.flush_lobby_slice(slice, LOBBY_SLICES),
         }
         if last_sweep.elapsed() >= route_idle / 4 {
             last_sweep = tokio::time::Instant::now();
@@ -271,6 +269,10 @@ async fn flush_lobby(hub: Arc<Hub>, route_idle: std::time::Duration, shutdown: C
         }
     }
 }
+
+/// Slices of the sockets the lobby's flush wakes in turn, a slice every
+/// eighth of the lobby interval (see [`Hub::flush_lobby_slice`]).
+const LOBBY_SLICES: u64 = 8;
 
 /// Slices of the sockets the ping round takes in turn, so that an
 /// interval's pings are spread over it rather than sent at once.
