@@ -145,7 +145,13 @@ struct Connection {
     user: Option<UserId>,
     frames: Sender,
     /// Games it follows besides its user's (at most [`MAX_FOLLOWED`]).
-    followed: Vec<GameId>,
+    /// (Behind one pointer: few sockets follow any, and each socket's
+    /// entry in the hub's table counts.)
+    #[allow(
+        clippy::box_collection,
+        reason = "one word in every socket's entry where a vector is three"
+    )]
+    followed: Option<Box<Vec<GameId>>>,
     /// The first version of each recent game it was sent live (at most
     /// [`FIRST_LIVE_KEPT`]): a resume replays only what came before, so
     /// an event sent live as the resume is answered is not sent twice.
@@ -160,7 +166,7 @@ const FIRST_LIVE_KEPT: usize = 4;
 #[derive(Debug, Default)]
 struct GameRoute {
     players: Players,
-    followers: HashSet<ConnectionId>,
+    followers: Followers,
     recent: VecDeque<(u64, Kept)>,
     /// The game's version when this process started (its events up to it
     /// were sent by an earlier one): what a client must have seen to be up
@@ -171,10 +177,82 @@ struct GameRoute {
     stale: bool,
     /// When its last event came, for [`Hub::sweep`].
     touched: Option<Instant>,
-    /// Events that came before an earlier version of theirs, by version,
-    /// and since when the first of them waits (see [`HELD_PATIENCE`]).
-    held: std::collections::BTreeMap<u64, Kept>,
-    held_since: Option<Instant>,
+    held: Held,
+}
+
+/// A game's followers (spectators, sockets that resumed it): few games
+/// have any, so a set of their own only then, behind one pointer (the
+/// games' table holds a route per game: each word counts).
+#[derive(Debug, Default)]
+struct Followers(Option<Box<HashSet<ConnectionId>>>);
+
+impl Followers {
+    fn is_empty(&self) -> bool {
+        self.0.as_ref().is_none_or(|set| set.is_empty())
+    }
+
+    fn len(&self) -> usize {
+        self.0.as_ref().map_or(0, |set| set.len())
+    }
+
+    fn contains(&self, id: &ConnectionId) -> bool {
+        self.0.as_ref().is_some_and(|set| set.contains(id))
+    }
+
+    fn insert(&mut self, id: ConnectionId) {
+        self.0.get_or_insert_default().insert(id);
+    }
+
+    fn remove(&mut self, id: &ConnectionId) {
+        if let Some(set) = &mut self.0 {
+            set.remove(id);
+            if set.is_empty() {
+                self.0 = None;
+            }
+        }
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &ConnectionId> {
+        self.0.iter().flat_map(|set| set.iter())
+    }
+}
+
+/// A game's events that came before an earlier version of theirs, by
+/// version, and since when the first of them waits (see
+/// [`HELD_PATIENCE`]); behind one pointer, only while some wait.
+#[derive(Debug, Default)]
+struct Held(Option<Box<(std::collections::BTreeMap<u64, Kept>, Instant)>>);
+
+impl Held {
+    fn contains(&self, version: u64) -> bool {
+        self.0
+            .as_ref()
+            .is_some_and(|held| held.0.contains_key(&version))
+    }
+
+    fn insert(&mut self, version: u64, kept: Kept) {
+        let held = self
+            .0
+            .get_or_insert_with(|| Box::new((Default::default(), Instant::now())));
+        held.0.insert(version, kept);
+    }
+
+    fn remove(&mut self, version: u64) -> Option<Kept> {
+        let held = self.0.as_mut()?;
+        let kept = held.0.remove(&version);
+        if held.0.is_empty() {
+            self.0 = None;
+        }
+        kept
+    }
+
+    fn waiting_since(&self) -> Option<Instant> {
+        self.0.as_ref().map(|held| held.1)
+    }
+
+    fn take(&mut self) -> std::collections::BTreeMap<u64, Kept> {
+        self.0.take().map(|held| held.0).unwrap_or_default()
+    }
 }
 
 /// A game's players: two, so a short list in place (a hash set was a
@@ -316,7 +394,7 @@ impl Hub {
             Connection {
                 user,
                 frames,
-                followed: Vec::new(),
+                followed: None,
                 first_live: SmallVec::new(),
             },
         );
@@ -355,7 +433,7 @@ impl Hub {
             .games
             .iter()
             .map(|(game, route)| {
-                let mut sockets: HashSet<ConnectionId> = route.followers.clone();
+                let mut sockets: HashSet<ConnectionId> = route.followers.iter().copied().collect();
                 for player in &route.players {
                     sockets.extend(routes.users.get(player).into_iter().flatten());
                 }
@@ -437,11 +515,12 @@ impl Hub {
         let mut routes = self.routes();
         let known = routes.games.contains_key(&game);
         let connection = routes.connections.get_mut(&id)?;
-        if !connection.followed.contains(&game) {
-            if connection.followed.len() >= MAX_FOLLOWED {
+        let followed = connection.followed.get_or_insert_default();
+        if !followed.contains(&game) {
+            if followed.len() >= MAX_FOLLOWED {
                 return None;
             }
-            connection.followed.push(game);
+            followed.push(game);
         }
         let route = routes.games.entry(game).or_default();
         if route.followers.is_empty() {
@@ -725,7 +804,7 @@ impl Routes {
     ) -> bool {
         let route = self.games.entry(game).or_default();
         let last = route.recent.back().map(|(last, _)| *last);
-        if last.is_some_and(|last| last >= version) || route.held.contains_key(&version) {
+        if last.is_some_and(|last| last >= version) || route.held.contains(version) {
             return false;
         }
         if let Some(last) = last
@@ -734,19 +813,15 @@ impl Routes {
             // An earlier version is still on its way (another node
             // committed it and published it a moment later): wait for it.
             route.held.insert(version, Kept::of(frame, event));
-            route.held_since.get_or_insert_with(Instant::now);
             return true;
         }
         self.release(game, version, frame.clone(), Kept::of(frame, event));
         // What was waiting for this one follows it.
         while let Some(route) = self.games.get_mut(&game) {
             let next = route.recent.back().map_or(0, |(last, _)| last + 1);
-            let Some(kept) = route.held.remove(&next) else {
+            let Some(kept) = route.held.remove(next) else {
                 break;
             };
-            if route.held.is_empty() {
-                route.held_since = None;
-            }
             self.release(game, next, kept.frame(), kept);
         }
         true
@@ -760,7 +835,8 @@ impl Routes {
             .iter()
             .filter(|(_, route)| {
                 route
-                    .held_since
+                    .held
+                    .waiting_since()
                     .is_some_and(|since| since.elapsed() >= patience)
             })
             .map(|(game, _)| *game)
@@ -769,9 +845,7 @@ impl Routes {
             let Some(route) = self.games.get_mut(&game) else {
                 continue;
             };
-            route.held_since = None;
-            let held = std::mem::take(&mut route.held);
-            for (version, kept) in held {
+            for (version, kept) in route.held.take() {
                 self.release(game, version, kept.frame(), kept);
             }
         }
@@ -878,7 +952,7 @@ impl Routes {
                 lost.push(Interest::User(user, false));
             }
         }
-        for game in connection.followed {
+        for game in connection.followed.into_iter().flat_map(|games| *games) {
             if let Some(route) = self.games.get_mut(&game) {
                 route.followers.remove(&id);
                 if route.followers.is_empty() {
