@@ -182,6 +182,28 @@ impl Receiver {
         Poll::Pending
     }
 
+    /// What ends a socket whatever it is doing (the server shutting down,
+    /// the hub cutting it off), and the ping round, taken; pending (the
+    /// task woken when one comes) otherwise. The frames queued stay: for
+    /// a socket whose peer takes nothing, so that it still ends.
+    pub fn poll_interrupt(&mut self, cx: &mut Context<'_>) -> Poll<Received> {
+        let mut state = self.0.state();
+        if state.shut {
+            return Poll::Ready(Received::Shutdown);
+        }
+        if state.closed {
+            return Poll::Ready(Received::Closed);
+        }
+        if std::mem::take(&mut state.tick) {
+            return Poll::Ready(Received::Tick);
+        }
+        match &mut state.waker {
+            Some(waker) => waker.clone_from(cx.waker()),
+            None => state.waker = Some(cx.waker().clone()),
+        }
+        Poll::Pending
+    }
+
     /// Whatever is queued now, oldest first (possibly nothing).
     pub fn take_queued(&mut self) -> VecDeque<Frame> {
         let mut state = self.0.state();
@@ -335,5 +357,31 @@ mod tests {
         assert_eq!(first, Received::Tick);
         // Shutdown comes before the frames still queued.
         assert_eq!(second, Received::Shutdown);
+    }
+
+    #[test]
+    fn an_interrupt_leaves_the_frames_and_a_cut_off_queue_ends_at_once() {
+        use std::task::Waker;
+        let mut cx = Context::from_waker(Waker::noop());
+        let (sender, mut receiver) = queue(2);
+        sender.try_send(frame("a")).unwrap();
+        assert!(receiver.poll_interrupt(&mut cx).is_pending());
+        sender.tick();
+        assert_eq!(
+            receiver.poll_interrupt(&mut cx),
+            Poll::Ready(Received::Tick)
+        );
+        assert!(receiver.poll_interrupt(&mut cx).is_pending(), "taken");
+        drop(sender);
+        // Cut off with a frame still queued: an interrupt says so now,
+        // where a receive hands the frame over first.
+        assert_eq!(
+            receiver.poll_interrupt(&mut cx),
+            Poll::Ready(Received::Closed)
+        );
+        assert!(matches!(
+            receiver.poll_recv(&mut cx),
+            Poll::Ready(Received::Frames(_))
+        ));
     }
 }

@@ -136,6 +136,7 @@ async fn open_socket(
         heard: Instant::now(),
         pinged: false,
         yielded: false,
+        stalled: false,
         answering: None,
         state,
     };
@@ -174,6 +175,8 @@ pub(super) struct Live {
     pinged: bool,
     /// Queued frames wait while the tasks woken with this one run.
     yielded: bool,
+    /// A ping round came while the peer took none of what was sent.
+    stalled: bool,
     /// A resume that the store answers (see [`Live::answer`]).
     answering: Option<Step<Vec<Frame>>>,
 }
@@ -199,8 +202,12 @@ impl Future for Live {
                 let queued = live.frames.take_queued();
                 live.push_all(queued);
             }
-            if live.connection.has_unsent() && ready!(live.connection.poll_flush(cx)).is_err() {
-                return Poll::Ready(End::SendFailed);
+            if live.connection.has_unsent() {
+                match live.connection.poll_flush(cx) {
+                    Poll::Ready(Ok(())) => live.stalled = false,
+                    Poll::Ready(Err(_)) => return Poll::Ready(End::SendFailed),
+                    Poll::Pending => return live.poll_stalled(cx),
+                }
             }
             match live.frames.poll_recv(cx) {
                 Poll::Ready(Received::Frames(frames)) => {
@@ -251,6 +258,23 @@ impl Live {
     fn push_all(&mut self, frames: impl IntoIterator<Item = Frame>) {
         for frame in frames {
             self.connection.push_text(frame.as_str());
+        }
+    }
+
+    /// While the peer takes nothing of what was sent: its frames wait in
+    /// the queue (bounded: the hub cuts the socket off when it is full),
+    /// and only what ends the socket is looked at. A peer that took
+    /// nothing through a whole ping round is too slow, even with a queue
+    /// that never fills (a socket with few events).
+    fn poll_stalled(&mut self, cx: &mut Context<'_>) -> Poll<End> {
+        loop {
+            match ready!(self.frames.poll_interrupt(cx)) {
+                Received::Shutdown => return Poll::Ready(End::ServerShutdown),
+                Received::Tick if !std::mem::replace(&mut self.stalled, true) => {}
+                Received::Tick | Received::Closed | Received::Frames(_) => {
+                    return Poll::Ready(End::TooSlow);
+                }
+            }
         }
     }
 

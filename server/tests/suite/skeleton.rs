@@ -153,6 +153,50 @@ async fn idle_socket_is_pinged_and_an_answering_peer_stays() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_peer_that_takes_nothing_it_is_sent_is_dropped_after_a_ping_round() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let server = TestServer::start(&["--ws-ping-secs", "1", "--in-memory"]).await;
+    // A raw client with a small window that reads nothing after its
+    // handshake, and sends frames the server answers (each a `Refused`)
+    // until the server's writes to it block.
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(1024).unwrap();
+    let mut tcp = socket.connect(server.addr).await.unwrap();
+    let handshake = format!(
+        "GET /api/ws HTTP/1.1\r\nHost: {}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+        server.addr
+    );
+    tcp.write_all(handshake.as_bytes()).await.unwrap();
+    // Masked text frames "x" (mask 0), not client frames: each refused,
+    // a hundred bytes back. Sent until the server stops reading, which it
+    // does once its writes block (its send buffer can grow to megabytes).
+    let frames = [0x81, 0x81, 0, 0, 0, 0, b'x'].repeat(1_000);
+    let mut sent = 0;
+    while let Ok(Ok(())) =
+        tokio::time::timeout(Duration::from_millis(100), tcp.write_all(&frames)).await
+    {
+        sent += 1;
+        assert!(sent < 1_000, "the server kept reading");
+    }
+    // Two ping rounds with the server's writes blocked: it gives up on the
+    // socket (before, its task waited in the write for as long as the
+    // peer did, looking at nothing else).
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let mut received = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(30), tcp.read_to_end(&mut received))
+        .await
+        .expect("the server hangs up");
+    let received = String::from_utf8_lossy(&received);
+    // Cut off with its bytes unread (a reset), or told why.
+    assert!(
+        read.is_err() || received.contains("too slow to keep up"),
+        "dropped for taking nothing, not for its silence to pings"
+    );
+}
+
+#[tokio::test(start_paused = true)]
 async fn a_silent_peer_is_dropped_when_a_ping_goes_unanswered() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
