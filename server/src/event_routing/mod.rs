@@ -839,6 +839,20 @@ mod tests {
         I::from(uuid::Uuid::from_u128(n))
     }
 
+    /// Game 9 created by user 1 and joined by user 2 (versions 1 and 2).
+    fn created_and_joined(hub: &Hub) {
+        hub.dispatched(&Envelope::new(GameCreated {
+            game_id: id(9),
+            creator: id(1),
+            version: 1,
+        }));
+        hub.dispatched(&Envelope::new(PlayerJoinedAGame {
+            game_id: id(9),
+            player_id: id(2),
+            version: 2,
+        }));
+    }
+
     fn moved(version: u64) -> Envelope {
         Envelope::new(MarkPlaced {
             game_id: id(9),
@@ -855,16 +869,7 @@ mod tests {
         let (_, mut alice) = hub.connect(Some(id(1)));
         let (_, mut bob) = hub.connect(Some(id(2)));
         let (_, mut carol) = hub.connect(Some(id(3)));
-        hub.dispatched(&Envelope::new(GameCreated {
-            game_id: id(9),
-            creator: id(1),
-            version: 1,
-        }));
-        hub.dispatched(&Envelope::new(PlayerJoinedAGame {
-            game_id: id(9),
-            player_id: id(2),
-            version: 2,
-        }));
+        created_and_joined(&hub);
         assert!(alice.try_recv().is_ok());
         assert!(alice.try_recv().is_ok());
         assert!(bob.try_recv().unwrap().contains("PlayerJoinedAGame"));
@@ -1047,16 +1052,7 @@ mod tests {
         let hub = Hub::new(2, Duration::ZERO);
         let (_, mut slow) = hub.connect(Some(id(1)));
         let (_, mut fast) = hub.connect(Some(id(2)));
-        hub.dispatched(&Envelope::new(GameCreated {
-            game_id: id(9),
-            creator: id(1),
-            version: 1,
-        }));
-        hub.dispatched(&Envelope::new(PlayerJoinedAGame {
-            game_id: id(9),
-            player_id: id(2),
-            version: 2,
-        }));
+        created_and_joined(&hub);
         for version in 3..6 {
             hub.dispatched(&moved(version));
             while fast.try_recv().is_ok() {}
