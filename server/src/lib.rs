@@ -251,8 +251,9 @@ fn route_idle(config: &Config) -> std::time::Duration {
     ROUTE_IDLE.max(live * 2)
 }
 
-/// Sends the hub's held-back lobby events every lobby interval, and sweeps
-/// its idle games now and then.
+/// Sends the hub's held-back lobby events every lobby interval, wakes the
+/// sockets for the lobby's frames a slice at a time over it, and sweeps
+/// the hub's idle games now and then.
 async fn flush_lobby(hub: Arc<Hub>, route_idle: std::time::Duration, shutdown: CancellationToken) {
     let slice_every = hub.lobby_interval() / LOBBY_SLICES as u32;
     let mut every = tokio::time::interval(slice_every.max(std::time::Duration::from_millis(1)));
