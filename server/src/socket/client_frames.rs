@@ -216,6 +216,13 @@ fn close(payload: &[u8]) -> Result<ClientMessage, Broken> {
     }
 }
 
+/// Whether a client's close code may be echoed in the answer to its
+/// close: the codes an endpoint may send (RFC 6455 section 7.4; 1005,
+/// 1006 and 1015 are for reporting only, the rest of 1000-2999 reserved).
+pub fn echoable(code: u16) -> bool {
+    matches!(code, 1000..=1003 | 1007..=1014 | 3000..=4999)
+}
+
 /// A frame from the server: final, unmasked.
 pub fn server_frame(opcode: u8, payload: &[u8], out: &mut Vec<u8>) {
     let len = payload.len();
@@ -358,6 +365,16 @@ mod tests {
         // A 64-bit length is refused from its header, not waited for.
         let huge = [0x81, 0xFF, 0, 0, 0, 1, 0, 0, 0, 0];
         assert_eq!(read_all(&huge), Err(Broken::TooLarge));
+    }
+
+    #[test]
+    fn only_codes_an_endpoint_may_send_are_echoed() {
+        for code in [1000, 1001, 1003, 1007, 1011, 3000, 4999] {
+            assert!(echoable(code), "{code}");
+        }
+        for code in [0, 999, 1004, 1005, 1006, 1015, 2000, 2999, 5000] {
+            assert!(!echoable(code), "{code}");
+        }
     }
 
     #[test]

@@ -17,7 +17,7 @@ use axum::body::Bytes;
 use tokio::io::{AsyncRead, ReadBuf};
 use tokio::net::TcpStream;
 
-use super::client_frames::{Broken, ClientMessage, Reader, opcode, server_frame};
+use super::client_frames::{Broken, ClientMessage, Reader, echoable, opcode, server_frame};
 use crate::connection_caps::Slot;
 
 /// Bytes read from the socket at a time (a client's frames are small).
@@ -80,7 +80,10 @@ impl Connection {
                         ClientMessage::Ping(payload) if !self.closed => {
                             server_frame(opcode::PONG, payload, &mut self.out);
                         }
-                        ClientMessage::Close(code) => self.close_with(*code, ""),
+                        // Its code echoed when one may be sent back.
+                        ClientMessage::Close(code) => {
+                            self.close_with(code.filter(|code| echoable(*code)), "");
+                        }
                         _ => {}
                     }
                     return Poll::Ready(Some(Ok(message)));
@@ -253,6 +256,25 @@ mod tests {
                 assert_eq!(frame.reason.as_str(), "too slow to keep up");
             }
             other => panic!("expected a close, got {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_clients_close_code_is_echoed() {
+        use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+        use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+        let (mut connection, mut client) = pair(&[]).await;
+        let bye = CloseFrame {
+            code: CloseCode::Normal,
+            reason: "bye".into(),
+        };
+        client.close(Some(bye)).await.unwrap();
+        let closed = poll_fn(|cx| connection.poll_next(cx)).await;
+        assert_eq!(closed, Some(Ok(ClientMessage::Close(Some(1000)))));
+        poll_fn(|cx| connection.poll_flush(cx)).await.unwrap();
+        match client.next().await {
+            Some(Ok(Message::Close(Some(frame)))) => assert_eq!(u16::from(frame.code), 1000),
+            other => panic!("expected the close echoed, got {other:?}"),
         }
     }
 }
