@@ -59,11 +59,27 @@ impl Shared {
     fn wake_with(&self, mark: impl FnOnce(&mut State)) {
         let mut state = self.state();
         mark(&mut state);
-        let waker = state.waker.take();
-        drop(state);
-        if let Some(waker) = waker {
-            waker.wake();
+        wake(state);
+    }
+}
+
+impl State {
+    /// Remembers the receiver's task, woken when something comes.
+    fn wait(&mut self, cx: &Context<'_>) -> Poll<Received> {
+        match &mut self.waker {
+            Some(waker) => waker.clone_from(cx.waker()),
+            None => self.waker = Some(cx.waker().clone()),
         }
+        Poll::Pending
+    }
+}
+
+/// Wakes the receiver if it waits, once the lock is let go.
+fn wake(mut state: MutexGuard<'_, State>) {
+    let waker = state.waker.take();
+    drop(state);
+    if let Some(waker) = waker {
+        waker.wake();
     }
 }
 
@@ -85,11 +101,7 @@ impl Sender {
         }
         state.frames.push_back(frame);
         state.unannounced = false;
-        let waker = state.waker.take();
-        drop(state);
-        if let Some(waker) = waker {
-            waker.wake();
-        }
+        wake(state);
         Ok(())
     }
 
@@ -113,11 +125,7 @@ impl Sender {
     pub fn announce(&self) {
         let mut state = self.0.state();
         if std::mem::take(&mut state.unannounced) {
-            let waker = state.waker.take();
-            drop(state);
-            if let Some(waker) = waker {
-                waker.wake();
-            }
+            wake(state);
         }
     }
 
@@ -175,11 +183,7 @@ impl Receiver {
         if state.closed {
             return Poll::Ready(Received::Closed);
         }
-        match &mut state.waker {
-            Some(waker) => waker.clone_from(cx.waker()),
-            None => state.waker = Some(cx.waker().clone()),
-        }
-        Poll::Pending
+        state.wait(cx)
     }
 
     /// What ends a socket whatever it is doing (the server shutting down,
@@ -197,11 +201,7 @@ impl Receiver {
         if std::mem::take(&mut state.tick) {
             return Poll::Ready(Received::Tick);
         }
-        match &mut state.waker {
-            Some(waker) => waker.clone_from(cx.waker()),
-            None => state.waker = Some(cx.waker().clone()),
-        }
-        Poll::Pending
+        state.wait(cx)
     }
 
     /// Whatever is queued now, oldest first (possibly nothing).
