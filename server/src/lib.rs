@@ -255,18 +255,32 @@ fn route_idle(config: &Config) -> std::time::Duration {
 /// sockets for the lobby's frames a slice at a time over it, and sweeps
 /// the hub's idle games now and then.
 async fn flush_lobby(hub: Arc<Hub>, route_idle: std::time::Duration, shutdown: CancellationToken) {
-    let slice_every = hub.lobby_interval() / LOBBY_SLICES as u32;
-    let mut every = tokio::time::interval(slice_every.max(std::time::Duration::from_millis(1)));
-    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut last_sweep = tokio::time::Instant::now();
-    for slice in (0..LOBBY_SLICES).cycle() {
-        tokio::select! {
-            () = shutdown.cancelled() => return,
-            _ = every.tick() => hub.flush_lobby_slice(slice, LOBBY_SLICES),
-        }
+    by_slices(hub.lobby_interval(), LOBBY_SLICES, &shutdown, |slice| {
+        hub.flush_lobby_slice(slice, LOBBY_SLICES);
         if last_sweep.elapsed() >= route_idle / 4 {
             last_sweep = tokio::time::Instant::now();
             hub.sweep(route_idle);
+        }
+    })
+    .await;
+}
+
+/// Calls `each` with slices `0..slices` in turn, one every `round /
+/// slices` (a whole round of them every `round`), until `shutdown`.
+async fn by_slices(
+    round: std::time::Duration,
+    slices: u64,
+    shutdown: &CancellationToken,
+    mut each: impl FnMut(u64),
+) {
+    let slice_every = (round / slices as u32).max(std::time::Duration::from_millis(1));
+    let mut every = tokio::time::interval(slice_every);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    for slice in (0..slices).cycle() {
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            _ = every.tick() => each(slice),
         }
     }
 }
@@ -284,15 +298,10 @@ const PING_SLICES: u64 = 8;
 /// slice of them at a time; at shutdown, every socket is told to close.
 /// One timer for all the sockets instead of one each: see `socket/live.rs`.
 async fn keep_sockets(hub: Arc<Hub>, ping_every: std::time::Duration, shutdown: CancellationToken) {
-    let slice_every = (ping_every / PING_SLICES as u32).max(std::time::Duration::from_millis(1));
-    let mut every = tokio::time::interval(slice_every);
-    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    for slice in (0..PING_SLICES).cycle() {
-        tokio::select! {
-            () = shutdown.cancelled() => break,
-            _ = every.tick() => hub.tick(slice, PING_SLICES),
-        }
-    }
+    by_slices(ping_every, PING_SLICES, &shutdown, |slice| {
+        hub.tick(slice, PING_SLICES);
+    })
+    .await;
     hub.shut_down();
 }
 

@@ -332,10 +332,8 @@ impl Hub {
     /// once per round of `slices` calls.)
     pub fn tick(&self, slice: u64, slices: u64) {
         let routes = self.routes();
-        for (id, connection) in &routes.connections {
-            if id % slices.max(1) == slice {
-                connection.frames.tick();
-            }
+        for connection in routes.slice(slice, slices) {
+            connection.frames.tick();
         }
     }
 
@@ -440,10 +438,8 @@ impl Hub {
             .queued_at
             .is_some_and(|queued| queued.elapsed() <= round)
         {
-            for (id, connection) in &routes.connections {
-                if id % slices == slice {
-                    connection.frames.announce();
-                }
+            for connection in routes.slice(slice, slices) {
+                connection.frames.announce();
             }
         }
         if slice == 0 {
@@ -611,6 +607,17 @@ const LOBBY_KINDS: &[&str] = &[
 ];
 
 impl Routes {
+    /// The sockets whose id is `slice` modulo `slices`: one of the slices
+    /// the rounds over every socket take in turn (the ping round, the
+    /// lobby's flush).
+    fn slice(&self, slice: u64, slices: u64) -> impl Iterator<Item = &Connection> {
+        let slices = slices.max(1);
+        self.connections
+            .iter()
+            .filter(move |(id, _)| *id % slices == slice)
+            .map(|(_, connection)| connection)
+    }
+
     /// A lobby-wide event: to every socket now, or held until the next
     /// flush when one of its kind went out less than `interval` ago (the
     /// latest held one wins: each carries the whole picture).
