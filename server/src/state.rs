@@ -22,6 +22,11 @@ impl AppState {
     pub fn new(shared: Shared) -> Self {
         Self(Arc::new(shared))
     }
+
+    /// Socket `id` of this process as presence and spectating know it.
+    pub fn connection_uuid(&self, id: crate::event_routing::ConnectionId) -> uuid::Uuid {
+        uuid::Uuid::from_u64_pair(self.instance, id)
+    }
 }
 
 impl std::ops::Deref for AppState {

@@ -29,7 +29,7 @@ pub(super) async fn announce(state: &AppState, user: Option<UserId>, id: Connect
     let Some(user_id) = user else {
         return false;
     };
-    let connection_id = uuid::Uuid::from_u64_pair(state.instance, id);
+    let connection_id = state.connection_uuid(id);
     state.presence_roll.opened(connection_id, user_id);
     let give_up = Instant::now() + USER_WAIT;
     let user = loop {
@@ -65,7 +65,7 @@ pub(super) async fn announce(state: &AppState, user: Option<UserId>, id: Connect
 pub(super) fn withdraw_after_grace(state: &AppState, user_id: UserId, id: ConnectionId) {
     let (bus, grace) = (state.api.bus.clone(), state.presence_grace);
     let roll = state.presence_roll.clone();
-    let connection_id = uuid::Uuid::from_u64_pair(state.instance, id);
+    let connection_id = state.connection_uuid(id);
     tokio::spawn(async move {
         tokio::time::sleep(grace).await;
         roll.closed(connection_id);

@@ -39,7 +39,7 @@ impl Watching {
                 message: format!("a socket watches at most {MAX_WATCHED} games; unwatch one first"),
             });
         }
-        let connection_id = uuid::Uuid::from_u64_pair(state.instance, id);
+        let connection_id = state.connection_uuid(id);
         if state
             .api
             .bus
@@ -63,17 +63,21 @@ impl Watching {
         if games.is_empty() {
             self.0 = None;
         }
-        Self(Some(Box::new(vec![game_id]))).stop_all(state, id);
+        stopped(state, id, game_id);
     }
 
     /// Stops watching every game (the socket closed).
     pub(super) fn stop_all(self, state: &AppState, id: ConnectionId) {
-        let connection_id = uuid::Uuid::from_u64_pair(state.instance, id);
         for game_id in self.0.into_iter().flat_map(|games| *games) {
-            let _ = state.api.bus.publish(StoppedWatching {
-                game_id,
-                connection_id,
-            });
+            stopped(state, id, game_id);
         }
     }
+}
+
+/// Tells the bus socket `id` stopped watching `game_id`.
+fn stopped(state: &AppState, id: ConnectionId, game_id: GameId) {
+    let _ = state.api.bus.publish(StoppedWatching {
+        game_id,
+        connection_id: state.connection_uuid(id),
+    });
 }
