@@ -8,10 +8,10 @@
 //!
 //! Lobby-wide events (who is online, the hall of fame) go to every socket,
 //! so they are throttled: at most one of each type per lobby interval; one
-//! that comes sooner waits for [`Hub::flush_lobby`], and a later one of the
-//! same type replaces it (each carries the whole current picture). A busy
-//! site thus costs each socket a few lobby frames a second, not one per
-//! player arriving.
+//! that comes sooner waits for the next round of [`Hub::flush_lobby_slice`],
+//! and a later one of the same type replaces it (each carries the whole
+//! current picture). A busy site thus costs each socket a few lobby frames
+//! a second, not one per player arriving.
 //!
 //! Each socket has a bounded queue. A client too slow to drain it is cut
 //! off (its queue dropped, its socket closed) rather than slowing anyone.
@@ -411,6 +411,7 @@ impl Hub {
     }
 
     /// [`Hub::flush_lobby_slice`] for every socket at once.
+    #[cfg(test)]
     pub fn flush_lobby(&self) {
         self.flush_lobby_slice(0, 1);
     }
@@ -473,7 +474,7 @@ impl Hub {
         before - games.len()
     }
 
-    /// How often [`Hub::flush_lobby`] should run.
+    /// How often a whole round of [`Hub::flush_lobby_slice`] should run.
     pub fn lobby_interval(&self) -> Duration {
         self.lobby_interval
     }
@@ -750,7 +751,7 @@ impl Routes {
 
     /// Queues `frame` for every socket. Throttled, it is queued quietly:
     /// a socket playing a game sends it with its next move's frames, and
-    /// the next [`Hub::flush_lobby`] wakes the rest, so ten thousand
+    /// the next [`Hub::flush_lobby_slice`] wakes the rest, so ten thousand
     /// sockets cost no ten thousand writes of their own per lobby event
     /// (at 5,000 games the lobby's frames took more writes than the moves).
     fn deliver_to_all(&mut self, frame: &Frame) {
