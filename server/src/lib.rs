@@ -15,6 +15,7 @@ pub mod live_games;
 pub mod live_sockets;
 pub mod lobby_news;
 pub mod metrics;
+mod on_disk_first;
 pub mod presence_roll;
 pub mod queue;
 pub mod rate_limit;
@@ -76,6 +77,8 @@ pub struct Storage {
     pub sessions: Sessions,
     /// The shared database, on a cluster's node.
     pub cluster: Option<Arc<storage::PostgresStore>>,
+    /// What leaves the process passes it first (the store's commits on disk).
+    pub barrier: storage::Barrier,
 }
 
 /// Opens the store the configuration names: memory with `--in-memory`,
@@ -87,6 +90,7 @@ pub async fn open_storage(config: &Config, node: u64) -> Result<Storage, bus::St
             store: Arc::new(bus::MemoryStore::new()),
             sessions: Sessions::default(),
             cluster: None,
+            barrier: storage::Barrier::default(),
         });
     }
     if let Some(url) = &config.database_url {
@@ -101,6 +105,7 @@ pub async fn open_storage(config: &Config, node: u64) -> Result<Storage, bus::St
                 sessions: Sessions::restore(known, database.clone()),
                 store: database.clone(),
                 cluster: Some(database),
+                barrier: storage::Barrier::default(),
             });
         }
         let database = Arc::new(database);
@@ -108,6 +113,7 @@ pub async fn open_storage(config: &Config, node: u64) -> Result<Storage, bus::St
             sessions: Sessions::restore(known, database.clone()),
             store: with_presence_in_memory(database),
             cluster: None,
+            barrier: storage::Barrier::default(),
         });
     }
     let database = Arc::new(
@@ -121,6 +127,7 @@ pub async fn open_storage(config: &Config, node: u64) -> Result<Storage, bus::St
     );
     Ok(Storage {
         sessions: Sessions::restore(known, database.clone()),
+        barrier: database.barrier(),
         store: with_presence_in_memory(database),
         cluster: None,
     })
@@ -193,6 +200,7 @@ pub fn state(
     hub: Arc<Hub>,
     shutdown: CancellationToken,
     node: Node,
+    barrier: storage::Barrier,
 ) -> AppState {
     let env = match std::env::var("LEPTOS_ENV").as_deref() {
         Ok("DEV" | "dev" | "development") => Env::DEV,
@@ -236,6 +244,7 @@ pub fn state(
         instance: node.id,
         presence_roll: node.roll,
         site: same_site::Site::new(config.public_url.as_deref()),
+        barrier,
     })
 }
 
@@ -330,6 +339,7 @@ pub async fn serve(
         storage.store = Arc::new(storage::fault::AbortAfterCommit::new(
             storage.store,
             effect_type.clone(),
+            storage.barrier.clone(),
         ));
     }
     let store: Arc<dyn bus::Store> = Arc::new(metrics::TimedCommits::new(storage.store));
@@ -408,7 +418,9 @@ pub async fn serve(
             ready,
             roll,
         },
+        storage.barrier.clone(),
     );
+    let barrier = storage.barrier;
     let app = routes::router(
         state,
         Operations {
@@ -434,6 +446,10 @@ pub async fn serve(
         }
     }
     bus.shutdown().await;
+    // What the last moments committed, though nobody was told of it.
+    if let Err(error) = barrier.pass() {
+        tracing::error!(%error, "the store's last commits were not written");
+    }
     Ok(())
 }
 

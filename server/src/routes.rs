@@ -82,6 +82,12 @@ pub fn router(state: AppState, operations: Operations) -> Router {
             },
             limit_rate,
         ))
+        // On the way out, before the trace: an answer leaves once what it
+        // tells is on disk.
+        .layer(axum::middleware::from_fn_with_state(
+            state.barrier.clone(),
+            crate::on_disk_first::pass_barrier,
+        ))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }

@@ -63,6 +63,8 @@ pub struct Shared {
     pub presence_roll: Arc<crate::presence_roll::PresenceRoll>,
     /// Which origin is this site's.
     pub site: crate::same_site::Site,
+    /// Passed before anything is sent: the store's commits on disk.
+    pub barrier: crate::storage::Barrier,
 }
 
 impl FromRef<AppState> for LeptosOptions {

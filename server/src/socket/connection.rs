@@ -19,6 +19,7 @@ use tokio::net::TcpStream;
 
 use super::client_frames::{Broken, ClientMessage, Reader, echoable, opcode, server_frame};
 use crate::connection_caps::Slot;
+use crate::storage::Barrier;
 
 /// Bytes read from the socket at a time (a client's frames are small).
 const READ_CHUNK: usize = 1024;
@@ -131,8 +132,12 @@ impl Connection {
         server_frame(opcode::CLOSE, &payload, &mut self.out);
     }
 
-    /// Sends what is queued, then drops the buffer.
-    pub fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+    /// Sends what is queued, once past the store's `barrier` (what the
+    /// frames tell is on disk), then drops the buffer.
+    pub fn poll_flush(&mut self, cx: &mut Context<'_>, barrier: &Barrier) -> Poll<io::Result<()>> {
+        if self.sent < self.out.len() {
+            barrier.pass().map_err(io::Error::other)?;
+        }
         while self.sent < self.out.len() {
             match self.tcp.try_write(&self.out[self.sent..]) {
                 Ok(0) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
@@ -201,7 +206,9 @@ mod tests {
             }
             got
         });
-        poll_fn(|cx| connection.poll_flush(cx)).await.unwrap();
+        poll_fn(|cx| connection.poll_flush(cx, &Barrier::default()))
+            .await
+            .unwrap();
         assert_eq!(connection.out.capacity(), 0, "nothing kept once sent");
         assert_eq!(reading.await.unwrap(), texts);
     }
@@ -216,7 +223,9 @@ mod tests {
         connection.push_text("event");
         let second = poll_fn(|cx| connection.poll_next(cx)).await;
         assert_eq!(second, Some(Ok(ClientMessage::Text("hello".to_owned()))));
-        poll_fn(|cx| connection.poll_flush(cx)).await.unwrap();
+        poll_fn(|cx| connection.poll_flush(cx, &Barrier::default()))
+            .await
+            .unwrap();
         // The pong was queued as the ping was read, before our frame.
         assert!(matches!(client.next().await, Some(Ok(Message::Pong(p))) if &p[..] == b"p"));
         assert!(matches!(client.next().await, Some(Ok(Message::Text(t))) if t.as_str() == "event"));
@@ -236,7 +245,9 @@ mod tests {
         // Queued as it was read; a close of our own adds nothing.
         connection.close(1001, "going");
         connection.push_text("too late");
-        poll_fn(|cx| connection.poll_flush(cx)).await.unwrap();
+        poll_fn(|cx| connection.poll_flush(cx, &Barrier::default()))
+            .await
+            .unwrap();
         drop(connection);
         assert!(matches!(
             client.next().await,
@@ -249,7 +260,9 @@ mod tests {
     async fn the_servers_close_carries_its_code_and_reason() {
         let (mut connection, mut client) = pair(&[]).await;
         connection.close(1008, "too slow to keep up");
-        poll_fn(|cx| connection.poll_flush(cx)).await.unwrap();
+        poll_fn(|cx| connection.poll_flush(cx, &Barrier::default()))
+            .await
+            .unwrap();
         match client.next().await {
             Some(Ok(Message::Close(Some(frame)))) => {
                 assert_eq!(u16::from(frame.code), 1008);
@@ -271,7 +284,9 @@ mod tests {
         client.close(Some(bye)).await.unwrap();
         let closed = poll_fn(|cx| connection.poll_next(cx)).await;
         assert_eq!(closed, Some(Ok(ClientMessage::Close(Some(1000)))));
-        poll_fn(|cx| connection.poll_flush(cx)).await.unwrap();
+        poll_fn(|cx| connection.poll_flush(cx, &Barrier::default()))
+            .await
+            .unwrap();
         match client.next().await {
             Some(Ok(Message::Close(Some(frame)))) => assert_eq!(u16::from(frame.code), 1000),
             other => panic!("expected the close echoed, got {other:?}"),

@@ -146,7 +146,7 @@ async fn open_socket(
     live.push_all([control(&hello)]);
     // At once (a failed write shows again at the live socket's first
     // flush, which ends it).
-    let _ = poll_fn(|cx| live.connection.poll_flush(cx)).await;
+    let _ = poll_fn(|cx| live.connection.poll_flush(cx, &live.state.barrier)).await;
     // Then the lobby's lists, so a page needs no query for them; not
     // waited for long when the store is away (the lists come with the next
     // lobby events, or the resync after the outage).
@@ -203,7 +203,7 @@ impl Future for Live {
                 live.push_all(queued);
             }
             if live.connection.has_unsent() {
-                match live.connection.poll_flush(cx) {
+                match live.connection.poll_flush(cx, &live.state.barrier) {
                     Poll::Ready(Ok(())) => live.stalled = false,
                     Poll::Ready(Err(_)) => return Poll::Ready(End::SendFailed),
                     Poll::Pending => return live.poll_stalled(cx),
@@ -358,7 +358,7 @@ impl Live {
         }
         Some(Box::pin(async move {
             // Best effort: the peer may already be gone.
-            let flushed = poll_fn(|cx| connection.poll_flush(cx));
+            let flushed = poll_fn(|cx| connection.poll_flush(cx, &state.barrier));
             let _ = tokio::time::timeout(CLOSE_PATIENCE, flushed).await;
         }))
     }

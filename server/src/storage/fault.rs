@@ -1,7 +1,8 @@
 //! Fault injection for the durability tests. With the hidden flag
 //! `--abort-after-commit-of <EffectType>`, the process aborts right after
-//! the store commits a handler result whose outbox holds that effect, before
-//! anything is published: the worst moment for a crash.
+//! the store commits a handler result whose outbox holds that effect (and
+//! writes it to disk), before anything is published: the worst moment for
+//! a crash.
 
 use std::sync::Arc;
 
@@ -12,12 +13,18 @@ use bus::{Commit, StoreFuture};
 pub struct AbortAfterCommit {
     inner: Arc<dyn Store>,
     effect_type: String,
+    barrier: super::Barrier,
 }
 
 impl AbortAfterCommit {
-    /// Wraps `inner`; aborts after committing an outbox with `effect_type`.
-    pub fn new(inner: Arc<dyn Store>, effect_type: String) -> Self {
-        Self { inner, effect_type }
+    /// Wraps `inner`; aborts after committing an outbox with `effect_type`
+    /// and passing `barrier`.
+    pub fn new(inner: Arc<dyn Store>, effect_type: String, barrier: super::Barrier) -> Self {
+        Self {
+            inner,
+            effect_type,
+            barrier,
+        }
     }
 }
 
@@ -32,7 +39,7 @@ impl Store for AbortAfterCommit {
             .any(|effect| effect.type_name() == self.effect_type);
         Box::pin(async move {
             let committed = self.inner.commit(commit).await;
-            if aborts && committed.is_ok() {
+            if aborts && committed.is_ok() && self.barrier.pass().is_ok() {
                 eprintln!(
                     "fault injection: aborting after committing {}",
                     self.effect_type

@@ -17,6 +17,8 @@ mod rows;
 mod sql;
 mod sqlite;
 
+use std::sync::Arc;
+
 /// Inside `impl Store for` a wrapper whose `commit` is its own: every
 /// other method asks the store in field `$inner`.
 macro_rules! delegate_all_but_commit {
@@ -65,6 +67,32 @@ pub(crate) use delegate_all_but_commit;
 
 pub use postgres::PostgresStore;
 pub use sqlite::{DATABASE_FILE, SqliteStore};
+
+/// What anything leaving the process passes first: a socket's frames, an
+/// HTTP answer, each part of a streamed page. The embedded store takes
+/// commits into memory and writes their journal lines together
+/// ([`SqliteStore::barrier`]); passing the barrier writes the lines taken
+/// in so far, so that nothing a client is told can be lost by a crash.
+/// The other stores write before a commit returns: their barrier is open.
+#[derive(Clone, Default)]
+pub struct Barrier(Option<Arc<Flush>>);
+
+type Flush = dyn Fn() -> Result<(), bus::StoreError> + Send + Sync;
+
+impl Barrier {
+    /// A barrier that calls `flush`.
+    pub(crate) fn new(
+        flush: impl Fn() -> Result<(), bus::StoreError> + Send + Sync + 'static,
+    ) -> Self {
+        Self(Some(Arc::new(flush)))
+    }
+
+    /// Returns once every commit made so far is on disk; an error when the
+    /// store cannot write them (nothing may be told, then).
+    pub fn pass(&self) -> Result<(), bus::StoreError> {
+        self.0.as_ref().map_or(Ok(()), |flush| flush())
+    }
+}
 
 /// Now, for the rows that record when something happened.
 fn now_ms() -> u64 {

@@ -1,6 +1,8 @@
 //! The journal's files, beside the database: `journal-<n>.log`, one line
-//! per group of writes (its ops as a JSON list), appended with one `write`
-//! each.
+//! per group of writes (its ops as a JSON list). Lines are appended to a
+//! buffer and written together ([`JournalFile::flush`]) before anything
+//! that depends on them leaves the process (the store's
+//! [`Barrier`](crate::storage::Barrier)).
 //!
 //! Kept in a table of the database, each group's row cost a transaction
 //! and about ten WAL pages (40 KB written for a few KB of ops: the row's
@@ -11,11 +13,11 @@
 //! "The journal in a file").
 //!
 //! Durability is the WAL's at `synchronous = NORMAL`: a line is in the
-//! kernel's hands before any caller hears back, so a crashed or killed
+//! kernel's hands before any client hears back, so a crashed or killed
 //! process loses nothing acknowledged; a power cut may lose the last
-//! moments. A process killed inside a `write` may leave a line cut short
-//! at a file's end: nobody heard back about it, and the next start drops
-//! it.
+//! moments. A process killed before a flush, or inside its `write`, loses
+//! lines nobody heard back about (a line cut short at a file's end is
+//! dropped by the next start).
 //!
 //! Each fold starts a new file and folds the one before; its last step
 //! records the file's number in the `journal_folded` table in the same
@@ -36,8 +38,12 @@ pub(crate) struct JournalFile {
     dir: PathBuf,
     number: u64,
     file: File,
-    /// Bytes of whole lines: where a failed append is cut back to.
+    /// Bytes of whole lines written: where a failed write is cut back to.
     len: u64,
+    /// Whole lines appended and not written yet.
+    pending: Vec<u8>,
+    /// The last write failed (its lines are still pending).
+    failing: bool,
 }
 
 fn path(dir: &Path, number: u64) -> PathBuf {
@@ -71,6 +77,8 @@ impl JournalFile {
             number,
             file,
             len: 0,
+            pending: Vec::new(),
+            failing: false,
         })
     }
 
@@ -80,32 +88,74 @@ impl JournalFile {
         &self.dir
     }
 
-    /// Appends one group's ops as a line, with one `write`. One that fails
-    /// is cut off again, so the next line starts where it would have.
+    /// Appends one group's ops as a line, written at the next
+    /// [`flush`](Self::flush).
     pub(crate) fn append(&mut self, ops: &[Op]) -> Result<(), StoreError> {
-        let mut line = serde_json::to_vec(ops)
-            .map_err(|error| StoreError::backend("cannot write a journal line", error))?;
-        line.push(b'\n');
-        if let Err(error) = self.file.write_all(&line) {
+        let start = self.pending.len();
+        if let Err(error) = serde_json::to_writer(&mut self.pending, ops) {
+            self.pending.truncate(start);
+            return Err(StoreError::backend("cannot write a journal line", error));
+        }
+        self.pending.push(b'\n');
+        Ok(())
+    }
+
+    /// Whether the last write failed, its lines still pending.
+    pub(crate) fn failing(&self) -> bool {
+        self.failing
+    }
+
+    /// Writes the pending lines, with one `write`. On failure they are cut
+    /// off the file again, so that the next try writes them whole where
+    /// they would have been, and stay pending.
+    pub(crate) fn flush(&mut self) -> Result<(), StoreError> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        if let Err(error) = self.file.write_all(&self.pending) {
+            self.failing = true;
             // A line cut short in the middle of the file would stop the
             // next start; at its end, it is dropped.
             if let Err(cut) = self.file.set_len(self.len) {
-                tracing::error!(%cut, "a failed journal line could not be cut off; starting a new file");
-                if let Ok(next) = Self::create(&self.dir, self.number + 1) {
+                tracing::error!(%cut, "a failed journal write could not be cut off; starting a new file");
+                if let Ok(mut next) = Self::create(&self.dir, self.number + 1) {
+                    next.pending = std::mem::take(&mut self.pending);
+                    next.failing = true;
                     *self = next;
                 }
             }
             return Err(StoreError::backend("cannot append to the journal", error));
         }
-        self.len += line.len() as u64;
+        self.len += self.pending.len() as u64;
+        self.pending.clear();
+        self.failing = false;
         Ok(())
     }
 
-    /// Goes on in the next file: the number of the one it closes, whose
-    /// lines are all the writer has taken in since the last fold started.
+    /// Goes on in the next file, once the pending lines are written: the
+    /// number of the one it closes, whose lines are all the writer has
+    /// taken in since the last fold started.
     pub(crate) fn rotate(&mut self) -> Result<u64, StoreError> {
+        self.flush()?;
         let next = Self::create(&self.dir, self.number + 1)?;
         Ok(std::mem::replace(self, next).number)
+    }
+}
+
+#[cfg(test)]
+impl JournalFile {
+    /// The process dies: what was taken in and not written is gone.
+    pub(crate) fn lose_unwritten(&mut self) {
+        self.pending.clear();
+    }
+}
+
+impl Drop for JournalFile {
+    /// A store closed (or a server stopping) writes what it took in.
+    fn drop(&mut self) {
+        if let Err(error) = self.flush() {
+            tracing::error!(%error, "the journal's last lines were not written");
+        }
     }
 }
 
@@ -194,12 +244,43 @@ mod tests {
         file.append(&ops(1)).expect("appends");
         assert_eq!(file.rotate().expect("rotates"), 1);
         file.append(&ops(2)).expect("appends");
+        file.flush().expect("writes");
         let mut unfolded = Unfolded::default();
         assert_eq!(read(dir.path(), 0, &mut unfolded).expect("reads"), 2);
         assert_eq!(unfolded.len(), 2);
         let mut after_first = Unfolded::default();
         assert_eq!(read(dir.path(), 1, &mut after_first).expect("reads"), 2);
         assert_eq!(after_first.len(), 1, "file 1 is folded: skipped");
+    }
+
+    #[test]
+    fn lines_are_written_at_the_flush_and_a_failed_write_keeps_them_for_the_next() {
+        let dir = tempfile::tempdir().expect("a folder");
+        let mut file = JournalFile::create(dir.path(), 1).expect("creates");
+        file.append(&ops(1)).expect("appends");
+        file.append(&ops(2)).expect("appends");
+        let first = path(dir.path(), 1);
+        assert_eq!(
+            std::fs::read(&first).expect("reads").len(),
+            0,
+            "taken in only"
+        );
+        file.flush().expect("writes");
+        let written = std::fs::read(&first).expect("reads");
+        assert_eq!(written.iter().filter(|byte| **byte == b'\n').count(), 2);
+
+        // The file can no longer be written (nor cut back): the line stays
+        // pending, and the next flush writes it whole, in the next file.
+        file.append(&ops(3)).expect("appends");
+        file.file = File::open(&first).expect("opens read-only");
+        assert!(file.flush().is_err());
+        assert!(file.failing());
+        file.flush().expect("writes on the second try");
+        assert!(!file.failing());
+        assert_eq!(std::fs::read(&first).expect("reads"), written, "untouched");
+        let mut unfolded = Unfolded::default();
+        assert_eq!(read(dir.path(), 0, &mut unfolded).expect("reads"), 2);
+        assert_eq!(unfolded.len(), 3, "each line once");
     }
 
     #[test]

@@ -300,6 +300,7 @@ fn writer_on(folder: &Path, mut connection: Connection) -> (Writer, Folder) {
         unwritten,
         journal,
         unfolded: journal::Unfolded::default(),
+        unflushed: Arc::default(),
     };
     (writer, fold)
 }
@@ -342,6 +343,9 @@ fn journaled(
         fold.fold_all(|| writer.take_for_fold()).expect("folds");
         return (results, reads, writer.connection);
     }
+    // Every result was told, so it passed the barrier.
+    writer.flush().expect("writes");
+    writer.journal.lose_unwritten();
     drop((writer, fold));
     let mut connection = Connection::open(folder.join(super::DATABASE_FILE)).expect("reopens");
     recover(&mut connection, folder).expect("folds what the journal holds");
@@ -441,6 +445,43 @@ fn a_line_cut_short_by_a_kill_is_dropped_and_the_lines_before_it_kept() {
         "the next file"
     );
     assert_eq!(left_in_journal(folder.path(), &connection), 0);
+}
+
+/// A commit is on disk once the barrier is passed: a process that dies
+/// before loses it (nobody was told of it: what tells waits for the
+/// barrier), one that dies after keeps it.
+#[test]
+fn commits_are_written_at_the_barrier_and_lost_only_before_it() {
+    let folder = tempfile::tempdir().expect("a folder");
+    let (mut writer, fold) = writer_on(folder.path(), fresh_database(folder.path()));
+    let session = |n: u128| Write::Session {
+        token: format!("token-{n}"),
+        user: domain::UserId::from_u128(n),
+    };
+    let flag = |writer: &Writer| writer.unflushed.load(std::sync::atomic::Ordering::Acquire);
+    assert!(!flag(&writer));
+    for n in 1..=2 {
+        writer.commit_group(&[&session(n)]).expect("taken in");
+    }
+    let file = folder.path().join("journal-0000000001.log");
+    assert!(flag(&writer), "the barrier has lines to write");
+    assert_eq!(std::fs::read(&file).expect("reads").len(), 0);
+    writer.flush().expect("writes");
+    assert!(!flag(&writer), "and none after");
+    writer.commit_group(&[&session(3)]).expect("taken in");
+    writer.journal.lose_unwritten();
+    drop((writer, fold));
+
+    let mut connection = Connection::open(folder.path().join(super::DATABASE_FILE)).expect("opens");
+    recover(&mut connection, folder.path()).expect("starts");
+    let tokens: Vec<String> = connection
+        .prepare("SELECT token FROM sessions ORDER BY token")
+        .expect("a query")
+        .query_map([], |row| row.get(0))
+        .expect("rows")
+        .collect::<Result<_, _>>()
+        .expect("rows");
+    assert_eq!(tokens, ["token-1", "token-2"]);
 }
 
 /// A write that finds the fold behind starts it if need be and runs a

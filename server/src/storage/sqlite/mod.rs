@@ -10,8 +10,9 @@
 //! (a file of its own, [`journal_file`]; its ops, [`journal`]) folded into
 //! the tables every second by a thread and a connection of their own
 //! ([`fold`]); the writer updates the states in memory as each write is
-//! journaled, and the caller hears back once it is. Migrations are
-//! sqlx's, run at start-up before anything else.
+//! taken into the journal, and the caller hears back once it is; its line
+//! is written before anything leaves the process ([`SqliteStore::barrier`]).
+//! Migrations are sqlx's, run at start-up before anything else.
 
 mod fold;
 mod journal;
@@ -24,6 +25,7 @@ mod journal_tests;
 use foldhash::{HashMap, HashSet};
 use std::path::Path;
 use std::str::FromStr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -34,6 +36,7 @@ use bus::{
 use rusqlite::{Connection, OptionalExtension};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
 
+use super::Barrier;
 use super::rows::{pending_entries, scheduled, sessions, stored};
 use super::sql::{self, Write};
 use fold::Folder;
@@ -66,6 +69,9 @@ pub struct SqliteStore {
     /// while: 40% of commits took 1 to 5 ms at 1,000 games, nearly all of
     /// it waiting (docs/performance.md, "The fold beside the writer").
     writer: Arc<Mutex<Writer>>,
+    /// Commits are taken in whose lines are not written yet (see
+    /// [`Self::barrier`]).
+    unflushed: Arc<AtomicBool>,
     /// The fold, run by its own thread (and at once by [`Self::fold`]).
     folder: Arc<Mutex<Folder>>,
     /// Wakes the fold before its time; dropped with the store, it stops
@@ -154,6 +160,7 @@ impl SqliteStore {
             on_disk_only.clone(),
             unwritten.clone(),
         )));
+        let unflushed = Arc::new(AtomicBool::new(false));
         let writer = Arc::new(Mutex::new(Writer {
             connection,
             states: states.clone(),
@@ -161,6 +168,7 @@ impl SqliteStore {
             unwritten: unwritten.clone(),
             journal,
             unfolded: journal::Unfolded::default(),
+            unflushed: unflushed.clone(),
         }));
         let (fold_now, wake) = std::sync::mpsc::sync_channel(1);
         let (to_take, to_fold) = (Arc::downgrade(&writer), Arc::downgrade(&folder));
@@ -175,6 +183,7 @@ impl SqliteStore {
             unwritten,
             states,
             writer,
+            unflushed,
             folder,
             fold_now,
         })
@@ -193,6 +202,19 @@ impl SqliteStore {
         })
         .await
         .map_err(|error| StoreError::backend("a SQLite read stopped", error))?
+    }
+
+    /// The barrier before anything leaves the process: it writes the
+    /// journal's lines taken in since the last write, if any (a load of one
+    /// flag when there are none).
+    pub fn barrier(&self) -> Barrier {
+        let (unflushed, writer) = (self.unflushed.clone(), self.writer.clone());
+        Barrier::new(move || {
+            if !unflushed.load(Ordering::Acquire) {
+                return Ok(());
+            }
+            writer::lock(&writer).flush()
+        })
     }
 
     /// Every session, to restore at start-up.
