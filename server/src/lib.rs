@@ -190,18 +190,31 @@ pub struct Node {
     pub roll: Arc<presence_roll::PresenceRoll>,
 }
 
+/// What the pages, the API and the sockets reach the store through.
+pub struct Backend {
+    /// The bus.
+    pub bus: Bus,
+    /// The sessions, restored.
+    pub sessions: Sessions,
+    /// Passed before anything leaves the process.
+    pub barrier: storage::Barrier,
+}
+
 /// Builds the shared state for `config`, whose server stops when `shutdown`
 /// is cancelled.
 pub fn state(
     config: &Config,
     listening_on: SocketAddr,
-    bus: Bus,
-    sessions: Sessions,
+    backend: Backend,
     hub: Arc<Hub>,
     shutdown: CancellationToken,
     node: Node,
-    barrier: storage::Barrier,
 ) -> AppState {
+    let Backend {
+        bus,
+        sessions,
+        barrier,
+    } = backend;
     let env = match std::env::var("LEPTOS_ENV").as_deref() {
         Ok("DEV" | "dev" | "development") => Env::DEV,
         _ => Env::PROD,
@@ -409,8 +422,11 @@ pub async fn serve(
     let state = state(
         &config,
         addr,
-        bus.clone(),
-        storage.sessions,
+        Backend {
+            bus: bus.clone(),
+            sessions: storage.sessions,
+            barrier: storage.barrier.clone(),
+        },
         hub,
         shutdown.clone(),
         Node {
@@ -418,7 +434,6 @@ pub async fn serve(
             ready,
             roll,
         },
-        storage.barrier.clone(),
     );
     let barrier = storage.barrier;
     let app = routes::router(
