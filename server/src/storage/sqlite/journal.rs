@@ -214,6 +214,7 @@ fn state_op(commit: &Commit, found: Option<u64>) -> Result<Option<Op>, StoreErro
                 version: found.map_or(1, |version| version + 1),
                 body: body.to_json_text(),
                 schema_version: body.schema_version(),
+                raw: matches!(body, StateBody::Live(_)),
             },
         }),
     })
@@ -224,9 +225,15 @@ fn state_op(commit: &Commit, found: Option<u64>) -> Result<Option<Op>, StoreErro
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct StateRow {
-    version: u64,
-    body: Arc<str>,
-    schema_version: u32,
+    pub(super) version: u64,
+    /// The state as JSON text.
+    pub(super) body: Arc<str>,
+    pub(super) schema_version: u32,
+    /// Its body is JSON this process wrote from a typed state, so a line
+    /// carries it as it is rather than as a string
+    /// ([`journal_line`](super::journal_line)).
+    #[serde(skip)]
+    pub(super) raw: bool,
 }
 
 impl StateRow {

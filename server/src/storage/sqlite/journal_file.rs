@@ -31,6 +31,7 @@ use std::path::{Path, PathBuf};
 use bus::StoreError;
 
 use super::journal::{Op, Unfolded};
+use super::journal_line;
 
 /// The file a group's ops are appended to.
 #[derive(Debug)]
@@ -92,7 +93,7 @@ impl JournalFile {
     /// [`flush`](Self::flush).
     pub(crate) fn append(&mut self, ops: &[Op]) -> Result<(), StoreError> {
         let start = self.pending.len();
-        if let Err(error) = serde_json::to_writer(&mut self.pending, ops) {
+        if let Err(error) = journal_line::write(ops, &mut self.pending) {
             self.pending.truncate(start);
             return Err(StoreError::backend("cannot write a journal line", error));
         }
@@ -189,7 +190,7 @@ fn read_lines(text: &[u8], at: &Path, unfolded: &mut Unfolded) -> Result<(), Sto
             tracing::warn!(file = %at.display(), bytes = line.len(), "dropped a journal line cut short");
             break;
         };
-        let ops: Vec<Op> = serde_json::from_slice(line).map_err(|error| {
+        let ops = journal_line::read(line).map_err(|error| {
             StoreError::backend(
                 format!("line {} of {} does not read", index + 1, at.display()),
                 error,

@@ -17,6 +17,7 @@
 mod fold;
 mod journal;
 mod journal_file;
+mod journal_line;
 mod writer;
 
 #[cfg(test)]
