@@ -71,3 +71,77 @@ impl http_body::Body for Streamed {
         self.body.size_hint()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::Router;
+    use axum::http::StatusCode;
+    use axum::routing::get;
+    use futures::stream;
+    use http_body_util::BodyExt;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use tower::ServiceExt;
+
+    /// A barrier that counts its passes, or refuses them all.
+    fn counting(refuses: bool) -> (Barrier, Arc<AtomicUsize>) {
+        let passes = Arc::new(AtomicUsize::new(0));
+        let counted = passes.clone();
+        let barrier = Barrier::new(move || {
+            counted.fetch_add(1, Ordering::SeqCst);
+            if refuses {
+                Err(bus::StoreError::backend_says("the disk is full"))
+            } else {
+                Ok(())
+            }
+        });
+        (barrier, passes)
+    }
+
+    fn app(barrier: Barrier) -> Router {
+        let parts = || stream::iter(["one", "two", "three"].map(|part| Ok::<_, axum::Error>(part)));
+        Router::new()
+            .route("/whole", get(|| async { "the answer" }))
+            .route(
+                "/streamed",
+                get(move || async move { Body::from_stream(parts()) }),
+            )
+            .layer(axum::middleware::from_fn_with_state(barrier, pass_barrier))
+    }
+
+    async fn get_body(app: Router, path: &str) -> (StatusCode, String) {
+        let request = Request::get(path).body(Body::empty()).expect("a request");
+        let response = app.oneshot(request).await.expect("an answer");
+        let status = response.status();
+        let body = response.into_body().collect().await.expect("a body");
+        (
+            status,
+            String::from_utf8_lossy(&body.to_bytes()).into_owned(),
+        )
+    }
+
+    #[tokio::test]
+    async fn an_answer_passes_the_barrier_once_and_a_streamed_one_before_each_part() {
+        let (barrier, passes) = counting(false);
+        assert_eq!(
+            get_body(app(barrier.clone()), "/whole").await,
+            (StatusCode::OK, "the answer".to_owned())
+        );
+        assert_eq!(passes.swap(0, Ordering::SeqCst), 1);
+        assert_eq!(
+            get_body(app(barrier), "/streamed").await,
+            (StatusCode::OK, "onetwothree".to_owned())
+        );
+        assert_eq!(passes.load(Ordering::SeqCst), 1 + 3);
+    }
+
+    #[tokio::test]
+    async fn an_answer_the_store_cannot_write_is_a_503_in_the_apis_shape() {
+        let (barrier, _) = counting(true);
+        let (status, body) = get_body(app(barrier), "/whole").await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        assert!(body.contains("UNAVAILABLE"), "{body}");
+        assert!(!body.contains("the answer"));
+    }
+}

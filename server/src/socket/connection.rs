@@ -292,4 +292,17 @@ mod tests {
             other => panic!("expected the close echoed, got {other:?}"),
         }
     }
+
+    #[tokio::test]
+    async fn nothing_is_sent_while_the_store_cannot_write_what_it_tells() {
+        let (mut connection, mut client) = pair(&[]).await;
+        connection.push_text("a move the store has not written");
+        let refusing = Barrier::new(|| Err(bus::StoreError::backend_says("the disk is full")));
+        let flushed = poll_fn(|cx| connection.poll_flush(cx, &refusing)).await;
+        assert!(flushed.is_err());
+        assert!(connection.has_unsent(), "kept, not sent");
+        drop(connection);
+        // The connection closed without a frame.
+        assert!(!matches!(client.next().await, Some(Ok(Message::Text(_)))));
+    }
 }
