@@ -100,7 +100,7 @@ mod tests {
     }
 
     fn app(barrier: Barrier) -> Router {
-        let parts = || stream::iter(["one", "two", "three"].map(|part| Ok::<_, axum::Error>(part)));
+        let parts = || stream::iter(["one", "two", "three"].map(Ok::<_, axum::Error>));
         Router::new()
             .route("/whole", get(|| async { "the answer" }))
             .route(
