@@ -212,10 +212,7 @@ fn writes(steps: &[Step]) -> Vec<Given> {
                 );
                 continue;
             }
-            Step::Session => Given::Write(Write::Session {
-                token: format!("token-{at}"),
-                user: domain::UserId::from_u128(at as u128),
-            }),
+            Step::Session => Given::Write(session(at as u128)),
             Step::Fold { steps } => Given::Fold(*steps),
             Step::EndGroup => Given::EndGroup,
         };
@@ -379,6 +376,25 @@ fn on_disk(read: impl Fn(&StateKey) -> Option<bus::Stored>) -> Vec<String> {
         .collect()
 }
 
+/// Session `n`, written by the writer.
+fn session(n: u128) -> Write {
+    Write::Session {
+        token: format!("token-{n}"),
+        user: domain::UserId::from_u128(n),
+    }
+}
+
+/// The sessions' tokens in the table, in order.
+fn session_tokens(connection: &Connection) -> Vec<String> {
+    connection
+        .prepare("SELECT token FROM sessions ORDER BY token")
+        .expect("a query")
+        .query_map([], |row| row.get(0))
+        .expect("rows")
+        .collect::<Result<_, _>>()
+        .expect("rows")
+}
+
 /// Ops the journal's files hold after the last fold.
 fn left_in_journal(folder: &Path, connection: &Connection) -> usize {
     let folded = journal::folded_through(connection).expect("reads");
@@ -416,10 +432,6 @@ fn rows_an_older_release_journaled_are_folded_in() {
 fn a_line_cut_short_by_a_kill_is_dropped_and_the_lines_before_it_kept() {
     let folder = tempfile::tempdir().expect("a folder");
     let (mut writer, fold) = writer_on(folder.path(), fresh_database(folder.path()));
-    let session = |n: u128| Write::Session {
-        token: format!("token-{n}"),
-        user: domain::UserId::from_u128(n),
-    };
     for n in 1..=2 {
         writer.commit_group(&[&session(n)]).expect("journaled");
     }
@@ -431,14 +443,7 @@ fn a_line_cut_short_by_a_kill_is_dropped_and_the_lines_before_it_kept() {
 
     let mut connection = Connection::open(folder.path().join(super::DATABASE_FILE)).expect("opens");
     let next = recover(&mut connection, folder.path()).expect("starts despite the torn line");
-    let tokens: Vec<String> = connection
-        .prepare("SELECT token FROM sessions ORDER BY token")
-        .expect("a query")
-        .query_map([], |row| row.get(0))
-        .expect("rows")
-        .collect::<Result<_, _>>()
-        .expect("rows");
-    assert_eq!(tokens, ["token-1", "token-2"]);
+    assert_eq!(session_tokens(&connection), ["token-1", "token-2"]);
     assert!(!file.exists(), "the folded file is deleted");
     assert!(
         next.dir().join("journal-0000000002.log").exists(),
@@ -454,10 +459,6 @@ fn a_line_cut_short_by_a_kill_is_dropped_and_the_lines_before_it_kept() {
 fn commits_are_written_at_the_barrier_and_lost_only_before_it() {
     let folder = tempfile::tempdir().expect("a folder");
     let (mut writer, fold) = writer_on(folder.path(), fresh_database(folder.path()));
-    let session = |n: u128| Write::Session {
-        token: format!("token-{n}"),
-        user: domain::UserId::from_u128(n),
-    };
     let flag = |writer: &Writer| writer.unflushed.load(std::sync::atomic::Ordering::Acquire);
     assert!(!flag(&writer));
     for n in 1..=2 {
@@ -474,14 +475,7 @@ fn commits_are_written_at_the_barrier_and_lost_only_before_it() {
 
     let mut connection = Connection::open(folder.path().join(super::DATABASE_FILE)).expect("opens");
     recover(&mut connection, folder.path()).expect("starts");
-    let tokens: Vec<String> = connection
-        .prepare("SELECT token FROM sessions ORDER BY token")
-        .expect("a query")
-        .query_map([], |row| row.get(0))
-        .expect("rows")
-        .collect::<Result<_, _>>()
-        .expect("rows");
-    assert_eq!(tokens, ["token-1", "token-2"]);
+    assert_eq!(session_tokens(&connection), ["token-1", "token-2"]);
 }
 
 /// A write that finds the fold behind starts it if need be and runs a
@@ -491,11 +485,7 @@ fn a_write_helping_the_fold_starts_it_and_runs_a_few_statements() {
     let folder = tempfile::tempdir().expect("a folder");
     let (mut writer, fold) = writer_on(folder.path(), fresh_database(folder.path()));
     for n in 1..=300 {
-        let session = Write::Session {
-            token: format!("token-{n}"),
-            user: domain::UserId::from_u128(n),
-        };
-        writer.commit_group(&[&session]).expect("journaled");
+        writer.commit_group(&[&session(n)]).expect("journaled");
     }
     let (writer, fold) = (std::sync::Mutex::new(writer), std::sync::Mutex::new(fold));
     let sessions = |writer: &std::sync::Mutex<Writer>| -> i64 {
