@@ -17,9 +17,10 @@
 //! step a transaction, and records with the last that the journal's file
 //! it came from is folded.
 //!
-//! A crash loses nothing: the journal is committed before any caller
-//! hears back, and at start-up what it holds is folded in before the
-//! tables are read. Every statement of a fold is idempotent (an upsert, a
+//! A crash loses nothing acknowledged: a commit's line is written before
+//! anything that tells of it leaves the process (the store's barrier),
+//! and at start-up what the journal holds is folded in before the tables
+//! are read. Every statement of a fold is idempotent (an upsert, a
 //! delete, an insert that leaves a row already there), and a fold
 //! deletes every timer and outbox entry finished in its second, even one
 //! added in it, so a fold cut short by a crash and done again over its
