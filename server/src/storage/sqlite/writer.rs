@@ -8,8 +8,8 @@
 //! [`fold`](super::fold) takes what the journal holds now and then, and
 //! writes it into the tables beside.
 //!
-//! Each commit was a `write` of its own line: 3.6 a move at 1,000 games,
-//! 7.8% of the server's samples. Written at the barrier, a moment's
+//! Each commit was a `write` of its own line: about 1.5 a move at 1,000
+//! games, 7.8% of the server's samples. Written at the barrier, a moment's
 //! commits (a move's, and the handlers' it sets off) share one
 //! (docs/performance.md, "Commits written together").
 //!
