@@ -2,8 +2,10 @@
 //! `cargo bench -p server --bench move_path`. From the command's JSON to the
 //! opponent's frames: decoding, the acting user's checks, the bus, the
 //! SQLite commit, the hub routing the events into both players' socket
-//! queues. (The WebSocket's own reading and writing are left out: the
-//! load generator measures them with the rest, over the network.)
+//! queues, and the store's barrier each socket passes before it writes
+//! (where the commit's journal line is written). (The WebSocket's own
+//! reading and writing are left out: the load generator measures them
+//! with the rest, over the network.)
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -16,7 +18,7 @@ use domain::{Alias, CreateUser, UserId};
 use serde_json::json;
 use server::event_routing::Hub;
 use server::queue::Receiver;
-use server::storage::SqliteStore;
+use server::storage::{Barrier, SqliteStore};
 use uuid::Uuid;
 
 /// X wins along the top row.
@@ -27,6 +29,8 @@ struct Table {
     players: [(UserId, Receiver); 2],
     /// `BoardUpdated` frames each player's queue has had so far.
     boards: [usize; 2],
+    /// What a socket passes before it writes its frames.
+    barrier: Barrier,
 }
 
 impl Table {
@@ -42,6 +46,7 @@ impl Table {
     async fn boards(&mut self, index: usize, total: usize) {
         while self.boards[index] < total {
             let frames = self.players[index].1.recv_all().await.expect("open");
+            self.barrier.pass().expect("written");
             self.boards[index] += frames
                 .iter()
                 .filter(|frame| frame.as_str().contains("\"BoardUpdated\""))
@@ -96,6 +101,7 @@ fn move_path(c: &mut Criterion) {
     let mut table = rt.block_on(async {
         let config = server::Config::try_parse_from(["server"]).expect("defaults");
         let store = Arc::new(SqliteStore::open(data.path()).await.expect("sqlite"));
+        let barrier = store.barrier();
         let hub = Arc::new(Hub::new(4096, Duration::from_millis(100)));
         let bus = server::start_bus(&config, store, hub.clone())
             .await
@@ -123,6 +129,7 @@ fn move_path(c: &mut Criterion) {
             api,
             players: [alice, bob],
             boards: [0, 0],
+            barrier,
         }
     });
 
