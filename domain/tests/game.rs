@@ -239,7 +239,6 @@ fn a_move_updates_the_board_and_passes_the_turn_with_a_new_deadline() {
         y: 2,
     })
     .then_expect([
-        Expect::any_named("CancelScheduledEvents"),
         Expect::from(MarkPlaced {
             game_id: id(GAME),
             player_id: id(ALICE),
@@ -259,22 +258,63 @@ fn a_move_updates_the_board_and_passes_the_turn_with_a_new_deadline() {
             deadline: START_MS + 3_000 + TURN,
             version: 8,
         }),
-        Expect::any_named("ScheduleEvent"),
     ]);
 }
 
 #[test]
-fn a_move_cancels_the_pending_timeout() {
+fn a_move_puts_off_the_timeout_to_the_next_turns_deadline() {
     let mut kit = started();
     kit.advance_ms(TURN - 1);
     play(&mut kit, &[(0, 0)]);
-    // Alice's deadline passes without effect; Bob's comes 20 s after her move.
-    kit.advance_ms(1).then_expect_nothing();
+    // Alice's deadline passes without a timeout: the game's timer waits on
+    // for Bob's, 20 s after her move.
+    kit.advance_ms(1).then_expect([
+        Expect::from(TurnDeadlinePassed {
+            game_id: id(GAME),
+            turn_number: 1,
+        }),
+        Expect::partial_named(
+            "ScheduleEvent",
+            json!({ "afterMs": TURN - 1, "key": format!("game:{}", id::<GameId>(GAME)), "event": { "type": "TurnDeadlinePassed", "payload": { "turnNumber": 2 } } }),
+        ),
+    ]);
     kit.advance_ms(TURN - 2).then_expect_nothing();
     kit.advance_ms(1)
         .then_expect_including([Expect::partial::<TurnTimeout>(
             json!({ "playerId": id::<UserId>(BOB) }),
         )]);
+}
+
+#[test]
+fn the_timer_waits_through_many_moves_and_ends_the_turn_left_running() {
+    let mut kit = started();
+    // Four moves, a second apart: the last turn (Alice's, the fifth)
+    // began 4 s after the start.
+    for (n, cell) in [(0, 0), (1, 0), (0, 1), (1, 1)].into_iter().enumerate() {
+        kit.advance_ms(1_000);
+        mark(
+            &mut kit,
+            if n % 2 == 0 { ALICE } else { BOB },
+            cell.0,
+            cell.1,
+        );
+    }
+    // The first turn's deadline only sets the timer again, once.
+    kit.advance_ms(TURN - 4_000).then_expect([
+        Expect::from(TurnDeadlinePassed {
+            game_id: id(GAME),
+            turn_number: 1,
+        }),
+        Expect::partial_named("ScheduleEvent", json!({ "afterMs": 4_000 })),
+    ]);
+    kit.advance_ms(4_000 - 1).then_expect_nothing();
+    kit.advance_ms(1).then_expect_including([
+        Expect::partial::<TurnTimeout>(json!({ "playerId": id::<UserId>(ALICE) })),
+        Expect::partial::<GameEnded>(json!({ "result": "GAME_ABORTED" })),
+    ]);
+    // The ending cancelled it.
+    kit.advance_ms(2 * TURN)
+        .then_expect_no(Expect::any::<TurnDeadlinePassed>());
 }
 
 fn ends_with(moves: &[(i64, i64)], result: GameResult, winner: Option<u128>) {
@@ -359,9 +399,11 @@ fn a_turn_timeout_aborts_the_game() {
     let mut kit = started();
     play(&mut kit, &[(0, 0)]);
     kit.advance_ms(TURN).then_expect([
+        // The game's timer, set for the first turn: the second, begun at
+        // the same instant, ends at the same deadline.
         Expect::from(TurnDeadlinePassed {
             game_id: id(GAME),
-            turn_number: 2,
+            turn_number: 1,
         }),
         Expect::from(TurnTimeout {
             game_id: id(GAME),

@@ -229,11 +229,19 @@ async fn the_turn_timer_of_a_killed_node_fires_once_on_another_on_time() {
     let mut cluster = Cluster::start(3, TURN_MS).await;
     let mut alice = player(&cluster.nodes[0], "alice").await;
     let mut bob = player(&cluster.nodes[1], "bob").await;
-    let game = start_game(&mut alice, &mut bob).await;
-    // Alice's move goes to the third node, which sets Bob's turn timer.
-    let mut through_third = alice.clone_session();
+    // Bob's join goes to the third node: it starts the game and sets the
+    // game's turn timer, which a move leaves in place (it waits on for
+    // the turn then running when it comes due).
+    let game = invite(&alice, &mut bob).await;
+    let mut through_third = bob.clone_session();
     cluster.nodes[2].adopt(&mut through_third);
     ok(through_third
+        .command("JoinGame", json!({ "gameId": game }))
+        .await);
+    for player in [&mut alice, &mut bob] {
+        player.wait_for("WaitingForPlayerPlay").await;
+    }
+    ok(alice
         .command("PlaceMark", json!({ "gameId": game, "x": 0, "y": 0 }))
         .await);
     let waiting = bob.wait_for("WaitingForPlayerPlay").await;
