@@ -44,6 +44,52 @@ async fn sqlite_keeps_the_store_contract_for_states_left_on_disk() {
 }
 
 #[tokio::test]
+async fn sqlite_finds_states_left_on_disk_once_folded_and_after_a_restart_and_no_others() {
+    #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+    struct Record(u32);
+    bus::states!(Record);
+    use bus::{Change, Commit, StateBody, StateKey, Store, StoreError};
+
+    let data = tempfile::tempdir().unwrap();
+    let key = |id: &str| StateKey::of::<Record>(id);
+    let create = |id: &str, n: u32| {
+        Commit::state(Some(key(id)), None, Change::Set(StateBody::live(Record(n))))
+    };
+    async fn read(store: &SqliteStore, id: &str) -> Option<(u64, Record)> {
+        let stored = store.load(&StateKey::of::<Record>(id)).await.unwrap();
+        stored.map(|stored| (stored.version, stored.body.decode::<Record>().unwrap()))
+    }
+    {
+        let store = SqliteStore::open_with(data.path(), &["Record"])
+            .await
+            .unwrap();
+        assert_eq!(read(&store, "a").await, None);
+        store.commit(create("a", 1)).await.unwrap();
+        // The store folds before it reads schedules: "a" is in the table
+        // only from then on.
+        store.pending_schedules().await.unwrap();
+        assert_eq!(read(&store, "a").await, Some((1, Record(1))));
+        store.commit(create("b", 2)).await.unwrap();
+        assert_eq!(read(&store, "b").await, Some((1, Record(2))));
+    }
+    // Opened again: "b" is folded in at the start, and both are known to
+    // be in the table.
+    let store = SqliteStore::open_with(data.path(), &["Record"])
+        .await
+        .unwrap();
+    assert_eq!(read(&store, "a").await, Some((1, Record(1))));
+    assert_eq!(read(&store, "b").await, Some((1, Record(2))));
+    assert_eq!(read(&store, "c").await, None);
+    let again = store.commit(create("a", 3)).await;
+    assert!(
+        matches!(again, Err(StoreError::Conflict { .. })),
+        "{again:?}"
+    );
+    store.commit(create("c", 4)).await.unwrap();
+    assert_eq!(read(&store, "c").await, Some((1, Record(4))));
+}
+
+#[tokio::test]
 async fn postgres_keeps_the_store_contract() {
     let database = TestDatabase::create().await;
     let store = PostgresStore::open(&database.url).await.unwrap();

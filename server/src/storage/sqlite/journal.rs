@@ -38,6 +38,7 @@ use foldhash::{HashMap, HashSet};
 use rusqlite::{Connection, OptionalExtension, Transaction};
 use serde::{Deserialize, Serialize};
 
+use super::on_disk_keys::OnDiskKeys;
 use super::sqlite;
 use crate::storage::rows::{effects_text, id_text};
 use crate::storage::sql;
@@ -256,37 +257,70 @@ impl StateRow {
 /// yet folded into the `states` table (`None`: removed), by type, then id:
 /// reads of those types look here before the table. The writer adds each
 /// as its group is journaled, and forgets it once a fold's step has
-/// written that very row.
-#[derive(Debug, Default)]
-pub(crate) struct Unwritten(Mutex<HashMap<&'static str, HashMap<String, Option<StateRow>>>>);
+/// written that very row. Beside them, which keys the table may hold
+/// ([`OnDiskKeys`]): a state neither here nor there is known absent
+/// without a read.
+#[derive(Debug)]
+pub(crate) struct Unwritten(Mutex<UnwrittenRows>);
+
+#[derive(Debug)]
+struct UnwrittenRows {
+    rows: HashMap<&'static str, HashMap<String, Option<StateRow>>>,
+    in_table: OnDiskKeys,
+}
+
+impl UnwrittenRows {
+    /// The row as last journaled, `Some(None)` also for a state known to
+    /// be absent from the table; `None`: the table says.
+    fn row(&self, key: &StateKey) -> Option<Option<&StateRow>> {
+        match self
+            .rows
+            .get(key.state_type)
+            .and_then(|rows| rows.get(&key.id))
+        {
+            Some(row) => Some(row.as_ref()),
+            None if !self.in_table.may_hold(key) => Some(None),
+            None => None,
+        }
+    }
+}
 
 impl Unwritten {
-    fn lock(&self) -> MutexGuard<'_, HashMap<&'static str, HashMap<String, Option<StateRow>>>> {
+    /// Nothing unwritten, and the keys the table holds (by type and id).
+    pub(crate) fn over<'a>(in_table: impl IntoIterator<Item = (&'a str, &'a str)>) -> Self {
+        Self(Mutex::new(UnwrittenRows {
+            rows: HashMap::default(),
+            in_table: OnDiskKeys::seeded(in_table),
+        }))
+    }
+
+    fn lock(&self) -> MutexGuard<'_, UnwrittenRows> {
         self.0.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// The state as last journaled, if the table does not show it yet
-    /// (`Some(None)`: removed).
+    /// (`Some(None)`: removed, or known not to be there).
     pub(crate) fn get(&self, key: &StateKey) -> Option<Option<Stored>> {
         let states = self.lock();
-        let row = states.get(key.state_type)?.get(&key.id)?;
-        Some(row.as_ref().map(StateRow::stored))
+        Some(states.row(key)?.map(StateRow::stored))
     }
 
     /// Its version, likewise.
     pub(crate) fn version(&self, key: &StateKey) -> Option<Option<u64>> {
         let states = self.lock();
-        let row = states.get(key.state_type)?.get(&key.id)?;
-        Some(row.as_ref().map(|row| row.version))
+        Some(states.row(key)?.map(|row| row.version))
     }
 
     /// Every unwritten state of a type.
     pub(crate) fn of_type(&self, state_type: &str) -> Vec<(String, Option<Stored>)> {
-        self.lock().get(state_type).map_or_else(Vec::new, |rows| {
-            rows.iter()
-                .map(|(id, row)| (id.clone(), row.as_ref().map(StateRow::stored)))
-                .collect()
-        })
+        self.lock()
+            .rows
+            .get(state_type)
+            .map_or_else(Vec::new, |rows| {
+                rows.iter()
+                    .map(|(id, row)| (id.clone(), row.as_ref().map(StateRow::stored)))
+                    .collect()
+            })
     }
 
     fn journaled(&self, changes: Vec<(&'static str, String, Option<StateRow>)>) {
@@ -295,7 +329,11 @@ impl Unwritten {
         }
         let mut states = self.lock();
         for (state_type, id, row) in changes {
-            states.entry(state_type).or_default().insert(id, row);
+            if row.is_some() {
+                // Before the fold can write it and this forget it.
+                states.in_table.insert(state_type, &id);
+            }
+            states.rows.entry(state_type).or_default().insert(id, row);
         }
     }
 
@@ -307,7 +345,7 @@ impl Unwritten {
     ) {
         let mut states = self.lock();
         for (state_type, id, row) in written {
-            let Some(rows) = states.get_mut(state_type) else {
+            let Some(rows) = states.rows.get_mut(state_type) else {
                 continue;
             };
             let same = match (rows.get(id), row) {

@@ -286,7 +286,15 @@ fn in_place_each(connection: &mut Connection, writes: &[Given]) -> Vec<String> {
 /// start, and its fold on a connection of its own.
 fn writer_on(folder: &Path, mut connection: Connection) -> (Writer, Folder) {
     let journal = recover(&mut connection, folder).expect("the journal folds");
-    let unwritten = Arc::<journal::Unwritten>::default();
+    // Seeded as a store opening seeds it, so that reads and the writer's
+    // checks skip the table for the keys never written.
+    let in_table: Vec<String> = connection
+        .prepare("SELECT id FROM states WHERE state_type = ?1")
+        .and_then(|mut ids| ids.query_map([ON_DISK], |row| row.get(0))?.collect())
+        .expect("reads the keys");
+    let unwritten = Arc::new(journal::Unwritten::over(
+        in_table.iter().map(|id| (ON_DISK, id.as_str())),
+    ));
     let on_disk_only: foldhash::HashSet<&'static str> = [ON_DISK].into_iter().collect();
     let folding = Connection::open(folder.join(super::DATABASE_FILE)).expect("opens");
     let fold = Folder::new(folding, folder, on_disk_only.clone(), unwritten.clone());

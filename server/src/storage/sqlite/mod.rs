@@ -18,6 +18,7 @@ mod fold;
 mod journal;
 mod journal_file;
 mod journal_line;
+mod on_disk_keys;
 mod writer;
 
 #[cfg(test)]
@@ -127,8 +128,8 @@ impl SqliteStore {
             let mut connection = connect(&opened)?;
             // What the last run journaled and did not fold, into the tables.
             let journal = fold::recover(&mut connection, &dir)?;
-            let states = read_states(&connection, &skipped)?;
-            Ok::<_, StoreError>((connection, journal, states))
+            let (states, unwritten) = read_states(&connection, &skipped)?;
+            Ok::<_, StoreError>((connection, journal, (states, unwritten)))
         })
         .await
         .map_err(|error| StoreError::backend("the SQLite start-up read stopped", error))??;
@@ -153,8 +154,8 @@ impl SqliteStore {
         folding
             .pragma_update(None, "wal_autocheckpoint", 40_000)
             .map_err(sqlite)?;
-        let states = Arc::new(states);
-        let unwritten = Arc::new(journal::Unwritten::default());
+        let (states, unwritten) = states;
+        let (states, unwritten) = (Arc::new(states), Arc::new(unwritten));
         let folder = Arc::new(Mutex::new(Folder::new(
             folding,
             data_dir,
@@ -288,11 +289,12 @@ fn connect(path: &Path) -> Result<Connection, StoreError> {
     Ok(connection)
 }
 
-/// Every state, into memory.
+/// Every state, into memory, but for those kept on disk only, whose keys
+/// go into what is unwritten (which keys the table holds).
 fn read_states(
     connection: &Connection,
     on_disk_only: &HashSet<&'static str>,
-) -> Result<MemoryStore, StoreError> {
+) -> Result<(MemoryStore, journal::Unwritten), StoreError> {
     let states = MemoryStore::new();
     let rows = query_all(connection, sql::SELECT_ALL_STATES, |row| {
         Ok((
@@ -304,8 +306,10 @@ fn read_states(
         ))
     })?;
     let mut known_types: HashMap<String, &'static str> = HashMap::default();
+    let mut on_disk = Vec::new();
     for (state_type, id, version, body, schema_version) in rows {
         if on_disk_only.contains(state_type.as_str()) {
+            on_disk.push((state_type, id));
             continue;
         }
         // A state type is a `&'static str`: one leaked copy per type name.
@@ -317,7 +321,10 @@ fn read_states(
             stored(version, body, schema_version),
         );
     }
-    Ok(states)
+    let in_table = on_disk
+        .iter()
+        .map(|(state_type, id)| (state_type.as_str(), id.as_str()));
+    Ok((states, journal::Unwritten::over(in_table)))
 }
 
 /// A state's row in the `states` table.
@@ -381,17 +388,19 @@ impl Store for SqliteStore {
             return self.states.load(key);
         }
         Box::pin(async move {
+            // Unwritten, or known not to be in the table: every game's
+            // end loads its record, absent until then (`OnDiskKeys`).
             if let Some(unwritten) = self.unwritten.get(key) {
                 return Ok(unwritten);
             }
             // One row by its primary key, on the calling thread: about as
             // long as handing it to a blocking thread took, which on a
-            // busy core also switched threads twice. Every game's end
-            // loads its record (absent: it is about to be written), and
-            // those hand-offs were 4.5% of the server's time at 1,000
-            // games (docs/performance.md, "The journal in a file"). It
-            // waits for the connection while a blocking read holds it (the
-            // pending schedules and outbox, read at start-up and resync).
+            // busy core also switched threads twice: those hand-offs were
+            // 4.5% of the server's time at 1,000 games when every
+            // record's load went to the table (docs/performance.md, "The
+            // journal in a file"). It waits for the connection while a
+            // blocking read holds it (the pending schedules and outbox,
+            // read at start-up and resync).
             let connection = self.reader.lock().unwrap_or_else(PoisonError::into_inner);
             read_state(&connection, key)
         })
