@@ -12,7 +12,7 @@
 # server's CPU per move is its own. Players send their commands as OVER
 # says: `socket` (as the browser does) or `http`.
 #
-#   ./scripts/load.sh                      # everything, about 5 minutes
+#   ./scripts/load.sh                      # everything, about 8 minutes
 #   GAMES="10 100" STORES=memory OVER=http ./scripts/load.sh
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
