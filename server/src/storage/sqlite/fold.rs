@@ -45,19 +45,11 @@ pub(super) const FOLD_BACKLOG: usize = 2 * FOLD_OPS;
 /// millisecond or two.
 const HELP_STEPS: usize = 256;
 
-/// Statements of a fold run in one transaction: a second's at 1,000
-/// games (about 9,000). Each step writes every page it touches, so
-/// fewer, larger steps write a page the second's statements share fewer
-/// times: 4,000 against 1,000 wrote 9% fewer bytes per move at 1,000
-/// games (docs/performance.md, "The journal"), and 20,000 with the page
-/// cache to hold them ([`FOLD_CACHE_KIB`]) 15% fewer again, the fold 9.5%
-/// -> 7.3% of the samples ("A fold's pages written once").
-const FOLD_STEPS: usize = 20_000;
-
-/// The fold connection's page cache, in KiB: room for the pages a step
-/// touches. With SQLite's 2 MiB, a step of 4,000 statements spilled its
-/// pages to the WAL before its commit and read them back.
-pub(super) const FOLD_CACHE_KIB: i64 = 32 * 1024;
+/// Statements of a fold run in one transaction. Each step writes every
+/// page it touches, so fewer, larger steps write a page the second's
+/// statements share fewer times: 4,000 against 1,000 wrote 9% fewer bytes
+/// per move at 1,000 games (docs/performance.md, "The journal").
+const FOLD_STEPS: usize = 4_000;
 
 /// The fold's connection, and the fold under way if any.
 pub(super) struct Folder {

@@ -154,9 +154,6 @@ impl SqliteStore {
         folding
             .pragma_update(None, "wal_autocheckpoint", 40_000)
             .map_err(sqlite)?;
-        folding
-            .pragma_update(None, "cache_size", -fold::FOLD_CACHE_KIB)
-            .map_err(sqlite)?;
         let (states, unwritten) = states;
         let (states, unwritten) = (Arc::new(states), Arc::new(unwritten));
         let folder = Arc::new(Mutex::new(Folder::new(
