@@ -20,6 +20,7 @@
 //! (So a row another process adds to the file behind the store's back
 //! goes unseen; the store is the file's one writer, as it is the
 //! journal's.)
+//!
 //! Full, a filter is joined by one twice its size (a scalable Bloom
 //! filter), so the false positives stay near one in a hundred however
 //! many records a site keeps.
