@@ -168,7 +168,7 @@ fn GameRow(client: Client, user_id: UserId, game: GameArchived) -> impl IntoView
                     None => view! { "nobody" }.into_any(),
                 }}
             </td>
-            <td class=format!("result {}", result.to_lowercase())>{result}</td>
+            <td class=format!("result {}", result.to_ascii_lowercase())>{result}</td>
             <td><A href=replay>"Replay"</A></td>
         </tr>
     }

@@ -119,7 +119,7 @@ fn Replay(client: Client, game: GameArchived) -> impl IntoView {
                 );
                 let class = format!(
                     "cell {}{}",
-                    text.to_lowercase(),
+                    text.to_ascii_lowercase(),
                     if wins { " win" } else { "" }
                 );
                 view! { <div class=class role="img" aria-label=label>{text}</div> }
