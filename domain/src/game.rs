@@ -297,7 +297,7 @@ pub fn join(game: Option<Game>, cmd: &JoinGame, ctx: &Ctx, rules: &Rules) -> Out
         .emit(no_longer_waiting(&waiting))
         // The invitation's timer (if any) gives way to the first turn's.
         .cancel_schedules(timer_key(game_id));
-    with_deadline(started, game_id, 1, rules)
+    with_deadline(started, game_id, rules)
 }
 
 /// A game that starts: its state at the first turn, and the events that say so.
@@ -348,17 +348,13 @@ fn first_turn(
     }
 }
 
-/// `outcome`, with turn `turn_number`'s deadline timed.
-fn with_deadline(
-    outcome: Outcome<Game>,
-    game_id: GameId,
-    turn_number: u32,
-    rules: &Rules,
-) -> Outcome<Game> {
+/// `outcome`, with the game's one turn timer set for the first turn's
+/// deadline (it waits on for later turns: [`turn_deadline_passed`]).
+fn with_deadline(outcome: Outcome<Game>, game_id: GameId, rules: &Rules) -> Outcome<Game> {
     outcome.schedule(
         TurnDeadlinePassed {
             game_id,
-            turn_number,
+            turn_number: 1,
         },
         rules.turn_timeout_ms,
         timer_key(game_id),
@@ -385,7 +381,7 @@ pub(crate) fn start_between(
         .emit(o_joined)
         .emit(first.started)
         .emit(first.waiting_for);
-    with_deadline(started, game_id, 1, rules)
+    with_deadline(started, game_id, rules)
 }
 
 /// Two players from the quick play queue: their game starts. (An id taken
