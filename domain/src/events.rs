@@ -152,7 +152,8 @@ effect_structs! {
     /// Internal: a game waits for players no more (it started, lapsed or
     /// was declined).
     WaitingGameClosed { game_id: GameId, creator: UserId }
-    /// Internal: a turn's deadline passed (turn 0: the wait for players).
+    /// Internal: the deadline the game's timer was set for passed (turn 0:
+    /// the wait for players); the game's state says whether it ends.
     TurnDeadlinePassed { game_id: GameId, turn_number: u32 }
     /// Internal: an ended game's live state can go.
     GameStateReadyToBeCleaned { game_id: GameId }

@@ -78,6 +78,12 @@ pub struct Waiting {
     pub players: Vec<UserId>,
     /// Who was invited, if anyone.
     pub invited: Option<UserId>,
+    /// When the wait lapses (server clock): a turn timeout after the
+    /// creation, or after the invitation if there is one. (0 in a state
+    /// stored before it was kept: that game's timer was set for the wait's
+    /// own deadline, so it lapses when the timer comes.)
+    #[serde(default)]
+    pub deadline: u64,
     /// The version of the last public event.
     pub version: u64,
 }
@@ -161,7 +167,8 @@ impl Versions {
     }
 }
 
-/// The schedule key of a game's timers (turn timeout, invitation, cleanup).
+/// The schedule key of a game's timer (the wait's and the turns' deadline,
+/// then the cleanup).
 pub fn timer_key(game_id: GameId) -> String {
     format!("game:{game_id}")
 }
@@ -178,7 +185,7 @@ pub(crate) fn refuse<S>(game_id: GameId, player_id: UserId, reason: GameError) -
 /// turn timeout (an invitation starts the wait again), it lapses, as an
 /// unanswered invitation does. Past the creator's bound of waiting games
 /// it is called off at once ([`refused`]).
-pub fn create(game: Option<Game>, cmd: &CreateGame, _: &Ctx, rules: &Rules) -> Outcome<Game> {
+pub fn create(game: Option<Game>, cmd: &CreateGame, ctx: &Ctx, rules: &Rules) -> Outcome<Game> {
     let game_id = cmd.game_id;
     if game.is_some() {
         return refuse(game_id, cmd.player_id, GameError::GameAlreadyExists);
@@ -188,6 +195,7 @@ pub fn create(game: Option<Game>, cmd: &CreateGame, _: &Ctx, rules: &Rules) -> O
         creator: cmd.player_id,
         players: Vec::new(),
         invited: None,
+        deadline: ctx.now_ms() + rules.turn_timeout_ms,
         version: 1,
     }))
     .emit(GameCreated {
@@ -198,8 +206,11 @@ pub fn create(game: Option<Game>, cmd: &CreateGame, _: &Ctx, rules: &Rules) -> O
     lapses_unless_joined(created, game_id, rules)
 }
 
-/// `outcome`, with the wait for players timed: turn 0's deadline, after
-/// which a game nobody (else) joined is called off.
+/// `outcome`, with the game's one timer set for the wait's deadline
+/// (turn 0), after which a game nobody (else) joined is called off. The
+/// timer stays through an invitation and the game's start: each only
+/// puts the deadline off, and the timer, when it comes, is set again for
+/// the deadline then ([`turn_deadline_passed`]).
 fn lapses_unless_joined(outcome: Outcome<Game>, game_id: GameId, rules: &Rules) -> Outcome<Game> {
     outcome.schedule(
         TurnDeadlinePassed {
@@ -290,14 +301,13 @@ pub fn join(game: Option<Game>, cmd: &JoinGame, ctx: &Ctx, rules: &Rules) -> Out
         }
     };
     let first = first_turn(game_id, [x, o], versions, ctx, rules);
-    let started = Outcome::set(Game::Playing(first.playing))
+    // The wait's timer stays the game's: it comes by the wait's deadline,
+    // before the first turn's, and is set again for that.
+    Outcome::set(Game::Playing(first.playing))
         .emit(joined)
         .emit(first.started)
         .emit(first.waiting_for)
         .emit(no_longer_waiting(&waiting))
-        // The invitation's timer (if any) gives way to the first turn's.
-        .cancel_schedules(timer_key(game_id));
-    with_deadline(started, game_id, rules)
 }
 
 /// A game that starts: its state at the first turn, and the events that say so.
@@ -348,8 +358,9 @@ fn first_turn(
     }
 }
 
-/// `outcome`, with the game's one turn timer set for the first turn's
-/// deadline (it waits on for later turns: [`turn_deadline_passed`]).
+/// `outcome`, with the game's one timer set for the first turn's deadline
+/// (it waits on for later turns: [`turn_deadline_passed`]), for a game
+/// that starts without a wait.
 fn with_deadline(outcome: Outcome<Game>, game_id: GameId, rules: &Rules) -> Outcome<Game> {
     outcome.schedule(
         TurnDeadlinePassed {
@@ -528,16 +539,18 @@ pub fn place_mark(game: Option<Game>, cmd: &PlaceMark, ctx: &Ctx, rules: &Rules)
     }
 }
 
-/// A game's turn timer is due: the game is aborted if the turn running
-/// now is past its deadline; if moves came since the timer was set, it
-/// waits on for the deadline of the turn running now.
+/// The game's timer is due. Set when the game is created, for the wait's
+/// deadline, it is the game's one timer until it ends: a game waiting or
+/// played past the deadline it has now is called off or aborted; one
+/// whose deadline an invitation, its start or moves put off since waits
+/// on for that deadline.
 ///
-/// A move does not cancel the timer and set the next turn's: that was a
-/// cancel and a schedule in every move's commit (journaled, indexed,
-/// folded: about 3 µs of a move's server CPU at 1,000 games,
-/// docs/performance.md, "One turn timer a game"), where the timer is
-/// set again only when it comes due with the game still on, once a turn
-/// timeout at most.
+/// An invitation, the start and a move do not cancel the timer and set
+/// another: that was a cancel and a schedule in each one's commit
+/// (journaled, indexed, folded: about 3 µs of a move's server CPU at
+/// 1,000 games, docs/performance.md, "One turn timer a game"), where the
+/// timer is set again only when it comes with the game still on, once a
+/// turn timeout at most.
 pub fn turn_deadline_passed(
     game: Option<Game>,
     due: &TurnDeadlinePassed,
@@ -571,7 +584,18 @@ pub fn turn_deadline_passed(
                 rules,
             )
         }
-        // Turn 0 is the wait for players: nobody joined in time.
+        // Turn 0 is the wait for players: an invitation since the timer
+        // was set put its deadline off.
+        Some(Game::Waiting(waiting)) if ctx.now_ms() < waiting.deadline => Outcome::keep()
+            .schedule(
+                TurnDeadlinePassed {
+                    game_id: waiting.game_id,
+                    turn_number: 0,
+                },
+                waiting.deadline - ctx.now_ms(),
+                timer_key(waiting.game_id),
+            ),
+        // Nobody joined in time.
         Some(Game::Waiting(waiting)) if due.turn_number == 0 => {
             let closed = Outcome::keep().emit(no_longer_waiting(&waiting));
             merge(closed, called_off(waiting, rules))
@@ -581,7 +605,7 @@ pub fn turn_deadline_passed(
 }
 
 /// `InviteUser`: the game's creator invites someone to a waiting game.
-pub fn invite(game: Option<Game>, cmd: &InviteUser, _: &Ctx, rules: &Rules) -> Outcome<Game> {
+pub fn invite(game: Option<Game>, cmd: &InviteUser, ctx: &Ctx, rules: &Rules) -> Outcome<Game> {
     let (game_id, inviter_id) = (cmd.game_id, cmd.inviter_id);
     let mut waiting = match game {
         None => return refuse(game_id, inviter_id, GameError::GameNotFound),
@@ -598,16 +622,15 @@ pub fn invite(game: Option<Game>, cmd: &InviteUser, _: &Ctx, rules: &Rules) -> O
         return refuse(game_id, inviter_id, GameError::PlayerAlreadyJoined);
     }
     waiting.invited = Some(cmd.invited_id);
-    let invited = Outcome::set(Game::Waiting(waiting))
-        .emit(UserInvited {
-            inviter_id,
-            invited_id: cmd.invited_id,
-            game_id,
-        })
-        .cancel_schedules(timer_key(game_id));
     // An invitation nobody answers lapses with the first turn's timeout,
-    // counted from the invitation.
-    lapses_unless_joined(invited, game_id, rules)
+    // counted from the invitation: the game's timer, set at its creation,
+    // is set again for that when it comes.
+    waiting.deadline = ctx.now_ms() + rules.turn_timeout_ms;
+    Outcome::set(Game::Waiting(waiting)).emit(UserInvited {
+        inviter_id,
+        invited_id: cmd.invited_id,
+        game_id,
+    })
 }
 
 /// `DeclineInvitation`: the invited player says no; the inviter is told and

@@ -1,7 +1,7 @@
 //! The game's rules through the bus test kit, one behaviour per test, with
 //! the fake clock.
 
-use bus::testkit::{Expect, START_MS, TestKit, any};
+use bus::testkit::{Expect, START_MS, TestKit};
 use domain::*;
 use serde_json::json;
 use uuid::Uuid;
@@ -120,25 +120,67 @@ fn the_first_joiner_is_x_and_the_game_waits() {
 #[test]
 fn the_second_join_starts_the_game_and_the_turn_clock() {
     let mut kit = created();
-    kit.given(JoinGame { game_id: id(GAME), player_id: id(ALICE) })
-        .when(JoinGame { game_id: id(GAME), player_id: id(BOB) })
-        .then_expect([
-            Expect::from(PlayerJoinedAGame { game_id: id(GAME), player_id: id(BOB), version: 3 }),
-            Expect::from(GameStarted { game_id: id(GAME), players: vec![id(ALICE), id(BOB)], version: 4 }),
-            Expect::from(WaitingForPlayerPlay {
-                game_id: id(GAME),
-                player_id: id(ALICE),
-                timeout_ms: TURN,
-                deadline: START_MS + TURN,
-                version: 5,
-            }),
-            Expect::from(WaitingGameClosed { game_id: id(GAME), creator: id(ALICE) }),
-            Expect::any_named("CancelScheduledEvents"),
-            Expect::partial_named(
-                "ScheduleEvent",
-                json!({ "afterMs": TURN, "key": format!("game:{}", id::<GameId>(GAME)), "event": { "type": "TurnDeadlinePassed", "payload": any() } }),
-            ),
-        ]);
+    kit.given(JoinGame {
+        game_id: id(GAME),
+        player_id: id(ALICE),
+    })
+    .when(JoinGame {
+        game_id: id(GAME),
+        player_id: id(BOB),
+    })
+    .then_expect([
+        Expect::from(PlayerJoinedAGame {
+            game_id: id(GAME),
+            player_id: id(BOB),
+            version: 3,
+        }),
+        Expect::from(GameStarted {
+            game_id: id(GAME),
+            players: vec![id(ALICE), id(BOB)],
+            version: 4,
+        }),
+        Expect::from(WaitingForPlayerPlay {
+            game_id: id(GAME),
+            player_id: id(ALICE),
+            timeout_ms: TURN,
+            deadline: START_MS + TURN,
+            version: 5,
+        }),
+        Expect::from(WaitingGameClosed {
+            game_id: id(GAME),
+            creator: id(ALICE),
+        }),
+    ]);
+    // The wait's timer is the game's still: no cancel and no schedule.
+    assert_eq!(kit.pending_timers(), 1, "the game's one timer");
+}
+
+#[test]
+fn the_timer_set_for_the_wait_waits_on_for_the_first_turns_deadline() {
+    let mut kit = created();
+    kit.given(JoinGame {
+        game_id: id(GAME),
+        player_id: id(ALICE),
+    });
+    // Bob joins 5 s after the creation: X's first turn ends 5 s after the
+    // wait would have.
+    kit.advance_ms(5_000);
+    kit.given(JoinGame {
+        game_id: id(GAME),
+        player_id: id(BOB),
+    });
+    kit.advance_ms(TURN - 5_000).then_expect([
+        Expect::from(TurnDeadlinePassed { game_id: id(GAME), turn_number: 0 }),
+        Expect::partial_named(
+            "ScheduleEvent",
+            json!({ "afterMs": 5_000, "key": format!("game:{}", id::<GameId>(GAME)), "event": { "type": "TurnDeadlinePassed", "payload": { "turnNumber": 1 } } }),
+        ),
+    ]);
+    kit.advance_ms(5_000 - 1).then_expect_nothing();
+    kit.advance_ms(1).then_expect_including([
+        Expect::partial::<TurnTimeout>(json!({ "playerId": id::<UserId>(ALICE) })),
+        Expect::partial::<GameEnded>(json!({ "result": "GAME_ABORTED" })),
+    ]);
 }
 
 #[test]
@@ -266,12 +308,13 @@ fn a_move_puts_off_the_timeout_to_the_next_turns_deadline() {
     let mut kit = started();
     kit.advance_ms(TURN - 1);
     play(&mut kit, &[(0, 0)]);
-    // Alice's deadline passes without a timeout: the game's timer waits on
-    // for Bob's, 20 s after her move.
+    // Alice's deadline passes without a timeout: the game's timer (set
+    // for the wait, which ended at the same instant) waits on for Bob's,
+    // 20 s after her move.
     kit.advance_ms(1).then_expect([
         Expect::from(TurnDeadlinePassed {
             game_id: id(GAME),
-            turn_number: 1,
+            turn_number: 0,
         }),
         Expect::partial_named(
             "ScheduleEvent",
@@ -299,11 +342,12 @@ fn the_timer_waits_through_many_moves_and_ends_the_turn_left_running() {
             cell.1,
         );
     }
-    // The first turn's deadline only sets the timer again, once.
+    // The first turn's deadline (the wait's: the game started as it was
+    // created) only sets the timer again, once.
     kit.advance_ms(TURN - 4_000).then_expect([
         Expect::from(TurnDeadlinePassed {
             game_id: id(GAME),
-            turn_number: 1,
+            turn_number: 0,
         }),
         Expect::partial_named("ScheduleEvent", json!({ "afterMs": 4_000 })),
     ]);
@@ -399,11 +443,11 @@ fn a_turn_timeout_aborts_the_game() {
     let mut kit = started();
     play(&mut kit, &[(0, 0)]);
     kit.advance_ms(TURN).then_expect([
-        // The game's timer, set for the first turn: the second, begun at
-        // the same instant, ends at the same deadline.
+        // The game's timer, set for the wait: the first turn and the
+        // second, begun at the same instant, end at the same deadline.
         Expect::from(TurnDeadlinePassed {
             game_id: id(GAME),
-            turn_number: 1,
+            turn_number: 0,
         }),
         Expect::from(TurnTimeout {
             game_id: id(GAME),

@@ -105,7 +105,15 @@ fn an_invitation_gives_the_wait_a_new_deadline() {
         invited_id: id(BOB),
         game_id: id(GAME),
     });
-    kit.advance_ms(TURN - 1).then_expect_nothing();
+    // The creation's deadline sets the timer again for the invitation's.
+    kit.advance_ms(1_000).then_expect([
+        Expect::from(TurnDeadlinePassed {
+            game_id: id(GAME),
+            turn_number: 0,
+        }),
+        Expect::partial_named("ScheduleEvent", json!({ "afterMs": TURN - 1_000 })),
+    ]);
+    kit.advance_ms(TURN - 1_000 - 1).then_expect_nothing();
     kit.advance_ms(1)
         .then_expect_including([Expect::partial::<GameEnded>(
             json!({ "result": "GAME_ABORTED" }),

@@ -229,15 +229,13 @@ async fn the_turn_timer_of_a_killed_node_fires_once_on_another_on_time() {
     let mut cluster = Cluster::start(3, TURN_MS).await;
     let mut alice = player(&cluster.nodes[0], "alice").await;
     let mut bob = player(&cluster.nodes[1], "bob").await;
-    // Bob's join goes to the third node: it starts the game and sets the
-    // game's turn timer, which a move leaves in place (it waits on for
-    // the turn then running when it comes due).
-    let game = invite(&alice, &mut bob).await;
-    let mut through_third = bob.clone_session();
+    // Alice makes the game through the third node, which sets the game's
+    // one timer: the invitation, the start and a move leave it in place
+    // (it waits on for the deadline then when it comes).
+    let mut through_third = alice.clone_session();
     cluster.nodes[2].adopt(&mut through_third);
-    ok(through_third
-        .command("JoinGame", json!({ "gameId": game }))
-        .await);
+    let game = invite(&through_third, &mut bob).await;
+    ok(bob.command("JoinGame", json!({ "gameId": game })).await);
     for player in [&mut alice, &mut bob] {
         player.wait_for("WaitingForPlayerPlay").await;
     }
