@@ -169,7 +169,7 @@ impl SqliteStore {
             on_disk_only: on_disk_only.clone(),
             unwritten: unwritten.clone(),
             journal,
-            unfolded: journal::Unfolded::default(),
+            unfolded: journal::Unfolded::fresh(),
             unflushed: unflushed.clone(),
         }));
         let (fold_now, wake) = std::sync::mpsc::sync_channel(1);

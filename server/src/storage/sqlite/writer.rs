@@ -68,9 +68,8 @@ impl Writer {
             return Ok(None);
         }
         let through = self.journal.rotate()?;
-        Ok(Some(
-            std::mem::take(&mut self.unfolded).into_folding(through),
-        ))
+        let unfolded = std::mem::replace(&mut self.unfolded, Unfolded::fresh());
+        Ok(Some(unfolded.into_folding(through)))
     }
 
     /// Writes the lines taken in since the last flush.
