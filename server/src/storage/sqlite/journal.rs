@@ -407,10 +407,10 @@ impl Unfolded {
     /// The journal's ops from now on, as they are journaled: no fold has
     /// seen any of them, so an entry or a schedule added here and done
     /// here never reached a table, and its end needs no statement (at
-    /// 1,000 games, most of an hour's entries: two deletes each, a
-    /// quarter of the fold's statements). What a start-up reads back from
-    /// the journal's files ([`Unfolded::default`]) is not fresh: a fold a
-    /// crash cut short may have written part of it.
+    /// 1,000 games every entry is done in the window it came in: two
+    /// deletes each, a quarter of the fold's statements). What a start-up
+    /// reads back from the journal's files ([`Unfolded::default`]) is not
+    /// fresh: a fold a crash cut short may have written part of it.
     pub(crate) fn fresh() -> Self {
         Self {
             fresh: true,
