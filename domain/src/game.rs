@@ -558,15 +558,9 @@ pub fn turn_deadline_passed(
     rules: &Rules,
 ) -> Outcome<Game> {
     match game {
-        Some(Game::Playing(playing)) if ctx.now_ms() < playing.deadline => Outcome::keep()
-            .schedule(
-                TurnDeadlinePassed {
-                    game_id: playing.game_id,
-                    turn_number: playing.turn_number,
-                },
-                playing.deadline - ctx.now_ms(),
-                timer_key(playing.game_id),
-            ),
+        Some(Game::Playing(playing)) if ctx.now_ms() < playing.deadline => {
+            waits_on(playing.game_id, playing.turn_number, playing.deadline, ctx)
+        }
         Some(Game::Playing(playing)) => {
             let mut versions = Versions(playing.version);
             let outcome = Outcome::keep().emit(TurnTimeout {
@@ -586,15 +580,9 @@ pub fn turn_deadline_passed(
         }
         // Turn 0 is the wait for players: an invitation since the timer
         // was set put its deadline off.
-        Some(Game::Waiting(waiting)) if ctx.now_ms() < waiting.deadline => Outcome::keep()
-            .schedule(
-                TurnDeadlinePassed {
-                    game_id: waiting.game_id,
-                    turn_number: 0,
-                },
-                waiting.deadline - ctx.now_ms(),
-                timer_key(waiting.game_id),
-            ),
+        Some(Game::Waiting(waiting)) if ctx.now_ms() < waiting.deadline => {
+            waits_on(waiting.game_id, 0, waiting.deadline, ctx)
+        }
         // Nobody joined in time.
         Some(Game::Waiting(waiting)) if due.turn_number == 0 => {
             let closed = Outcome::keep().emit(no_longer_waiting(&waiting));
@@ -602,6 +590,19 @@ pub fn turn_deadline_passed(
         }
         _ => Outcome::keep(),
     }
+}
+
+/// The game's timer, set again for `deadline`, the one of turn
+/// `turn_number` (0: the wait), not passed yet.
+fn waits_on(game_id: GameId, turn_number: u32, deadline: u64, ctx: &Ctx) -> Outcome<Game> {
+    Outcome::keep().schedule(
+        TurnDeadlinePassed {
+            game_id,
+            turn_number,
+        },
+        deadline - ctx.now_ms(),
+        timer_key(game_id),
+    )
 }
 
 /// `InviteUser`: the game's creator invites someone to a waiting game.
