@@ -460,8 +460,8 @@ impl Unfolded {
                 self.schedules.insert(id, row);
             }
             Op::ScheduleDone { id } => {
-                let added = self.schedules.remove(&id);
-                if let Some(row) = &added
+                let added_here = self.schedules.remove(&id);
+                if let Some(row) = &added_here
                     && let Some(ids) = self.schedules_by_key.get_mut(&row.key)
                 {
                     ids.retain(|added| *added != id);
@@ -471,7 +471,7 @@ impl Unfolded {
                 }
                 // Deleted from the table even if added here, unless fresh:
                 // a fold cut short may have written it.
-                if added.is_none() || !self.fresh {
+                if added_here.is_none() || !self.fresh {
                     self.schedules_done.insert(id);
                 }
             }
@@ -491,12 +491,12 @@ impl Unfolded {
             }
             Op::EntryDone { id } => {
                 self.deliveries.remove(&id);
-                let added = self.entry_at.remove(&id);
-                if let Some(at) = added {
+                let added_here = self.entry_at.remove(&id);
+                if let Some(at) = added_here {
                     self.entries[at] = None;
                 }
                 // As for schedules.
-                if added.is_none() || !self.fresh {
+                if added_here.is_none() || !self.fresh {
                     self.entries_done.insert(id);
                 }
             }

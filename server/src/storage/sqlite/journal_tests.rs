@@ -515,8 +515,6 @@ fn a_write_helping_the_fold_starts_it_and_runs_a_few_statements() {
     assert_eq!(sessions(&writer), 300);
 }
 
-/// Ids are numbers in memory and the tables' hex text in a line, so the
-/// lines (and an older release's rows) read as they did.
 /// The net result folds no statement for an entry or a schedule added and
 /// done since the live journal's last fold (no fold can have written it);
 /// it deletes those added before, and whatever a start-up reads back from
@@ -557,6 +555,8 @@ fn an_entry_or_schedule_added_and_done_since_the_last_fold_costs_it_nothing() {
     );
 }
 
+/// Ids are numbers in memory and the tables' hex text in a line, so the
+/// lines (and an older release's rows) read as they did.
 #[test]
 fn ids_in_a_line_are_the_tables_hex_text() {
     let op = journal::Op::Delivery {

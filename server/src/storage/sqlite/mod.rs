@@ -124,12 +124,12 @@ impl SqliteStore {
         let opened = path.clone();
         let skipped = on_disk_only.clone();
         let dir = data_dir.to_owned();
-        let (connection, journal, states) = tokio::task::spawn_blocking(move || {
+        let (connection, journal, (states, unwritten)) = tokio::task::spawn_blocking(move || {
             let mut connection = connect(&opened)?;
             // What the last run journaled and did not fold, into the tables.
             let journal = fold::recover(&mut connection, &dir)?;
-            let (states, unwritten) = read_states(&connection, &skipped)?;
-            Ok::<_, StoreError>((connection, journal, (states, unwritten)))
+            let states = read_states(&connection, &skipped)?;
+            Ok::<_, StoreError>((connection, journal, states))
         })
         .await
         .map_err(|error| StoreError::backend("the SQLite start-up read stopped", error))??;
@@ -154,7 +154,6 @@ impl SqliteStore {
         folding
             .pragma_update(None, "wal_autocheckpoint", 40_000)
             .map_err(sqlite)?;
-        let (states, unwritten) = states;
         let (states, unwritten) = (Arc::new(states), Arc::new(unwritten));
         let folder = Arc::new(Mutex::new(Folder::new(
             folding,
