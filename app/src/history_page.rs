@@ -3,7 +3,6 @@
 
 use domain::{GameArchived, GameResult, GetHistory, GetHistoryPage, UserId};
 use leptos::prelude::*;
-use leptos_router::components::A;
 use leptos_router::hooks::use_params_map;
 
 use crate::calls::query;
@@ -19,7 +18,7 @@ pub fn MyHistoryPage() -> impl IntoView {
             {move || match client.me.get() {
                 Some(me) => view! { <Games client user_id=me.user_id/> }.into_any(),
                 None if client.me_known.get() => view! {
-                    <p class="hint">"Pick an alias in the " <A href="/">"lobby"</A> " first."</p>
+                    <p class="hint">"Pick an alias in the " <a href="/">"lobby"</a> " first."</p>
                 }
                 .into_any(),
                 None => view! { <p class="hint">"Loading…"</p> }.into_any(),
@@ -162,14 +161,14 @@ fn GameRow(client: Client, user_id: UserId, game: GameArchived) -> impl IntoView
             <td>
                 {match opponent {
                     Some(opponent) => view! {
-                        <A href=format!("/players/{opponent}")>{move || client.alias_of(opponent)}</A>
+                        <a href=format!("/players/{opponent}")>{move || client.alias_of(opponent)}</a>
                     }
                     .into_any(),
                     None => view! { "nobody" }.into_any(),
                 }}
             </td>
             <td class=format!("result {}", result.to_ascii_lowercase())>{result}</td>
-            <td><A href=replay>"Replay"</A></td>
+            <td><a href=replay>"Replay"</a></td>
         </tr>
     }
 }

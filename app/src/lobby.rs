@@ -3,7 +3,6 @@
 
 use domain::{Alias, CreateGame, CreateUser, GameId, InviteUser, JoinGame, UserId};
 use leptos::prelude::*;
-use leptos_router::components::A;
 
 use crate::calls::{command, new_id, signed_out};
 use crate::client::{Client, use_client};
@@ -239,7 +238,7 @@ fn LiveGamesList(client: Client) -> impl IntoView {
                                 }}
                             </span>
                             <span class="moves">{format!("move {}", game.moves + 1)}</span>
-                            <A href=format!("/game/{}", game.game_id)>"Watch"</A>
+                            <a href=format!("/game/{}", game.game_id)>"Watch"</a>
                         </li>
                     </For>
                 </ul>

@@ -4,7 +4,6 @@
 use domain::board::Board;
 use domain::{GameArchived, GameId, GameResult, GetGameRecord, Mark};
 use leptos::prelude::*;
-use leptos_router::components::A;
 use leptos_router::hooks::use_params_map;
 
 use crate::calls::query;
@@ -140,6 +139,6 @@ fn Replay(client: Client, game: GameArchived) -> impl IntoView {
             <button class="secondary" on:click=move |_| go(total) disabled=move || step.get() == total>"Last"</button>
         </div>
         <p class="hint">"Arrow keys step through the moves; Home and End jump to either end."</p>
-        <p><A href="/history">"Your games"</A></p>
+        <p><a href="/history">"Your games"</a></p>
     }
 }

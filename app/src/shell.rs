@@ -1,11 +1,10 @@
 //! The HTML document and the router.
 
 use leptos::prelude::*;
-use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
-use leptos_router::hooks::use_navigate;
+use leptos_router::hooks::{use_location, use_navigate};
 use leptos_router::{
     ParamSegment, StaticSegment,
-    components::{A, Route, Router, Routes},
+    components::{FlatRoutes, Route, Router},
 };
 
 use crate::about::AboutPage;
@@ -26,9 +25,10 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta charset="utf-8"/>
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
                 <link rel="icon" type="image/svg+xml" href="/favicon.svg"/>
+                <title>"Tic-tac-toe"</title>
+                <link rel="stylesheet" id="leptos" href="/pkg/tictactoe.css"/>
                 <AutoReload options=options.clone()/>
                 <HydrationScripts options/>
-                <MetaTags/>
             </head>
             <body>
                 <App/>
@@ -40,22 +40,16 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 /// The application root: metadata, the live connection and the routes.
 #[component]
 pub fn App() -> impl IntoView {
-    provide_meta_context();
     provide_client();
 
     view! {
-        <Stylesheet id="leptos" href="/pkg/tictactoe.css"/>
-        <Title text="Tic-tac-toe"/>
         <Router>
             <header class="top-bar">
-                <A href="/" attr:class="brand">"Tic-tac-toe"</A>
-                <nav class="site-nav" aria-label="Site">
-                    <A href="/history">"Your games"</A>
-                </nav>
+                <SiteLinks/>
                 <ConnectionBanner/>
             </header>
             <main>
-                <Routes fallback=|| view! { <p class="not-found">"Page not found."</p> }>
+                <FlatRoutes fallback=|| view! { <p class="not-found">"Page not found."</p> }>
                     <Route path=StaticSegment("") view=LobbyPage/>
                     <Route path=(StaticSegment("game"), ParamSegment("id")) view=GamePage/>
                     <Route path=StaticSegment("about") view=AboutPage/>
@@ -65,11 +59,28 @@ pub fn App() -> impl IntoView {
                         path=(StaticSegment("games"), ParamSegment("id"), StaticSegment("replay"))
                         view=ReplayPage
                     />
-                </Routes>
+                </FlatRoutes>
             </main>
             <InvitationDialog/>
             <FollowStartedGames/>
         </Router>
+    }
+}
+
+/// The site's links, the one to the page on screen marked as the current
+/// page. Plain links: the router takes every click on a link of the site,
+/// and its `A` component, which would mark them, cost 8 KB gzip of the
+/// bundle (docs/performance.md, "The browser bundle").
+#[component]
+fn SiteLinks() -> impl IntoView {
+    let location = use_location();
+    let current =
+        move |path: &'static str| move || location.pathname.with(|on| on == path).then_some("page");
+    view! {
+        <a href="/" class="brand" aria-current=current("/")>"Tic-tac-toe"</a>
+        <nav class="site-nav" aria-label="Site">
+            <a href="/history" aria-current=current("/history")>"Your games"</a>
+        </nav>
     }
 }
 
