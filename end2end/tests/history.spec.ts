@@ -7,13 +7,18 @@ test("the history shows a finished game, and its replay steps through the moves"
   await move(alice, 2, 0);
   await expect(alice.getByRole("heading", { name: "Congratulations, you won!" })).toBeVisible();
 
-  await alice.getByRole("link", { name: "Your games" }).click();
+  // The site's header marks the link to the page on screen, and only it.
+  const yourGames = alice.getByRole("navigation", { name: "Site" }).getByRole("link", { name: "Your games" });
+  await expect(yourGames).not.toHaveAttribute("aria-current");
+  await yourGames.click();
   await expect(alice).toHaveURL(/\/history$/);
+  await expect(yourGames).toHaveAttribute("aria-current", "page");
   const row = alice.locator(".games tbody tr").first();
   await expect(row).toContainText(bobName);
   await expect(row).toContainText("Won");
   await row.getByRole("link", { name: "Replay" }).click();
   await expect(alice).toHaveURL(/\/games\/[0-9a-f-]{36}\/replay$/);
+  await expect(yourGames).not.toHaveAttribute("aria-current");
   await expect(alice.getByRole("heading", { name: `${aliceName} (X) vs ${bobName} (O)` })).toBeVisible();
   const status = alice.locator(".replay").getByRole("status");
   await expect(status).toHaveText("Move 0 of 5");
