@@ -16,7 +16,9 @@ use crate::api::ApiError;
 use crate::calls::query;
 use crate::link::{Link, Outgoing};
 use crate::socket_commands::Pending;
-use crate::socket_frames::{ClientFrame, ServerFrame};
+use crate::socket_frames::{
+    ClientFrame, CommandAnswered, CommandRefused, Connected, ReloadGame, ServerFrame,
+};
 
 /// Everything the pages show, as signals; `Copy`, shared through context.
 #[derive(Debug, Clone, Copy)]
@@ -178,7 +180,7 @@ impl Client {
     pub fn receive(&self, text: &str, local_now_ms: f64) {
         if let Ok(frame) = serde_json::from_str::<ServerFrame>(text) {
             match frame {
-                ServerFrame::Connected { server_time_ms } => {
+                ServerFrame::Connected(Connected { server_time_ms }) => {
                     // A new socket: nothing sent on the old one will be answered.
                     self.pending.update_value(Pending::forget_all);
                     self.clock_offset_ms
@@ -186,17 +188,17 @@ impl Client {
                     self.link.set(Link::Connected);
                     self.resync();
                 }
-                ServerFrame::ReloadGame { game_id } => self.reload_game(game_id),
-                ServerFrame::CommandAnswered { id, .. } => {
+                ServerFrame::ReloadGame(ReloadGame { game_id }) => self.reload_game(game_id),
+                ServerFrame::CommandAnswered(CommandAnswered { id, .. }) => {
                     self.pending
                         .update_value(|pending| pending.answered(id, Ok(())));
                 }
-                ServerFrame::CommandRefused { id, error } => {
+                ServerFrame::CommandRefused(CommandRefused { id, error }) => {
                     let refused = ApiError { error };
                     self.pending
                         .update_value(|pending| pending.answered(id, Err(refused)));
                 }
-                ServerFrame::Refused { .. } => {}
+                ServerFrame::Refused(_) => {}
             }
             return;
         }

@@ -9,49 +9,79 @@ use serde::{Deserialize, Serialize};
 /// The path of the event WebSocket.
 pub const SOCKET_PATH: &str = "/api/ws";
 
-/// A frame from the server to a browser.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// A frame from the server to a browser: each variant's payload a struct
+/// of the same name. Browsers read it `type` first
+/// ([`domain::type_first_reader`]), as the server writes it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "type", content = "payload")]
 pub enum ServerFrame {
-    /// The first frame of every connection: the socket is open end to end
-    /// (through any proxy), and this is the server's clock at that moment, so
-    /// the browser can count down to server deadlines whatever its own clock says.
-    #[serde(rename_all = "camelCase")]
-    Connected {
-        /// Server time, in milliseconds since the Unix epoch.
-        server_time_ms: u64,
-    },
-    /// The events of a game the client resumed are no longer all kept:
-    /// reload the game with `GetGame`.
-    #[serde(rename_all = "camelCase")]
-    ReloadGame {
-        /// The game.
-        game_id: GameId,
-    },
-    /// A command sent on the socket (`Command`) was applied, as `POST
-    /// /api/commands` answers `{"accepted": true}`.
-    #[serde(rename_all = "camelCase")]
-    CommandAnswered {
-        /// The id the client gave the command.
-        id: u64,
-        /// Always `true`.
-        accepted: bool,
-    },
-    /// A command sent on the socket was refused, with the error `POST
-    /// /api/commands` would answer.
-    #[serde(rename_all = "camelCase")]
-    CommandRefused {
-        /// The id the client gave the command.
-        id: u64,
-        /// What went wrong.
-        error: crate::api::ErrorBody,
-    },
-    /// A frame from the client was not understood (the socket stays open).
-    #[serde(rename_all = "camelCase")]
-    Refused {
-        /// Why, in words.
-        message: String,
-    },
+    /// The first frame of every connection.
+    Connected(Connected),
+    /// Reload a game.
+    ReloadGame(ReloadGame),
+    /// A command sent on the socket was applied.
+    CommandAnswered(CommandAnswered),
+    /// A command sent on the socket was refused.
+    CommandRefused(CommandRefused),
+    /// A frame from the client was not understood.
+    Refused(Refused),
+}
+
+domain::type_first_reader!(ServerFrame {
+    Connected,
+    ReloadGame,
+    CommandAnswered,
+    CommandRefused,
+    Refused,
+});
+
+/// The first frame of every connection: the socket is open end to end
+/// (through any proxy), and this is the server's clock at that moment, so
+/// the browser can count down to server deadlines whatever its own clock says.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Connected {
+    /// Server time, in milliseconds since the Unix epoch.
+    pub server_time_ms: u64,
+}
+
+/// The events of a game the client resumed are no longer all kept:
+/// reload the game with `GetGame`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReloadGame {
+    /// The game.
+    pub game_id: GameId,
+}
+
+/// A command sent on the socket (`Command`) was applied, as `POST
+/// /api/commands` answers `{"accepted": true}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CommandAnswered {
+    /// The id the client gave the command.
+    pub id: u64,
+    /// Always `true`.
+    pub accepted: bool,
+}
+
+/// A command sent on the socket was refused, with the error `POST
+/// /api/commands` would answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CommandRefused {
+    /// The id the client gave the command.
+    pub id: u64,
+    /// What went wrong.
+    pub error: crate::api::ErrorBody,
+}
+
+/// A frame from the client was not understood (the socket stays open).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Refused {
+    /// Why, in words.
+    pub message: String,
 }
 
 /// A frame from a browser to the server.
@@ -100,13 +130,63 @@ mod tests {
 
     #[test]
     fn connected_frame_is_tagged_and_camel_case() {
-        let frame = ServerFrame::Connected { server_time_ms: 42 };
+        let frame = ServerFrame::Connected(Connected { server_time_ms: 42 });
         let json = serde_json::to_string(&frame).unwrap();
         assert_eq!(
             json,
             r#"{"type":"Connected","payload":{"serverTimeMs":42}}"#
         );
         assert_eq!(serde_json::from_str::<ServerFrame>(&json).unwrap(), frame);
+    }
+
+    #[test]
+    fn every_server_frame_reads_back_as_written_type_first() {
+        let frames = [
+            ServerFrame::Connected(Connected { server_time_ms: 42 }),
+            ServerFrame::ReloadGame(ReloadGame {
+                game_id: GameId::from_u128(7),
+            }),
+            ServerFrame::CommandAnswered(CommandAnswered {
+                id: 3,
+                accepted: true,
+            }),
+            ServerFrame::CommandRefused(CommandRefused {
+                id: 4,
+                error: crate::api::ApiError::new(
+                    crate::api::ErrorCode::TooManyRequests,
+                    "slow down",
+                )
+                .error,
+            }),
+            ServerFrame::Refused(Refused {
+                message: "no".to_owned(),
+            }),
+        ];
+        for frame in frames {
+            let json = serde_json::to_string(&frame).unwrap();
+            assert!(json.starts_with(r#"{"type":"#), "{json}");
+            assert_eq!(serde_json::from_str::<ServerFrame>(&json).unwrap(), frame);
+        }
+    }
+
+    #[test]
+    fn a_server_frame_payload_first_or_an_event_is_not_read_as_one() {
+        for (text, why) in [
+            (
+                r#"{"payload":{"serverTimeMs":1},"type":"Connected"}"#,
+                "`type` comes first",
+            ),
+            (
+                r#"{"type":"MarkPlaced","payload":{}}"#,
+                "unknown variant `MarkPlaced`",
+            ),
+            (r#"{"type":"Connected"}"#, "missing field `payload`"),
+        ] {
+            let error = serde_json::from_str::<ServerFrame>(text)
+                .expect_err(text)
+                .to_string();
+            assert!(error.contains(why), "{text}: {error}");
+        }
     }
 
     #[test]

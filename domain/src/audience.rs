@@ -20,56 +20,8 @@ macro_rules! delivered {
             $($event($event),)*
         }
 
-        /// Reads `{"type", "payload"}` with `type` first, each payload
-        /// straight from the text. Written by hand in place of serde's
-        /// derive, which also takes the payload first and so buffers it
-        /// and decodes each event a second way: that second way was most
-        /// of the largest function in the browser bundle (43 KB of
-        /// 1,158 KB; docs/performance.md, "The browser bundle").
-        impl<'de> serde::Deserialize<'de> for Delivered {
-            fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-                struct Tagged;
-
-                impl<'de> serde::de::Visitor<'de> for Tagged {
-                    type Value = Delivered;
-
-                    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                        f.write_str("an event, {\"type\", \"payload\"} with type first")
-                    }
-
-                    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Delivered, A::Error> {
-                        use serde::de::Error;
-                        if map.next_key::<Field>()? != Some(Field::Type) {
-                            return Err(A::Error::custom("an event's `type` comes first"));
-                        }
-                        let kind: String = map.next_value()?;
-                        if map.next_key::<Field>()? != Some(Field::Payload) {
-                            return Err(A::Error::missing_field("payload"));
-                        }
-                        let event = match kind.as_str() {
-                            $(stringify!($event) => Delivered::$event(map.next_value()?),)*
-                            other => return Err(A::Error::unknown_variant(other, VARIANTS)),
-                        };
-                        if let Some(field) = map.next_key::<Field>()? {
-                            return Err(A::Error::custom(format_args!("an event has no second {field:?}")));
-                        }
-                        Ok(event)
-                    }
-                }
-
-                const VARIANTS: &[&str] = &[$(stringify!($event)),*];
-                deserializer.deserialize_map(Tagged)
-            }
-        }
+        $crate::type_first_reader!(Delivered { $($event),* });
     };
-}
-
-/// The keys of an event.
-#[derive(Debug, PartialEq, serde::Deserialize)]
-#[serde(field_identifier, rename_all = "lowercase")]
-enum Field {
-    Type,
-    Payload,
 }
 
 delivered!(

@@ -22,7 +22,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
-use app::socket_frames::ServerFrame;
+use app::socket_frames::{ReloadGame, ServerFrame};
 use bus::{Envelope, Hook, Kind};
 use domain::audience::{Audience, audience, game_removed, joins_game};
 use domain::{GameId, UserId};
@@ -297,7 +297,10 @@ impl Hub {
                 route.recent.clear();
                 route.stale = true;
             }
-            routes.deliver(&sockets, &control(&ServerFrame::ReloadGame { game_id }));
+            routes.deliver(
+                &sockets,
+                &control(&ServerFrame::ReloadGame(ReloadGame { game_id })),
+            );
         }
         for frame in lobby {
             routes.deliver_to_all(frame);

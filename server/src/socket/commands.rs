@@ -8,7 +8,7 @@
 
 use app::api::endpoints::send_command_as;
 use app::api::{ApiError, ErrorCode};
-use app::socket_frames::ServerFrame;
+use app::socket_frames::{CommandAnswered, CommandRefused, ServerFrame};
 use domain::UserId;
 use serde_json::Value;
 
@@ -47,14 +47,14 @@ pub(super) fn run(
 /// Tells socket `id` how its command `number` went.
 fn answer(state: &AppState, id: ConnectionId, number: u64, outcome: Result<(), ApiError>) {
     let frame = match outcome {
-        Ok(()) => ServerFrame::CommandAnswered {
+        Ok(()) => ServerFrame::CommandAnswered(CommandAnswered {
             id: number,
             accepted: true,
-        },
-        Err(refused) => ServerFrame::CommandRefused {
+        }),
+        Err(refused) => ServerFrame::CommandRefused(CommandRefused {
             id: number,
             error: refused.error,
-        },
+        }),
     };
     state.hub.tell(id, control(&frame));
 }

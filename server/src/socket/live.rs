@@ -16,7 +16,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
-use app::socket_frames::{ClientFrame, ServerFrame};
+use app::socket_frames::{ClientFrame, Connected, Refused, ReloadGame, ServerFrame};
 use domain::{GameId, GetGame, UserId};
 use hyper::upgrade::OnUpgrade;
 use tokio::time::Instant;
@@ -140,9 +140,9 @@ async fn open_socket(
         answering: None,
         state,
     };
-    let hello = ServerFrame::Connected {
+    let hello = ServerFrame::Connected(Connected {
         server_time_ms: live.state.api.bus.now_ms(),
-    };
+    });
     live.push_all([control(&hello)]);
     // At once (a failed write shows again at the live socket's first
     // flush, which ends it).
@@ -300,9 +300,9 @@ impl Live {
         let frame = match serde_json::from_str::<ClientFrame>(text) {
             Ok(frame) => frame,
             Err(error) => {
-                let refused = ServerFrame::Refused {
+                let refused = ServerFrame::Refused(Refused {
                     message: format!("not a client frame: {error}"),
-                };
+                });
                 return self.push_all([control(&refused)]);
             }
         };
@@ -386,11 +386,11 @@ fn resume_reply(game_id: GameId, resumed: Option<Resumed>) -> Vec<Frame> {
     match resumed {
         Some(Resumed::Replay(frames)) => frames,
         Some(Resumed::Reload | Resumed::Unknown) => {
-            vec![control(&ServerFrame::ReloadGame { game_id })]
+            vec![control(&ServerFrame::ReloadGame(ReloadGame { game_id }))]
         }
-        None => vec![control(&ServerFrame::Refused {
+        None => vec![control(&ServerFrame::Refused(Refused {
             message: "this socket follows too many games".to_owned(),
-        })],
+        }))],
     }
 }
 

@@ -1,6 +1,6 @@
 //! The games a socket watches (counted among their spectators).
 
-use app::socket_frames::ServerFrame;
+use app::socket_frames::{Refused, ServerFrame};
 use domain::{GameId, StartedWatching, StoppedWatching};
 
 use crate::event_routing::ConnectionId;
@@ -35,9 +35,9 @@ impl Watching {
             return Ok(());
         }
         if self.games().len() >= MAX_WATCHED {
-            return Err(ServerFrame::Refused {
+            return Err(ServerFrame::Refused(Refused {
                 message: format!("a socket watches at most {MAX_WATCHED} games; unwatch one first"),
-            });
+            }));
         }
         let connection_id = state.connection_uuid(id);
         if state
