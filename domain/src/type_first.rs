@@ -43,7 +43,9 @@ macro_rules! type_first_reader {
                             return Err(A::Error::missing_field("payload"));
                         }
                         let read = match kind.as_str() {
-                            $(stringify!($variant) => $enum::$variant(map.next_value()?),)*
+                            $(stringify!($variant) => $enum::$variant(
+                                map.next_value_seed($crate::type_first::AsMap::default())?,
+                            ),)*
                             other => return Err(A::Error::unknown_variant(other, VARIANTS)),
                         };
                         if let Some(key) = map.next_key::<Key>()? {
@@ -63,6 +65,96 @@ macro_rules! type_first_reader {
 #[doc(hidden)]
 pub use serde;
 
+use std::marker::PhantomData;
+
+use serde::de::{DeserializeSeed, Deserializer, Visitor};
+
+/// Reads a payload struct as a JSON object only. Serde's derive reads a
+/// struct as an object or as an array of its fields, in order; the
+/// server writes objects, and the array form was compiled into the
+/// browser bundle for every payload.
+#[doc(hidden)]
+pub struct AsMap<T>(PhantomData<T>);
+
+impl<T> Default for AsMap<T> {
+    fn default() -> Self {
+        Self(PhantomData)
+    }
+}
+
+impl<'de, T: serde::Deserialize<'de>> DeserializeSeed<'de> for AsMap<T> {
+    type Value = T;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<T, D::Error> {
+        T::deserialize(MapOnly(deserializer))
+    }
+}
+
+/// A deserializer that reads a struct as a map, and anything else as
+/// the one it wraps would.
+struct MapOnly<D>(D);
+
+impl<'de, D: Deserializer<'de>> Deserializer<'de> for MapOnly<D> {
+    type Error = D::Error;
+
+    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, D::Error> {
+        self.0.deserialize_any(visitor)
+    }
+
+    fn deserialize_struct<V: Visitor<'de>>(
+        self,
+        _: &'static str,
+        _: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, D::Error> {
+        self.0.deserialize_map(visitor)
+    }
+
+    fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, D::Error> {
+        self.0.deserialize_option(visitor)
+    }
+
+    fn deserialize_unit_struct<V: Visitor<'de>>(
+        self,
+        name: &'static str,
+        visitor: V,
+    ) -> Result<V::Value, D::Error> {
+        self.0.deserialize_unit_struct(name, visitor)
+    }
+
+    fn deserialize_newtype_struct<V: Visitor<'de>>(
+        self,
+        name: &'static str,
+        visitor: V,
+    ) -> Result<V::Value, D::Error> {
+        self.0.deserialize_newtype_struct(name, visitor)
+    }
+
+    fn deserialize_tuple_struct<V: Visitor<'de>>(
+        self,
+        name: &'static str,
+        len: usize,
+        visitor: V,
+    ) -> Result<V::Value, D::Error> {
+        self.0.deserialize_tuple_struct(name, len, visitor)
+    }
+
+    fn deserialize_enum<V: Visitor<'de>>(
+        self,
+        name: &'static str,
+        variants: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, D::Error> {
+        self.0.deserialize_enum(name, variants, visitor)
+    }
+
+    // What a self-describing format reads the same either way.
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
+        bytes byte_buf unit seq tuple map identifier ignored_any
+    }
+}
+
 /// The two keys of a `{"type", "payload"}` object.
 #[doc(hidden)]
 #[derive(Debug, PartialEq, serde::Deserialize)]
@@ -72,4 +164,71 @@ pub enum Key {
     Type,
     /// `payload`.
     Payload,
+}
+
+#[cfg(test)]
+mod tests {
+    use serde::Deserialize;
+
+    #[derive(Debug, PartialEq, Deserialize)]
+    struct Named {
+        a: u32,
+        b: Option<String>,
+    }
+
+    #[derive(Debug, PartialEq, Deserialize)]
+    struct Wrapped(u64);
+
+    #[derive(Debug, PartialEq, Deserialize)]
+    enum Kind {
+        One,
+    }
+
+    #[derive(Debug, PartialEq)]
+    enum Read {
+        Named(Named),
+        Wrapped(Wrapped),
+        Kind(Kind),
+        Maybe(Option<u8>),
+    }
+
+    type_first_reader!(Read {
+        Named,
+        Wrapped,
+        Kind,
+        Maybe
+    });
+
+    fn read(text: &str) -> Result<Read, String> {
+        serde_json::from_str(text).map_err(|error| error.to_string())
+    }
+
+    #[test]
+    fn each_kind_of_payload_reads_as_it_is_written() {
+        assert_eq!(
+            read(r#"{"type":"Named","payload":{"b":"x","a":1}}"#),
+            Ok(Read::Named(Named {
+                a: 1,
+                b: Some("x".to_owned())
+            }))
+        );
+        assert_eq!(
+            read(r#"{"type":"Wrapped","payload":7}"#),
+            Ok(Read::Wrapped(Wrapped(7)))
+        );
+        assert_eq!(
+            read(r#"{"type":"Kind","payload":"One"}"#),
+            Ok(Read::Kind(Kind::One))
+        );
+        assert_eq!(
+            read(r#"{"type":"Maybe","payload":null}"#),
+            Ok(Read::Maybe(None))
+        );
+    }
+
+    #[test]
+    fn a_struct_payload_is_an_object_only() {
+        let error = read(r#"{"type":"Named","payload":[1,"x"]}"#).expect_err("an array");
+        assert!(error.contains("invalid type: sequence"), "{error}");
+    }
 }
