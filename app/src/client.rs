@@ -112,8 +112,19 @@ impl Client {
     /// (answered there once applied), else over HTTP. `CreateUser` always
     /// goes over HTTP: its answer sets the session cookie.
     pub async fn command<C: bus::Command>(&self, command: C) -> Result<(), ApiError> {
+        self.send_command(
+            C::TYPE,
+            serde_json::json!({ "type": C::TYPE, "payload": command }),
+        )
+        .await
+    }
+
+    /// [`Client::command`] once the command is JSON: one copy of the
+    /// sending for all the command types, where each had its own (4 KB raw
+    /// of the browser bundle in all).
+    async fn send_command(&self, kind: &str, command: serde_json::Value) -> Result<(), ApiError> {
         #[cfg(feature = "hydrate")]
-        if C::TYPE != <domain::CreateUser as bus::Effect>::TYPE
+        if kind != <domain::CreateUser as bus::Effect>::TYPE
             && self.link.get_untracked() == Link::Connected
             && self.outgoing.with_value(Option::is_some)
         {
@@ -121,8 +132,10 @@ impl Client {
                 .pending
                 .try_update_value(Pending::open)
                 .ok_or_else(gone)?;
-            let command = serde_json::json!({ "type": C::TYPE, "payload": &command });
-            self.send(ClientFrame::Command { id, command });
+            self.send(ClientFrame::Command {
+                id,
+                command: command.clone(),
+            });
             match answer.await {
                 Ok(Ok(())) => return Ok(()),
                 // A socket opened before signing up carries no session.
@@ -131,7 +144,9 @@ impl Client {
                 Err(_) => return Err(gone()),
             }
         }
-        crate::calls::command(command).await
+        #[cfg(not(feature = "hydrate"))]
+        let _ = kind;
+        crate::api::commands(command).await.map(|_| ())
     }
 
     /// Leaves the quick play queue before starting a game some other way,
