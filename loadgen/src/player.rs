@@ -345,6 +345,23 @@ impl Player {
     }
 }
 
+/// A `Command` frame, `type` first as the browser writes it (serde's
+/// derive writes fields in order; `json!` sorts its keys, which put
+/// `payload` first and sent the server down serde's slower reading of an
+/// adjacently tagged enum, which buffers the payload).
+#[derive(serde::Serialize)]
+struct CommandFrame<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    payload: CommandPayload<'a>,
+}
+
+#[derive(serde::Serialize)]
+struct CommandPayload<'a> {
+    id: u64,
+    command: &'a Value,
+}
+
 impl SocketCommands {
     /// Sends `command` as a `Command` frame and waits for its answer.
     async fn send(&self, command: Value) -> Result<(), Failure> {
@@ -357,11 +374,18 @@ impl SocketCommands {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .insert(id, told);
-        let frame = json!({ "type": "Command", "payload": { "id": id, "command": command } });
+        let frame = serde_json::to_string(&CommandFrame {
+            kind: "Command",
+            payload: CommandPayload {
+                id,
+                command: &command,
+            },
+        })
+        .map_err(|error| Failure::Socket(error.to_string()))?;
         self.write
             .lock()
             .await
-            .send(Message::Text(frame.to_string().into()))
+            .send(Message::Text(frame.into()))
             .await
             .map_err(|error| Failure::Socket(error.to_string()))?;
         answer.await.map_err(|_| Failure::Disconnected)?
@@ -371,6 +395,23 @@ impl SocketCommands {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_command_frame_is_written_type_first_as_the_browser_writes_it() {
+        let command = json!({ "type": "PlaceMark", "payload": { "x": 1 } });
+        let frame = serde_json::to_string(&CommandFrame {
+            kind: "Command",
+            payload: CommandPayload {
+                id: 3,
+                command: &command,
+            },
+        })
+        .expect("writes");
+        assert_eq!(
+            frame,
+            r#"{"type":"Command","payload":{"id":3,"command":{"payload":{"x":1},"type":"PlaceMark"}}}"#
+        );
+    }
 
     #[test]
     fn only_the_frames_acted_on_are_parsed() {
