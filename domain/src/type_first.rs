@@ -148,7 +148,12 @@ impl<'de, D: Deserializer<'de>> Deserializer<'de> for MapOnly<D> {
         self.0.deserialize_enum(name, variants, visitor)
     }
 
-    // What a self-describing format reads the same either way.
+    fn is_human_readable(&self) -> bool {
+        self.0.is_human_readable()
+    }
+
+    // A payload is a struct; were it one of these, a self-describing
+    // format such as JSON reads it the same through `deserialize_any`.
     serde::forward_to_deserialize_any! {
         bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
         bytes byte_buf unit seq tuple map identifier ignored_any
