@@ -369,11 +369,6 @@ impl SocketCommands {
         let id = self
             .next_id
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let (told, answer) = oneshot::channel();
-        self.waiting
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .insert(id, told);
         let frame = serde_json::to_string(&CommandFrame {
             kind: "Command",
             payload: CommandPayload {
@@ -382,6 +377,11 @@ impl SocketCommands {
             },
         })
         .map_err(|error| Failure::Socket(error.to_string()))?;
+        let (told, answer) = oneshot::channel();
+        self.waiting
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(id, told);
         self.write
             .lock()
             .await
