@@ -6,13 +6,15 @@ use std::sync::Arc;
 use crate::effect::{Command, Effect, Envelope, Event, Kind};
 use crate::framework::{BusHandlerFailed, DeleteState, ScheduledEventUpdate};
 use crate::handler::{Handler, IntoHandler, IntoQueryHandler, QueryHandler};
-use crate::schema::{SchemaError, decode_lenient, decode_strict};
+use crate::schema::{SchemaError, decode_lenient, decode_strict, decode_strict_text_with};
 
 /// The two readings of one effect type (see [`crate::schema`]).
 #[derive(Clone, Copy)]
 struct Decoders {
     /// A client's payload: unknown fields refused.
     strict: fn(serde_json::Value) -> Result<Envelope, String>,
+    /// The same from JSON text, with a string field set by the reader.
+    strict_text_with: fn(&str, &str, &str) -> Result<Envelope, String>,
     /// A stored payload at its schema version: unknown fields ignored,
     /// older versions upcast.
     stored: fn(u32, serde_json::Value) -> Result<Envelope, String>,
@@ -22,6 +24,9 @@ impl Decoders {
     fn of<E: Effect>() -> Self {
         Self {
             strict: |payload| decode_strict::<E>(payload).map(Envelope::new),
+            strict_text_with: |text, field, value| {
+                decode_strict_text_with::<E>(text, field, value).map(Envelope::new)
+            },
             stored: |version, payload| {
                 decode_lenient::<E>(E::TYPE, E::SCHEMA_VERSION, version, payload, E::upcast)
                     .map(Envelope::new)
@@ -237,6 +242,24 @@ impl Registry {
         }
         let decoders = self.decoders_of(effect_type)?;
         (decoders.strict)(payload).map_err(|reason| DecodeError::Payload {
+            effect_type: effect_type.to_owned(),
+            reason,
+        })
+    }
+
+    /// Decodes a client's payload, as [`decode`](Self::decode) does, from
+    /// its JSON text, with string field `field` set to `value`: added when
+    /// the payload leaves it out, refused when it names another (the user a
+    /// client acts as). Not for `DeleteState`.
+    pub fn decode_text_with(
+        &self,
+        effect_type: &str,
+        payload: &str,
+        field: &str,
+        value: &str,
+    ) -> Result<Envelope, DecodeError> {
+        let decoders = self.decoders_of(effect_type)?;
+        (decoders.strict_text_with)(payload, field, value).map_err(|reason| DecodeError::Payload {
             effect_type: effect_type.to_owned(),
             reason,
         })

@@ -9,6 +9,7 @@ mod handler;
 mod outcome;
 mod schema;
 mod state;
+mod with_field;
 
 #[cfg(feature = "runtime")]
 mod runtime;

@@ -30,6 +30,31 @@ pub(crate) fn decode_strict<T: DeserializeOwned>(payload: Value) -> Result<T, St
     }
 }
 
+/// Decodes a client's payload from its JSON text, refusing fields the type
+/// does not have, with string field `field` set to `value` (see
+/// [`WithField`](crate::with_field::WithField)).
+pub(crate) fn decode_strict_text_with<T: DeserializeOwned>(
+    text: &str,
+    field: &str,
+    value: &str,
+) -> Result<T, String> {
+    let mut unknown = Vec::new();
+    let mut json = serde_json::Deserializer::from_str(text);
+    let with_field = crate::with_field::WithField {
+        inner: &mut json,
+        field,
+        value,
+    };
+    let decoded = serde_ignored::deserialize(with_field, |path| unknown.push(path.to_string()))
+        .map_err(|error: serde_json::Error| error.to_string())?;
+    json.end().map_err(|error| error.to_string())?;
+    match unknown.as_slice() {
+        [] => Ok(decoded),
+        [field] => Err(format!("unknown field `{field}`")),
+        fields => Err(format!("unknown fields `{}`", fields.join("`, `"))),
+    }
+}
+
 /// Why a stored payload does not read.
 #[derive(Debug, thiserror::Error)]
 pub enum SchemaError {

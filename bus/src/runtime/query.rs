@@ -53,4 +53,20 @@ impl Bus {
     ) -> Result<Envelope, BusError> {
         Ok(self.inner.registry.decode(effect_type, payload)?)
     }
+
+    /// Decodes a client's payload from its JSON text, strictly, with string
+    /// field `field` set to `value`: added when left out, refused when it
+    /// names another.
+    pub fn decode_text_with(
+        &self,
+        effect_type: &str,
+        payload: &str,
+        field: &str,
+        value: &str,
+    ) -> Result<Envelope, BusError> {
+        Ok(self
+            .inner
+            .registry
+            .decode_text_with(effect_type, payload, field, value)?)
+    }
 }

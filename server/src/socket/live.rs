@@ -21,11 +21,12 @@ use domain::{GameId, GetGame, UserId};
 use hyper::upgrade::OnUpgrade;
 use tokio::time::Instant;
 
+use super::End;
 use super::client_frames::ClientMessage;
+use super::commands::{self, Command};
 use super::connection::Connection;
 use super::presence;
 use super::watching::Watching;
-use super::{End, commands};
 use crate::accept::ServedIo;
 use crate::event_routing::{ConnectionId, Resumed, control};
 use crate::live_sockets::OpenSocket;
@@ -297,6 +298,9 @@ impl Live {
 
     /// Handles a frame from the client.
     fn answer(&mut self, text: &str) {
+        if let Some((number, command)) = commands::command_frame(text) {
+            return commands::run(&self.state, self.id, self.user, number, command);
+        }
         let frame = match serde_json::from_str::<ClientFrame>(text) {
             Ok(frame) => frame,
             Err(error) => {
@@ -322,7 +326,7 @@ impl Live {
             ClientFrame::Command {
                 id: number,
                 command,
-            } => commands::run(state, id, self.user, number, command),
+            } => commands::run(state, id, self.user, number, Command::Value(command)),
             ClientFrame::Watch { game_id } => {
                 if let Err(refused) = self.watching.start(state, id, game_id) {
                     self.push_all([control(&refused)]);

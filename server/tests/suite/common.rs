@@ -254,9 +254,14 @@ impl Client {
     }
 
     pub async fn send_frame(&mut self, frame: Value) {
+        self.send_text(frame.to_string()).await;
+    }
+
+    /// Sends a frame written as it is.
+    pub async fn send_text(&mut self, frame: String) {
         let socket = self.socket.as_mut().expect("connected");
         socket
-            .send(Message::Text(frame.to_string().into()))
+            .send(Message::Text(frame.into()))
             .await
             .expect("send");
     }

@@ -573,11 +573,31 @@ async fn a_spectator_who_leaves_is_counted_no_more() {
     assert_eq!(view["watching"], 0, "{view}");
 }
 
-/// Sends `command` on the socket as command `id`; its answer's payload.
+/// Sends `command` on the socket as command `id`, written `type` first as
+/// browsers write it (the server reads such a frame straight from its
+/// text); its answer's payload.
 async fn over_socket(client: &mut Client, id: u64, command: Value) -> Value {
+    let fields: Vec<String> = ["type", "payload"]
+        .into_iter()
+        .filter_map(|key| Some(format!(r#""{key}":{}"#, command.get(key)?)))
+        .collect();
+    let command = format!("{{{}}}", fields.join(","));
+    let frame = format!(r#"{{"type":"Command","payload":{{"id":{id},"command":{command}}}}}"#);
+    client.send_text(frame).await;
+    answer_to(client, id).await
+}
+
+/// The same, the frame written with its keys sorted (`payload` first),
+/// which the server reads through a `Value`.
+async fn over_socket_sorted(client: &mut Client, id: u64, command: Value) -> Value {
     client
         .send_frame(json!({ "type": "Command", "payload": { "id": id, "command": command } }))
         .await;
+    answer_to(client, id).await
+}
+
+/// The answer to command `id`.
+async fn answer_to(client: &mut Client, id: u64) -> Value {
     loop {
         let frame = client.next_frame().await;
         if (frame["type"] == "CommandAnswered" || frame["type"] == "CommandRefused")
@@ -600,27 +620,48 @@ async fn commands_sent_on_the_socket_play_a_game_with_the_same_rules_and_errors(
         json!({ "type": "CommandAnswered", "payload": { "id": 1, "accepted": true } })
     );
     bob.wait_for("BoardUpdated").await;
-    // The same refusals as over HTTP, each with its command's id.
+    // The same refusals as over HTTP, each with its command's id, whichever
+    // way the frame is written.
     let someone_else = json!({ "type": "PlaceMark", "payload": { "gameId": game, "playerId": alice.user, "x": 1, "y": 1 } });
-    let refused = over_socket(&mut bob, 7, someone_else).await;
-    assert_eq!(refused["type"], "CommandRefused");
-    assert_eq!(refused["payload"]["id"], 7);
-    assert_eq!(refused["payload"]["error"]["code"], "FORBIDDEN");
-    let unknown = over_socket(&mut bob, 8, json!({ "type": "Explode", "payload": {} })).await;
-    assert_eq!(unknown["payload"]["error"]["code"], "UNKNOWN_TYPE");
     let sign_up =
         json!({ "type": "CreateUser", "payload": { "userId": Uuid::new_v4(), "alias": "x" } });
-    let refused = over_socket(&mut bob, 9, sign_up).await;
-    assert_eq!(refused["payload"]["error"]["code"], "UNKNOWN_TYPE");
-    let bad = over_socket(
-        &mut bob,
-        10,
-        json!({ "type": "PlaceMark", "payload": { "gameId": game, "x": "one" } }),
-    )
-    .await;
-    assert_eq!(bad["payload"]["error"]["code"], "INVALID_PAYLOAD");
+    let refusals = [
+        (someone_else, "FORBIDDEN"),
+        (json!({ "type": "Explode", "payload": {} }), "UNKNOWN_TYPE"),
+        (sign_up, "UNKNOWN_TYPE"),
+        (
+            json!({ "type": "PlaceMark", "payload": { "gameId": game, "x": "one" } }),
+            "INVALID_PAYLOAD",
+        ),
+        (
+            json!({ "type": "PlaceMark", "payload": { "gameId": game, "x": 1, "y": 1, "z": 1 } }),
+            "INVALID_PAYLOAD",
+        ),
+        (
+            json!({ "type": "PlaceMark", "payload": [game, 1, 1] }),
+            "MALFORMED_JSON",
+        ),
+        (json!({ "type": "PlaceMark" }), "INVALID_PAYLOAD"),
+        (json!({ "payload": {} }), "MALFORMED_JSON"),
+    ];
+    for (n, (command, code)) in refusals.into_iter().enumerate() {
+        let id = 10 + n as u64;
+        for refused in [
+            over_socket(&mut bob, id, command.clone()).await,
+            over_socket_sorted(&mut bob, id, command.clone()).await,
+        ] {
+            assert_eq!(refused["type"], "CommandRefused", "{command}: {refused}");
+            assert_eq!(refused["payload"]["id"], id);
+            assert_eq!(
+                refused["payload"]["error"]["code"], code,
+                "{command}: {refused}"
+            );
+        }
+    }
     // A rule refusal is accepted, and told as an event, as over HTTP.
-    let out_of_turn = over_socket(&mut alice, 2, mark(2, 2)).await;
+    // (Alice names herself, as she may.)
+    let named = json!({ "type": "PlaceMark", "payload": { "gameId": game, "playerId": alice.user, "x": 2, "y": 2 } });
+    let out_of_turn = over_socket(&mut alice, 2, named).await;
     assert_eq!(out_of_turn["type"], "CommandAnswered");
     // (Its event came before the answer: the answer waits for the commit.)
     alice.drain(Duration::from_millis(100)).await;
