@@ -152,6 +152,11 @@ pub struct Config {
     /// behind a proxy, where every client has the proxy's address).
     #[arg(long, env = "MAX_CONNECTIONS_PER_ADDRESS", default_value_t = 128)]
     pub max_connections_per_address: u32,
+
+    /// Threads running the server's tasks (0: one per core this process
+    /// may run on). With one, Tokio's single-threaded scheduler runs them.
+    #[arg(long, env = "WORKER_THREADS", default_value_t = 0)]
+    pub worker_threads: usize,
 }
 
 fn postgres_url(url: &str) -> Result<String, String> {
@@ -185,6 +190,15 @@ fn public_origin(text: &str) -> Result<String, String> {
 
 impl Config {
     /// How long an event WebSocket may stay silent before a ping.
+    /// How many threads run the server's tasks: as set, else one per core
+    /// this process may run on (its affinity and CPU quota counted).
+    pub fn worker_threads(&self) -> usize {
+        match self.worker_threads {
+            0 => std::thread::available_parallelism().map_or(1, usize::from),
+            threads => threads,
+        }
+    }
+
     pub fn ws_ping_interval(&self) -> Duration {
         Duration::from_secs(self.ws_ping_secs)
     }

@@ -15,9 +15,34 @@ mod logs;
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
-#[tokio::main]
-async fn main() -> std::process::ExitCode {
+fn main() -> std::process::ExitCode {
     let config = Config::parse();
+    match runtime(config.worker_threads()) {
+        Ok(runtime) => runtime.block_on(run(config)),
+        Err(error) => {
+            eprintln!("cannot start the async runtime: {error}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+/// Tokio's runtime for `threads` threads. On one, its single-threaded
+/// scheduler: the multi-threaded one with a single worker still pays for
+/// what only several workers need (a shared queue, cross-thread wake-ups,
+/// its scheduling statistics), 4% of the server's CPU per move at 1,000
+/// games on one core (docs/performance.md, "One thread on one core").
+fn runtime(threads: usize) -> std::io::Result<tokio::runtime::Runtime> {
+    let mut builder = if threads == 1 {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        let mut builder = tokio::runtime::Builder::new_multi_thread();
+        builder.worker_threads(threads);
+        builder
+    };
+    builder.enable_all().build()
+}
+
+async fn run(config: Config) -> std::process::ExitCode {
     let name = config
         .node_name
         .clone()

@@ -64,7 +64,9 @@ async fn kill_9_mid_game(data: Data) {
     let (_, before) = alice.query("GetGame", json!({ "gameId": game })).await;
     first.kill_9();
 
-    let second = Process::start(&data, 60_000).await;
+    // Restarted on one thread (Tokio's single-threaded scheduler, as on a
+    // machine of one core), which finishes the game.
+    let second = Process::start_with(&data, 60_000, &["--worker-threads", "1"]).await;
     for player in [&mut alice, &mut bob] {
         second.adopt(player);
     }
