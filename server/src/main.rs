@@ -15,6 +15,22 @@ mod logs;
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
+/// jemalloc's options, which it reads at its start: freed pages go back to
+/// the system once unused for 3 s rather than its default 10, so what a
+/// burst of arrivals left is returned before the server settles (10,000
+/// players arriving left 500 to 700 bytes a connection more 10 s later on
+/// one thread; no change to the CPU per move: docs/performance.md, "One
+/// thread on one core").
+#[unsafe(export_name = "_rjem_malloc_conf")]
+static MALLOC_CONF: JemallocConf = JemallocConf(c"dirty_decay_ms:3000".as_ptr());
+
+/// A C string's address, as jemalloc reads `malloc_conf`.
+#[repr(transparent)]
+struct JemallocConf(*const std::ffi::c_char);
+
+// SAFETY: it points at a constant string, never written.
+unsafe impl Sync for JemallocConf {}
+
 fn main() -> std::process::ExitCode {
     let config = Config::parse();
     match runtime(config.worker_threads()) {
@@ -102,4 +118,25 @@ fn with_causes(error: &dyn std::error::Error) -> String {
         cause = next.source();
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::runtime::RuntimeFlavor;
+
+    #[test]
+    fn jemalloc_reads_our_options() {
+        // SAFETY: `opt.dirty_decay_ms` is an `ssize_t`, read once.
+        let decay: isize = unsafe { tikv_jemalloc_ctl::raw::read(b"opt.dirty_decay_ms\0") }
+            .expect("jemalloc answers");
+        assert_eq!(decay, 3000);
+    }
+
+    #[test]
+    fn one_thread_runs_the_single_threaded_scheduler() {
+        let flavor = |threads| runtime(threads).unwrap().handle().runtime_flavor();
+        assert_eq!(flavor(1), RuntimeFlavor::CurrentThread);
+        assert_eq!(flavor(2), RuntimeFlavor::MultiThread);
+    }
 }
