@@ -217,7 +217,7 @@ impl Client {
             }
             return;
         }
-        let Ok(event) = serde_json::from_str::<Delivered>(text) else {
+        let Ok(event) = Delivered::read_json_text(text) else {
             return;
         };
         self.deliver(&event);

@@ -21,6 +21,31 @@ macro_rules! delivered {
         }
 
         $crate::type_first_reader!(Delivered { $($event),* });
+
+        impl Delivered {
+            /// Every event's type, as on the wire.
+            pub const TYPES: &[&str] = &[$(stringify!($event)),*];
+
+            /// Reads a frame the server sent, `{"type", "payload"}`, through
+            /// a parsed `Value` (what the browser uses, see
+            /// [`json_read`](crate::json_read); the same as serde's reading
+            /// of it, tested).
+            pub fn read_json_text(text: &str) -> Result<Self, crate::json_read::Unreadable> {
+                use crate::json_read::{ReadJson, Unreadable, object};
+                let frame: serde_json::Value =
+                    serde_json::from_str(text).map_err(|error| Unreadable(error.to_string()))?;
+                let frame = object(&frame)?;
+                let (Some(serde_json::Value::String(kind)), Some(payload)) =
+                    (frame.get("type"), frame.get("payload"))
+                else {
+                    return Err(Unreadable("not {\"type\", \"payload\"}".to_owned()));
+                };
+                Ok(match kind.as_str() {
+                    $(stringify!($event) => Self::$event($event::read_json(payload)?),)*
+                    other => return Err(Unreadable(format!("unknown event {other}"))),
+                })
+            }
+        }
     };
 }
 
@@ -215,6 +240,189 @@ mod tests {
             let error = serde_json::from_str::<Delivered>(text)
                 .expect_err(text)
                 .to_string();
+            assert!(error.contains(why), "{text}: {error}");
+        }
+    }
+
+    /// One of every event a client receives, its fields filled (options
+    /// both ways).
+    fn one_of_each() -> Vec<Delivered> {
+        let (game_id, player_id, other) = (
+            GameId::from_u128(1),
+            UserId::from_u128(2),
+            UserId::from_u128(3),
+        );
+        let alias = Alias::parse("Zoë").expect("an alias");
+        let board = crate::Board::default()
+            .place(0, 0, crate::Mark::X)
+            .and_then(|board| board.place(2, 1, crate::Mark::O))
+            .expect("a board");
+        let score = |user_id, score| ScoreEntry {
+            user_id,
+            alias: alias.clone(),
+            score,
+        };
+        vec![
+            Delivered::GameCreated(GameCreated {
+                game_id,
+                creator: player_id,
+                version: 1,
+            }),
+            Delivered::PlayerJoinedAGame(PlayerJoinedAGame {
+                game_id,
+                player_id,
+                version: 2,
+            }),
+            Delivered::GameStarted(GameStarted {
+                game_id,
+                players: vec![player_id, other],
+                version: 3,
+            }),
+            Delivered::WaitingForPlayerPlay(WaitingForPlayerPlay {
+                game_id,
+                player_id,
+                timeout_ms: 20_000,
+                deadline: 1_700_000_000_000,
+                version: 4,
+            }),
+            Delivered::MarkPlaced(MarkPlaced {
+                game_id,
+                player_id,
+                x: 2,
+                y: 1,
+                version: 5,
+            }),
+            Delivered::BoardUpdated(BoardUpdated {
+                game_id,
+                board,
+                version: 6,
+            }),
+            Delivered::TurnTimeout(TurnTimeout {
+                game_id,
+                player_id,
+                version: 7,
+            }),
+            Delivered::GameEnded(GameEnded {
+                game_id,
+                result: GameResult::PlayerWon,
+                winner: Some(other),
+                version: 8,
+            }),
+            Delivered::GameEnded(GameEnded {
+                game_id,
+                result: GameResult::Draw,
+                winner: None,
+                version: 9,
+            }),
+            Delivered::GameErrorOccurred(GameErrorOccurred {
+                game_id,
+                player_id,
+                reason: GameError::PositionAlreadyFilled,
+            }),
+            Delivered::UsersOnlineUpdated(UsersOnlineUpdated {
+                users: vec![OnlineUser {
+                    user_id: player_id,
+                    alias: alias.clone(),
+                }],
+                total: 12,
+            }),
+            Delivered::TopThreeListUpdated(TopThreeListUpdated {
+                previous: vec![],
+                current: vec![score(player_id, 300), score(other, 100)],
+            }),
+            Delivered::UserInvited(UserInvited {
+                inviter_id: player_id,
+                invited_id: other,
+                game_id,
+            }),
+            Delivered::InvitationDeclined(InvitationDeclined {
+                game_id,
+                invited_id: other,
+                inviter_id: player_id,
+            }),
+            Delivered::UserCreated(UserCreated {
+                user_id: player_id,
+                alias: alias.clone(),
+                created_at: 42,
+            }),
+            Delivered::UserErrorOccurred(UserErrorOccurred {
+                user_id: player_id,
+                reason: UserError::UserAlreadyExists,
+            }),
+            Delivered::PlayerScoreChanged(PlayerScoreChanged {
+                user_id: other,
+                alias: alias.clone(),
+                score: 200,
+            }),
+            Delivered::QuickPlayQueued(QuickPlayQueued { player_id }),
+            Delivered::LiveGamesUpdated(LiveGamesUpdated {
+                games: vec![LiveGameSummary {
+                    game_id,
+                    players: vec![player_id, other],
+                    moves: 3,
+                    started_at: 1_700_000_000_000,
+                }],
+                total: 1,
+            }),
+            Delivered::WatchersChanged(WatchersChanged {
+                game_id,
+                watching: 2,
+                version: 10,
+            }),
+            Delivered::QuickPlayLeft(QuickPlayLeft { player_id }),
+        ]
+    }
+
+    #[test]
+    fn the_browsers_reading_gives_what_serde_reads_for_every_event() {
+        let events = one_of_each();
+        let kinds: std::collections::HashSet<_> =
+            events.iter().map(std::mem::discriminant).collect();
+        assert_eq!(kinds.len(), Delivered::TYPES.len(), "one of each");
+        for event in events {
+            let text = serde_json::to_string(&event).expect("serialises");
+            assert_eq!(
+                Delivered::read_json_text(&text),
+                Ok(event.clone()),
+                "{text}"
+            );
+            assert_eq!(serde_json::from_str::<Delivered>(&text).ok(), Some(event));
+        }
+        // Keys in another order, unknown keys and a missing option read as
+        // serde reads them.
+        let reordered = r#"{"payload":{"version":9,"winner":null,"result":"DRAW","gameId":"00000000-0000-0000-0000-000000000001","extra":[]},"type":"GameEnded"}"#;
+        let ended = Delivered::read_json_text(reordered).expect("reads");
+        let without_winner = reordered.replace(r#""winner":null,"#, "");
+        assert_eq!(Delivered::read_json_text(&without_winner), Ok(ended));
+        for (text, why) in [
+            ("not json", "expected ident"),
+            ("[]", "expected an object"),
+            (
+                r#"{"type":"UsersOnlineUpdated"}"#,
+                "not {\"type\", \"payload\"}",
+            ),
+            (
+                r#"{"type":"NoSuchEvent","payload":{}}"#,
+                "unknown event NoSuchEvent",
+            ),
+            (
+                r#"{"type":"UsersOnlineUpdated","payload":{"users":[]}}"#,
+                "missing field total",
+            ),
+            (
+                r#"{"type":"QuickPlayLeft","payload":{"playerId":"x"}}"#,
+                "player_id: invalid character",
+            ),
+            (
+                r#"{"type":"MarkPlaced","payload":{"gameId":"00000000-0000-0000-0000-000000000001","playerId":"00000000-0000-0000-0000-000000000002","x":300,"y":0,"version":1}}"#,
+                "x: expected a u8",
+            ),
+            (
+                r#"{"type":"UserCreated","payload":{"userId":"00000000-0000-0000-0000-000000000002","alias":"","createdAt":1}}"#,
+                "alias:",
+            ),
+        ] {
+            let error = Delivered::read_json_text(text).expect_err(text).0;
             assert!(error.contains(why), "{text}: {error}");
         }
     }

@@ -20,6 +20,8 @@ macro_rules! effect_structs {
         // effect outlives a release that drops one of its fields.
         #[serde(rename_all = "camelCase")]
         pub struct $name { $($(#[$field_meta])* pub $field: $ty),* }
+
+        crate::json_struct!($name { $($field),* });
     )*};
 }
 
@@ -237,6 +239,8 @@ pub struct OnlineUser {
     pub alias: Alias,
 }
 
+crate::json_struct!(OnlineUser { user_id, alias });
+
 /// A game and its players, for routing.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -263,6 +267,13 @@ pub struct LiveGameSummary {
     pub started_at: u64,
 }
 
+crate::json_struct!(LiveGameSummary {
+    game_id,
+    players,
+    moves,
+    started_at
+});
+
 /// What `GetLiveGames` answers.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -284,6 +295,12 @@ pub struct ScoreEntry {
     /// Their score.
     pub score: u64,
 }
+
+crate::json_struct!(ScoreEntry {
+    user_id,
+    alias,
+    score
+});
 
 /// How a game ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

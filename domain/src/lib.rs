@@ -19,6 +19,7 @@ pub mod game;
 pub mod history;
 pub mod hosting;
 pub mod ids;
+pub mod json_read;
 mod kept_game;
 mod playing_stored;
 pub mod presence;

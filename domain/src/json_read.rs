@@ -1,0 +1,267 @@
+//! The events read by hand from a parsed `serde_json::Value`, for the
+//! browser.
+//!
+//! Serde's derive compiles, for each type it reads, a reader of its own
+//! for each format: in the browser bundle, decoding the twenty events the
+//! socket brings was 20 KB of 347 gzip (docs/performance.md, "The browser
+//! bundle"). Here the text is parsed once into a `Value` (code the bundle
+//! has anyway) and each payload's fields are taken from it by a few calls
+//! of small non-generic functions; the structs' readers come from the
+//! same field lists as their definitions (`effect_structs!`,
+//! [`json_struct!`](crate::json_struct)), so they cannot drift apart, and
+//! a test reads every event serde writes back to the same value.
+//! The server reads with serde.
+
+use serde::Deserialize;
+use serde_json::Map;
+#[doc(hidden)]
+pub use serde_json::Value;
+
+use crate::ids::{GameId, UserId};
+
+/// Why a value does not read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unreadable(pub String);
+
+impl Unreadable {
+    fn expected(what: &str) -> Self {
+        Self(format!("expected {what}"))
+    }
+
+    /// The same, said of field `name`.
+    #[inline(never)]
+    fn at(self, name: &str) -> Self {
+        Self(format!("{name}: {}", self.0))
+    }
+}
+
+impl std::fmt::Display for Unreadable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A type read from a parsed JSON value.
+pub trait ReadJson: Sized {
+    /// Reads it from `value`.
+    fn read_json(value: &Value) -> Result<Self, Unreadable>;
+
+    /// What an absent field reads as: nothing but an `Option` may be absent.
+    fn absent() -> Option<Self> {
+        None
+    }
+}
+
+/// Field `snake_name` of `object`, whose keys are camelCase (`game_id` is
+/// `gameId`).
+pub fn field<T: ReadJson>(object: &Map<String, Value>, snake_name: &str) -> Result<T, Unreadable> {
+    match lookup(object, snake_name) {
+        Some(value) => T::read_json(value).map_err(|error| error.at(snake_name)),
+        None => T::absent().ok_or_else(|| missing(snake_name)),
+    }
+}
+
+/// Field `snake_name`'s value (the part of [`field`] that is the same for
+/// every type).
+fn lookup<'a>(object: &'a Map<String, Value>, snake_name: &str) -> Option<&'a Value> {
+    object
+        .iter()
+        .find(|(key, _)| is_camel_of(key, snake_name))
+        .map(|(_, value)| value)
+}
+
+fn missing(snake_name: &str) -> Unreadable {
+    Unreadable(format!("missing field {snake_name}"))
+}
+
+/// `value` as an object.
+pub fn object(value: &Value) -> Result<&Map<String, Value>, Unreadable> {
+    value
+        .as_object()
+        .ok_or_else(|| Unreadable::expected("an object"))
+}
+
+/// Whether `camel` is `snake` in camelCase (each `_x` an `X`).
+fn is_camel_of(camel: &str, snake: &str) -> bool {
+    let mut camel = camel.chars();
+    let mut snake = snake.chars();
+    while let Some(s) = snake.next() {
+        let expected = match s {
+            '_' => match snake.next() {
+                Some(next) => next.to_ascii_uppercase(),
+                None => return false,
+            },
+            other => other,
+        };
+        if camel.next() != Some(expected) {
+            return false;
+        }
+    }
+    camel.next().is_none()
+}
+
+fn unsigned(value: &Value) -> Result<u64, Unreadable> {
+    value
+        .as_u64()
+        .ok_or_else(|| Unreadable::expected("an unsigned integer"))
+}
+
+impl ReadJson for u64 {
+    fn read_json(value: &Value) -> Result<Self, Unreadable> {
+        unsigned(value)
+    }
+}
+
+impl ReadJson for u32 {
+    fn read_json(value: &Value) -> Result<Self, Unreadable> {
+        Self::try_from(unsigned(value)?).map_err(|_| Unreadable::expected("a u32"))
+    }
+}
+
+impl ReadJson for u8 {
+    fn read_json(value: &Value) -> Result<Self, Unreadable> {
+        Self::try_from(unsigned(value)?).map_err(|_| Unreadable::expected("a u8"))
+    }
+}
+
+impl ReadJson for i64 {
+    fn read_json(value: &Value) -> Result<Self, Unreadable> {
+        value
+            .as_i64()
+            .ok_or_else(|| Unreadable::expected("an integer"))
+    }
+}
+
+fn text(value: &Value) -> Result<&str, Unreadable> {
+    value
+        .as_str()
+        .ok_or_else(|| Unreadable::expected("a string"))
+}
+
+impl ReadJson for String {
+    fn read_json(value: &Value) -> Result<Self, Unreadable> {
+        text(value).map(str::to_owned)
+    }
+}
+
+impl ReadJson for uuid::Uuid {
+    fn read_json(value: &Value) -> Result<Self, Unreadable> {
+        uuid::Uuid::parse_str(text(value)?).map_err(|error| Unreadable(error.to_string()))
+    }
+}
+
+impl ReadJson for UserId {
+    fn read_json(value: &Value) -> Result<Self, Unreadable> {
+        uuid::Uuid::read_json(value).map(Self::from)
+    }
+}
+
+impl ReadJson for GameId {
+    fn read_json(value: &Value) -> Result<Self, Unreadable> {
+        uuid::Uuid::read_json(value).map(Self::from)
+    }
+}
+
+impl ReadJson for crate::Alias {
+    fn read_json(value: &Value) -> Result<Self, Unreadable> {
+        Self::parse(text(value)?).map_err(|error| Unreadable(error.to_string()))
+    }
+}
+
+impl<T: ReadJson> ReadJson for Option<T> {
+    fn read_json(value: &Value) -> Result<Self, Unreadable> {
+        match value {
+            Value::Null => Ok(None),
+            value => T::read_json(value).map(Some),
+        }
+    }
+
+    fn absent() -> Option<Self> {
+        Some(None)
+    }
+}
+
+impl<T: ReadJson> ReadJson for Vec<T> {
+    fn read_json(value: &Value) -> Result<Self, Unreadable> {
+        value
+            .as_array()
+            .ok_or_else(|| Unreadable::expected("an array"))?
+            .iter()
+            .map(T::read_json)
+            .collect()
+    }
+}
+
+/// Reads the small types (the board, the enums) with serde, from the
+/// `Value`: their readers are small, and their wire shapes stay serde's.
+macro_rules! read_with_serde {
+    ($($type:ty),* $(,)?) => {$(
+        impl ReadJson for $type {
+            fn read_json(value: &Value) -> Result<Self, Unreadable> {
+                Self::deserialize(value).map_err(|error| Unreadable(error.to_string()))
+            }
+        }
+    )*};
+}
+
+read_with_serde!(
+    crate::Board,
+    crate::Move,
+    crate::GameResult,
+    crate::GameError,
+    crate::UserError,
+    crate::bot::Level,
+);
+
+/// Implements [`ReadJson`] for a struct whose fields are all named here,
+/// read from an object with camelCase keys (unknown keys are ignored, as
+/// serde's derive does).
+#[macro_export]
+macro_rules! json_struct {
+    ($name:ident { $($field:ident),* $(,)? }) => {
+        impl $crate::json_read::ReadJson for $name {
+            #[allow(unused_variables)]
+            fn read_json(
+                value: &$crate::json_read::Value,
+            ) -> Result<Self, $crate::json_read::Unreadable> {
+                let object = $crate::json_read::object(value)?;
+                Ok(Self {
+                    $($field: $crate::json_read::field(object, stringify!($field))?,)*
+                })
+            }
+        }
+    };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn camel_case_keys_match_snake_case_fields() {
+        assert!(is_camel_of("gameId", "game_id"));
+        assert!(is_camel_of("timeoutMs", "timeout_ms"));
+        assert!(is_camel_of("x", "x"));
+        assert!(!is_camel_of("game_id", "game_id"));
+        assert!(!is_camel_of("gameIdx", "game_id"));
+        assert!(!is_camel_of("game", "game_id"));
+    }
+
+    #[test]
+    fn numbers_strings_and_options_read_or_say_why_not() {
+        assert_eq!(u8::read_json(&json!(2)), Ok(2));
+        assert!(u8::read_json(&json!(256)).is_err());
+        assert!(u64::read_json(&json!(-1)).is_err());
+        assert!(u64::read_json(&json!(1.5)).is_err());
+        assert_eq!(Option::<u32>::read_json(&json!(null)), Ok(None));
+        assert!(UserId::read_json(&json!("not a uuid")).is_err());
+        let object = json!({ "gameId": 1 });
+        let object = object.as_object().unwrap();
+        let missing: Result<u64, _> = field(object, "version");
+        assert_eq!(missing, Err(Unreadable("missing field version".into())));
+        assert_eq!(field::<Option<u64>>(object, "version"), Ok(None));
+        let wrong: Result<String, _> = field(object, "game_id");
+        assert_eq!(wrong, Err(Unreadable("game_id: expected a string".into())));
+    }
+}
