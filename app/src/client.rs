@@ -193,7 +193,14 @@ impl Client {
 
     /// Applies one frame from the socket.
     pub fn receive(&self, text: &str, local_now_ms: f64) {
-        if let Ok(frame) = serde_json::from_str::<ServerFrame>(text) {
+        // Parsed once, then read as a frame of the socket's own or an event.
+        let Ok((kind, payload)) = domain::json_read::tagged(text) else {
+            return;
+        };
+        if let Some(frame) = ServerFrame::read_payload(&kind, &payload) {
+            let Ok(frame) = frame else {
+                return;
+            };
             match frame {
                 ServerFrame::Connected(Connected { server_time_ms }) => {
                     // A new socket: nothing sent on the old one will be answered.
@@ -217,7 +224,7 @@ impl Client {
             }
             return;
         }
-        let Ok(event) = Delivered::read_json_text(text) else {
+        let Some(Ok(event)) = Delivered::read_payload(&kind, &payload) else {
             return;
         };
         self.deliver(&event);

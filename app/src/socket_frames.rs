@@ -10,8 +10,8 @@ use serde::{Deserialize, Serialize};
 pub const SOCKET_PATH: &str = "/api/ws";
 
 /// A frame from the server to a browser: each variant's payload a struct
-/// of the same name. Browsers read it `type` first
-/// ([`domain::type_first_reader`]), as the server writes it.
+/// of the same name. Browsers read it through a parsed `Value`
+/// ([`domain::json_read`]), as they read the events.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "type", content = "payload")]
 pub enum ServerFrame {
@@ -27,7 +27,7 @@ pub enum ServerFrame {
     Refused(Refused),
 }
 
-domain::type_first_reader!(ServerFrame {
+domain::json_tagged!(ServerFrame {
     Connected,
     ReloadGame,
     CommandAnswered,
@@ -45,6 +45,8 @@ pub struct Connected {
     pub server_time_ms: u64,
 }
 
+domain::json_struct!(Connected { server_time_ms });
+
 /// The events of a game the client resumed are no longer all kept:
 /// reload the game with `GetGame`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -53,6 +55,8 @@ pub struct ReloadGame {
     /// The game.
     pub game_id: GameId,
 }
+
+domain::json_struct!(ReloadGame { game_id });
 
 /// A command sent on the socket (`Command`) was applied, as `POST
 /// /api/commands` answers `{"accepted": true}`.
@@ -65,6 +69,8 @@ pub struct CommandAnswered {
     pub accepted: bool,
 }
 
+domain::json_struct!(CommandAnswered { id, accepted });
+
 /// A command sent on the socket was refused, with the error `POST
 /// /api/commands` would answer.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -76,6 +82,8 @@ pub struct CommandRefused {
     pub error: crate::api::ErrorBody,
 }
 
+domain::json_struct!(CommandRefused { id, error });
+
 /// A frame from the client was not understood (the socket stays open).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -83,6 +91,8 @@ pub struct Refused {
     /// Why, in words.
     pub message: String,
 }
+
+domain::json_struct!(Refused { message });
 
 /// A frame from a browser to the server.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -136,11 +146,11 @@ mod tests {
             json,
             r#"{"type":"Connected","payload":{"serverTimeMs":42}}"#
         );
-        assert_eq!(serde_json::from_str::<ServerFrame>(&json).unwrap(), frame);
+        assert_eq!(ServerFrame::read_json_text(&json), Ok(frame));
     }
 
     #[test]
-    fn every_server_frame_reads_back_as_written_type_first() {
+    fn every_server_frame_reads_back_as_written() {
         let frames = [
             ServerFrame::Connected(Connected { server_time_ms: 42 }),
             ServerFrame::ReloadGame(ReloadGame {
@@ -162,29 +172,36 @@ mod tests {
                 message: "no".to_owned(),
             }),
         ];
+        assert_eq!(frames.len(), ServerFrame::TYPES.len(), "one of each");
         for frame in frames {
             let json = serde_json::to_string(&frame).unwrap();
             assert!(json.starts_with(r#"{"type":"#), "{json}");
-            assert_eq!(serde_json::from_str::<ServerFrame>(&json).unwrap(), frame);
+            assert_eq!(ServerFrame::read_json_text(&json), Ok(frame));
         }
     }
 
     #[test]
-    fn a_server_frame_payload_first_or_an_event_is_not_read_as_one() {
+    fn an_event_is_not_read_as_a_server_frame_nor_a_frame_without_its_payload() {
+        let payload_first = r#"{"payload":{"serverTimeMs":1},"type":"Connected"}"#;
+        assert_eq!(
+            ServerFrame::read_json_text(payload_first),
+            Ok(ServerFrame::Connected(Connected { server_time_ms: 1 }))
+        );
+        let (kind, payload) =
+            domain::json_read::tagged(r#"{"type":"MarkPlaced","payload":{}}"#).expect("a frame");
+        assert!(ServerFrame::read_payload(&kind, &payload).is_none());
         for (text, why) in [
             (
-                r#"{"payload":{"serverTimeMs":1},"type":"Connected"}"#,
-                "`type` comes first",
-            ),
-            (
                 r#"{"type":"MarkPlaced","payload":{}}"#,
-                "unknown variant `MarkPlaced`",
+                "unknown type MarkPlaced",
             ),
-            (r#"{"type":"Connected"}"#, "missing field `payload`"),
+            (r#"{"type":"Connected"}"#, r#"not {"type", "payload"}"#),
+            (
+                r#"{"type":"CommandRefused","payload":{"id":1,"error":{"code":"NOPE","message":""}}}"#,
+                "error: code: unknown variant `NOPE`",
+            ),
         ] {
-            let error = serde_json::from_str::<ServerFrame>(text)
-                .expect_err(text)
-                .to_string();
+            let error = ServerFrame::read_json_text(text).expect_err(text).0;
             assert!(error.contains(why), "{text}: {error}");
         }
     }

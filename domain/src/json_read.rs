@@ -138,6 +138,14 @@ fn text(value: &Value) -> Result<&str, Unreadable> {
         .ok_or_else(|| Unreadable::expected("a string"))
 }
 
+impl ReadJson for bool {
+    fn read_json(value: &Value) -> Result<Self, Unreadable> {
+        value
+            .as_bool()
+            .ok_or_else(|| Unreadable::expected("true or false"))
+    }
+}
+
 impl ReadJson for String {
     fn read_json(value: &Value) -> Result<Self, Unreadable> {
         text(value).map(str::to_owned)
@@ -212,6 +220,56 @@ read_with_serde!(
     crate::UserError,
     crate::bot::Level,
 );
+
+/// A frame, `{"type", "payload"}`, parsed: its type and its payload (in
+/// any order; other keys are ignored).
+pub fn tagged(text: &str) -> Result<(String, Value), Unreadable> {
+    let frame: Value = serde_json::from_str(text).map_err(|error| Unreadable(error.to_string()))?;
+    let Value::Object(mut frame) = frame else {
+        return Err(Unreadable::expected("an object"));
+    };
+    match (frame.remove("type"), frame.remove("payload")) {
+        (Some(Value::String(kind)), Some(payload)) => Ok((kind, payload)),
+        (Some(_), Some(_)) => Err(Unreadable::expected("a string type")),
+        _ => Err(Unreadable(r#"not {"type", "payload"}"#.to_owned())),
+    }
+}
+
+/// Implements, for an enum whose variants each hold the payload struct of
+/// their name (`Variant(Variant)`), the reading of its frames:
+/// `TYPES`, `read_payload` (the frame of a type and payload [`tagged`]
+/// split, `None` for a type that is none of the enum's) and
+/// `read_json_text`.
+#[macro_export]
+macro_rules! json_tagged {
+    ($enum:ident { $($variant:ident),* $(,)? }) => {
+        impl $enum {
+            /// Every variant's type, as on the wire.
+            pub const TYPES: &[&str] = &[$(stringify!($variant)),*];
+
+            /// The frame of type `kind` with `payload`; `None` if `kind`
+            /// is none of these.
+            pub fn read_payload(
+                kind: &str,
+                payload: &$crate::json_read::Value,
+            ) -> Option<Result<Self, $crate::json_read::Unreadable>> {
+                use $crate::json_read::ReadJson;
+                Some(match kind {
+                    $(stringify!($variant) => $variant::read_json(payload).map(Self::$variant),)*
+                    _ => return None,
+                })
+            }
+
+            /// Reads a frame, `{"type", "payload"}`.
+            pub fn read_json_text(text: &str) -> Result<Self, $crate::json_read::Unreadable> {
+                let (kind, payload) = $crate::json_read::tagged(text)?;
+                Self::read_payload(&kind, &payload).unwrap_or_else(|| {
+                    Err($crate::json_read::Unreadable(format!("unknown type {kind}")))
+                })
+            }
+        }
+    };
+}
 
 /// Implements [`ReadJson`] for a struct whose fields are all named here,
 /// read from an object with camelCase keys (unknown keys are ignored, as

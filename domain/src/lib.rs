@@ -26,7 +26,6 @@ pub mod presence;
 mod queries;
 pub mod quick_play;
 pub mod scoring;
-pub mod type_first;
 pub mod users;
 pub mod view;
 

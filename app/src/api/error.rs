@@ -73,6 +73,14 @@ pub struct ErrorBody {
     pub message: String,
 }
 
+domain::json_struct!(ErrorBody { code, message });
+
+impl domain::json_read::ReadJson for ErrorCode {
+    fn read_json(value: &serde_json::Value) -> Result<Self, domain::json_read::Unreadable> {
+        Self::deserialize(value).map_err(|error| domain::json_read::Unreadable(error.to_string()))
+    }
+}
+
 impl ApiError {
     /// An error with this code and message.
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
