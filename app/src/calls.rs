@@ -4,6 +4,7 @@
 //! the browser too.
 
 use bus::{Command, Query};
+use domain::json_read::ReadJson;
 use serde_json::json;
 
 use crate::api::{ApiError, ErrorCode, commands, queries};
@@ -19,15 +20,20 @@ pub async fn command<C: Command>(command: C) -> Result<(), ApiError> {
 ///
 /// The API answers a query whose answer is nothing (`None`) with 404: for a
 /// query whose answer type is an `Option`, that is `Ok(None)` here.
-pub async fn query<Q: Query>(query: Q) -> Result<Q::Answer, ApiError> {
+pub async fn query<Q: Query>(query: Q) -> Result<Q::Answer, ApiError>
+where
+    Q::Answer: ReadJson,
+{
     let answer = match queries(json!({ "type": Q::TYPE, "payload": query })).await {
         Ok(answer) => answer,
         Err(error) if error.code() == ErrorCode::NotFound => {
-            return serde_json::from_value(serde_json::Value::Null).map_err(|_| error);
+            return Q::Answer::read_json(&serde_json::Value::Null).map_err(|_| error);
         }
         Err(error) => return Err(error),
     };
-    serde_json::from_value(answer).map_err(|error| {
+    // Read by hand from the `Value`, as the socket's events are
+    // (`domain::json_read`), not by each answer type's serde reader.
+    Q::Answer::read_json(&answer).map_err(|error| {
         ApiError::new(
             ErrorCode::Internal,
             format!("unexpected {} answer: {error}", Q::TYPE),

@@ -165,6 +165,13 @@ pub struct Move {
     pub at: u64,
 }
 
+crate::json_struct!(Move {
+    player_id,
+    x,
+    y,
+    at
+});
+
 #[cfg(test)]
 impl Board {
     /// A board drawn as three rows of `X`, `O` and anything else for empty.

@@ -101,6 +101,8 @@ pub struct Recent {
     pub older_pages: u32,
 }
 
+crate::json_struct!(Recent { games, older_pages });
+
 /// Adds a finished game to the history of its player number `index` (a
 /// handler per player, keyed by [`player`]). A page that fills up goes out
 /// as [`HistoryPageFilled`].

@@ -1,5 +1,5 @@
-//! The events read by hand from a parsed `serde_json::Value`, for the
-//! browser.
+//! The events, the socket's frames and the queries' answers read by hand
+//! from a parsed `serde_json::Value`, for the browser.
 //!
 //! Serde's derive compiles, for each type it reads, a reader of its own
 //! for each format: in the browser bundle, decoding the twenty events the
@@ -9,7 +9,7 @@
 //! of small non-generic functions; the structs' readers come from the
 //! same field lists as their definitions (`effect_structs!`,
 //! [`json_struct!`](crate::json_struct)), so they cannot drift apart, and
-//! a test reads every event serde writes back to the same value.
+//! tests read every event and answer serde writes back to the same value.
 //! The server reads with serde.
 
 use serde::Deserialize;
@@ -72,6 +72,18 @@ fn lookup<'a>(object: &'a Map<String, Value>, snake_name: &str) -> Option<&'a Va
 
 fn missing(snake_name: &str) -> Unreadable {
     Unreadable(format!("missing field {snake_name}"))
+}
+
+/// Field `snake_name`, or `T`'s default when it is absent (a field serde
+/// reads with `#[serde(default)]`).
+pub fn field_or_default<T: ReadJson + Default>(
+    object: &Map<String, Value>,
+    snake_name: &str,
+) -> Result<T, Unreadable> {
+    match lookup(object, snake_name) {
+        Some(value) => T::read_json(value).map_err(|error| error.at(snake_name)),
+        None => Ok(T::default()),
+    }
 }
 
 /// `value` as an object.
@@ -214,7 +226,8 @@ macro_rules! read_with_serde {
 
 read_with_serde!(
     crate::Board,
-    crate::Move,
+    crate::Mark,
+    crate::view::Stage,
     crate::GameResult,
     crate::GameError,
     crate::UserError,
@@ -273,10 +286,11 @@ macro_rules! json_tagged {
 
 /// Implements [`ReadJson`] for a struct whose fields are all named here,
 /// read from an object with camelCase keys (unknown keys are ignored, as
-/// serde's derive does).
+/// serde's derive does); those after `; default` take their default when
+/// absent, as `#[serde(default)]` fields do.
 #[macro_export]
 macro_rules! json_struct {
-    ($name:ident { $($field:ident),* $(,)? }) => {
+    ($name:ident { $($field:ident),* $(; default $($defaulted:ident),*)? $(,)? }) => {
         impl $crate::json_read::ReadJson for $name {
             #[allow(unused_variables)]
             fn read_json(
@@ -285,6 +299,10 @@ macro_rules! json_struct {
                 let object = $crate::json_read::object(value)?;
                 Ok(Self {
                     $($field: $crate::json_read::field(object, stringify!($field))?,)*
+                    $($($defaulted: $crate::json_read::field_or_default(
+                        object,
+                        stringify!($defaulted),
+                    )?,)*)?
                 })
             }
         }
@@ -295,6 +313,83 @@ macro_rules! json_struct {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    /// What serde writes reads back the same, by hand.
+    fn round_trip<T: ReadJson + serde::Serialize + PartialEq + std::fmt::Debug>(value: T) {
+        let json = serde_json::to_value(&value).expect("serialises");
+        assert_eq!(T::read_json(&json), Ok(value), "{json}");
+    }
+
+    #[test]
+    fn the_queries_answers_read_back_as_serde_writes_them() {
+        use crate::history::Recent;
+        use crate::users::User;
+        use crate::view::{GameView, Seat, Stage};
+        use crate::{Board, GameArchived, GameResult, Mark, Move};
+        let (game_id, alice, bob) = (
+            GameId::from_u128(1),
+            UserId::from_u128(2),
+            UserId::from_u128(3),
+        );
+        let archived = GameArchived {
+            game_id,
+            players: vec![alice, bob],
+            started_at: 10,
+            ended_at: 20,
+            result: GameResult::PlayerWon,
+            winner: Some(alice),
+            moves: vec![Move {
+                player_id: alice,
+                x: 0,
+                y: 2,
+                at: 11,
+            }],
+        };
+        let view = GameView {
+            game_id,
+            stage: Stage::Ended,
+            players: vec![
+                Seat {
+                    user_id: alice,
+                    mark: Mark::X,
+                },
+                Seat {
+                    user_id: bob,
+                    mark: Mark::O,
+                },
+            ],
+            board: Board::default().place(0, 2, Mark::X).expect("a board"),
+            turn: None,
+            deadline: Some(30),
+            result: Some(GameResult::PlayerWon),
+            winner: Some(alice),
+            invited: None,
+            version: 9,
+            watching: 4,
+        };
+        round_trip(Some(view.clone()));
+        round_trip(None::<GameView>);
+        round_trip(Some(User {
+            user_id: bob,
+            alias: crate::Alias::parse("bob").expect("an alias"),
+            created_at: 5,
+        }));
+        round_trip(Recent {
+            games: vec![archived.clone()],
+            older_pages: 2,
+        });
+        round_trip(vec![archived.clone(), archived]);
+        // `watching` is read as serde's `#[serde(default)]` reads it.
+        let mut older = serde_json::to_value(&view).expect("serialises");
+        older.as_object_mut().expect("an object").remove("watching");
+        assert_eq!(
+            GameView::read_json(&older),
+            Ok(GameView {
+                watching: 0,
+                ..view
+            })
+        );
+    }
 
     #[test]
     fn camel_case_keys_match_snake_case_fields() {

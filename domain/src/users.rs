@@ -20,6 +20,12 @@ pub struct User {
     pub created_at: u64,
 }
 
+crate::json_struct!(User {
+    user_id,
+    alias,
+    created_at
+});
+
 bus::states!(User);
 
 /// `CreateUser`: a new user; an id that exists is refused.

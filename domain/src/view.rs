@@ -29,6 +29,8 @@ pub struct Seat {
     pub mark: Mark,
 }
 
+crate::json_struct!(Seat { user_id, mark });
+
 /// The answer to `GetGame`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -57,6 +59,11 @@ pub struct GameView {
     #[serde(default)]
     pub watching: u32,
 }
+
+crate::json_struct!(GameView {
+    game_id, stage, players, board, turn, deadline, result, winner, invited, version;
+    default watching
+});
 
 fn seats(players: &[UserId]) -> Vec<Seat> {
     players
