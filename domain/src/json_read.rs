@@ -237,7 +237,10 @@ read_with_serde!(
 /// A frame, `{"type", "payload"}`, parsed: its type and its payload (in
 /// any order; other keys are ignored).
 pub fn tagged(text: &str) -> Result<(String, Value), Unreadable> {
-    let frame: Value = serde_json::from_str(text).map_err(|error| Unreadable(error.to_string()))?;
+    // From bytes, as the server functions' client parses its answers: one
+    // parser in the bundle, not one for `str` and one for bytes.
+    let frame: Value =
+        serde_json::from_slice(text.as_bytes()).map_err(|error| Unreadable(error.to_string()))?;
     let Value::Object(mut frame) = frame else {
         return Err(Unreadable::expected("an object"));
     };
