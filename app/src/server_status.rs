@@ -4,6 +4,8 @@
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use crate::api::ApiError;
+
 /// The server's answer to [`fetch_server_status`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -18,15 +20,25 @@ pub struct ServerStatus {
 
 /// Asks the server for its [`ServerStatus`].
 #[server(prefix = "/api", endpoint = "status", input = leptos::server_fn::codec::Json)]
-pub async fn fetch_server_status() -> Result<ServerStatus, ServerFnError> {
-    let missing = || ServerFnError::new("the server did not provide its status");
-    let ssr::OpenSockets(open) = use_context::<ssr::OpenSockets>().ok_or_else(missing)?;
-    let ssr::ServerClock(now_ms) = use_context::<ssr::ServerClock>().ok_or_else(missing)?;
-    Ok(ServerStatus {
-        version: env!("CARGO_PKG_VERSION").to_owned(),
-        server_time_ms: now_ms(),
-        live_connections: open(),
-    })
+pub async fn fetch_server_status() -> Result<ServerStatus, ApiError> {
+    // The API's error, as every other server function answers: Leptos's
+    // own `ServerFnError` brought its codec into the bundle for this one.
+    let missing = || {
+        ApiError::new(
+            crate::api::ErrorCode::Internal,
+            "the server did not provide its status",
+        )
+    };
+    let status = || {
+        let ssr::OpenSockets(open) = use_context::<ssr::OpenSockets>().ok_or_else(missing)?;
+        let ssr::ServerClock(now_ms) = use_context::<ssr::ServerClock>().ok_or_else(missing)?;
+        Ok(ServerStatus {
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+            server_time_ms: now_ms(),
+            live_connections: open(),
+        })
+    };
+    crate::api::with_status(status())
 }
 
 /// What the server provides for [`fetch_server_status`] to read.

@@ -16,6 +16,8 @@ mod error;
 #[cfg(feature = "ssr")]
 pub mod sessions;
 
+#[cfg(feature = "ssr")]
+pub(crate) use error::with_status;
 pub use error::{ApiError, ErrorBody, ErrorCode};
 
 use leptos::prelude::*;
