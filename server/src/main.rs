@@ -17,7 +17,7 @@ static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 /// jemalloc's options, which it reads at its start: freed pages go back to
 /// the system once unused for 3 s rather than its default 10, so what a
-/// burst of arrivals left is returned before the server settles (10,000
+/// burst of arrivals left is returned before the server settles (19,600
 /// players arriving left 500 to 700 bytes a connection more 10 s later on
 /// one thread; no change to the CPU per move: docs/performance.md, "One
 /// thread on one core").
