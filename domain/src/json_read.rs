@@ -6,11 +6,12 @@
 //! socket brings was 20 KB of 347 gzip (docs/performance.md, "The browser
 //! bundle"). Here the text is parsed once into a `Value` (code the bundle
 //! has anyway) and each payload's fields are taken from it by a few calls
-//! of small non-generic functions; the structs' readers come from the
-//! same field lists as their definitions (`effect_structs!`,
-//! [`json_struct!`](crate::json_struct)), so they cannot drift apart, and
-//! tests read every event and answer serde writes back to the same value.
-//! The server reads with serde.
+//! of small non-generic functions. The effects' readers come from the
+//! field lists that define them (`effect_structs!`); the other structs'
+//! from a list beside them ([`json_struct!`](crate::json_struct)), which
+//! builds the struct by its field names, so a field left out is a compile
+//! error. Tests read every event and answer serde writes back to the same
+//! value. The server reads with serde.
 
 use serde::Deserialize;
 use serde_json::Map;
