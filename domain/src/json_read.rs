@@ -219,10 +219,16 @@ macro_rules! read_with_serde {
     ($($type:ty),* $(,)?) => {$(
         impl ReadJson for $type {
             fn read_json(value: &Value) -> Result<Self, Unreadable> {
-                Self::deserialize(value).map_err(|error| Unreadable(error.to_string()))
+                with_serde(value)
             }
         }
     )*};
+}
+
+/// Reads `T` from `value` with serde: for a small type whose reader is
+/// small (a unit enum, the board), which keeps serde's wire shape.
+pub fn with_serde<'a, T: Deserialize<'a>>(value: &'a Value) -> Result<T, Unreadable> {
+    T::deserialize(value).map_err(|error| Unreadable(error.to_string()))
 }
 
 read_with_serde!(

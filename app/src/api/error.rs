@@ -77,7 +77,7 @@ domain::json_struct!(ErrorBody { code, message });
 
 impl domain::json_read::ReadJson for ErrorCode {
     fn read_json(value: &serde_json::Value) -> Result<Self, domain::json_read::Unreadable> {
-        Self::deserialize(value).map_err(|error| domain::json_read::Unreadable(error.to_string()))
+        domain::json_read::with_serde(value)
     }
 }
 
