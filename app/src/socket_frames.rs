@@ -38,7 +38,7 @@ domain::json_tagged!(ServerFrame {
 /// The first frame of every connection: the socket is open end to end
 /// (through any proxy), and this is the server's clock at that moment, so
 /// the browser can count down to server deadlines whatever its own clock says.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Connected {
     /// Server time, in milliseconds since the Unix epoch.
@@ -49,7 +49,7 @@ domain::json_struct!(Connected { server_time_ms });
 
 /// The events of a game the client resumed are no longer all kept:
 /// reload the game with `GetGame`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ReloadGame {
     /// The game.
@@ -60,7 +60,7 @@ domain::json_struct!(ReloadGame { game_id });
 
 /// A command sent on the socket (`Command`) was applied, as `POST
 /// /api/commands` answers `{"accepted": true}`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CommandAnswered {
     /// The id the client gave the command.
@@ -73,7 +73,7 @@ domain::json_struct!(CommandAnswered { id, accepted });
 
 /// A command sent on the socket was refused, with the error `POST
 /// /api/commands` would answer.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CommandRefused {
     /// The id the client gave the command.
@@ -85,7 +85,7 @@ pub struct CommandRefused {
 domain::json_struct!(CommandRefused { id, error });
 
 /// A frame from the client was not understood (the socket stays open).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Refused {
     /// Why, in words.
