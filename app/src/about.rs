@@ -2,7 +2,8 @@
 
 use leptos::prelude::*;
 
-use crate::server_status::{ServerStatus, clock_time, fetch_server_status};
+use crate::calls::server_status;
+use crate::server_status::{ServerStatus, clock_time};
 
 /// Proves the round trip to the server.
 #[component]
@@ -15,7 +16,7 @@ pub fn AboutPage() -> impl IntoView {
     let ask = move |_| {
         pending.set(true);
         leptos::task::spawn_local(async move {
-            answer.set(Some(match fetch_server_status().await {
+            answer.set(Some(match server_status().await {
                 Ok(status) => describe(&status),
                 Err(error) => format!("The server did not answer: {error}"),
             }));

@@ -146,7 +146,7 @@ impl Client {
         }
         #[cfg(not(feature = "hydrate"))]
         let _ = kind;
-        crate::api::commands(command).await.map(|_| ())
+        crate::calls::send_command(command).await
     }
 
     /// Leaves the quick play queue before starting a game some other way,
@@ -386,7 +386,7 @@ impl Client {
     pub fn resync(&self) {
         let client = *self;
         leptos::task::spawn_local(async move {
-            if let Ok(me) = crate::api::me().await {
+            if let Ok(me) = crate::calls::me().await {
                 if let Some(me) = &me {
                     client.learn([(me.user_id, me.alias.clone())]);
                 }

@@ -95,7 +95,7 @@ mod socket {
                         Input::Other => {}
                         Input::Closed => break,
                         Input::Out(Out::Frame(frame)) => {
-                            if let Ok(text) = serde_json::to_string(&frame) {
+                            if let Ok(text) = crate::wire::to_text(&frame) {
                                 let _ = sink.send(Message::Text(text)).await;
                             }
                         }

@@ -21,5 +21,6 @@ pub mod server_status;
 pub mod shell;
 pub mod socket_commands;
 pub mod socket_frames;
+pub mod wire;
 
 pub use shell::{App, shell};

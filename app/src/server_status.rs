@@ -18,6 +18,12 @@ pub struct ServerStatus {
     pub live_connections: u64,
 }
 
+domain::json_struct!(ServerStatus {
+    version,
+    server_time_ms,
+    live_connections
+});
+
 /// Asks the server for its [`ServerStatus`].
 #[server(prefix = "/api", endpoint = "status", input = leptos::server_fn::codec::Json)]
 pub async fn fetch_server_status() -> Result<ServerStatus, ApiError> {

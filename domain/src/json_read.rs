@@ -13,7 +13,6 @@
 //! error. Tests read every event and answer serde writes back to the same
 //! value. The server reads with serde.
 
-use serde::Deserialize;
 use serde_json::Map;
 #[doc(hidden)]
 pub use serde_json::Value;
@@ -213,33 +212,91 @@ impl<T: ReadJson> ReadJson for Vec<T> {
     }
 }
 
-/// Reads the small types (the board, the enums) with serde, from the
-/// `Value`: their readers are small, and their wire shapes stay serde's.
-macro_rules! read_with_serde {
-    ($($type:ty),* $(,)?) => {$(
-        impl ReadJson for $type {
-            fn read_json(value: &Value) -> Result<Self, Unreadable> {
-                with_serde(value)
+impl ReadJson for crate::Board {
+    fn read_json(value: &Value) -> Result<Self, Unreadable> {
+        // As serde writes it (`#[serde(transparent)]`): rows of cells.
+        let rows: Vec<Vec<Option<crate::Mark>>> = ReadJson::read_json(value)?;
+        let mut board = Self::default();
+        if rows.len() != board.cells.len() {
+            return Err(Unreadable::expected("3 rows"));
+        }
+        for (row, cells) in board.cells.iter_mut().zip(rows) {
+            *row = cells
+                .try_into()
+                .map_err(|_| Unreadable::expected("3 cells a row"))?;
+        }
+        Ok(board)
+    }
+}
+
+/// The variant of a unit-only enum that `value` names, as serde writes
+/// it (the variant's name, renamed as the enum's attributes say), among
+/// `all`. Each variant's name comes from serde's writer, so the wire
+/// shape stays serde's; serde's reader is not used, because its error
+/// messages (which can print a number it did not expect) brought float
+/// formatting into the browser bundle (docs/performance.md, "The
+/// browser bundle").
+pub fn unit_variant<T: serde::Serialize + Copy>(value: &Value, all: &[T]) -> Result<T, Unreadable> {
+    let name = text(value)?;
+    all.iter()
+        .copied()
+        .find(|variant| {
+            serde_json::to_value(variant)
+                .ok()
+                .as_ref()
+                .and_then(Value::as_str)
+                == Some(name)
+        })
+        .ok_or_else(|| Unreadable(format!("unknown variant `{name}`")))
+}
+
+/// Implements [`ReadJson`] for a unit-only enum with [`unit_variant`]; a
+/// variant left out of the list does not compile.
+#[macro_export]
+macro_rules! json_unit_enum {
+    ($type:ty { $($variant:ident),* $(,)? }) => {
+        impl $crate::json_read::ReadJson for $type {
+            fn read_json(
+                value: &$crate::json_read::Value,
+            ) -> Result<Self, $crate::json_read::Unreadable> {
+                // Exhaustive: a new variant must be listed above.
+                let _every_variant_listed = |variant: Self| match variant {
+                    $(Self::$variant => (),)*
+                };
+                $crate::json_read::unit_variant(value, &[$(Self::$variant),*])
             }
         }
-    )*};
+    };
 }
 
-/// Reads `T` from `value` with serde: for a small type whose reader is
-/// small (a unit enum, the board), which keeps serde's wire shape.
-pub fn with_serde<'a, T: Deserialize<'a>>(value: &'a Value) -> Result<T, Unreadable> {
-    T::deserialize(value).map_err(|error| Unreadable(error.to_string()))
-}
-
-read_with_serde!(
-    crate::Board,
-    crate::Mark,
-    crate::view::Stage,
-    crate::GameResult,
-    crate::GameError,
-    crate::UserError,
-    crate::bot::Level,
-);
+json_unit_enum!(crate::Mark { X, O });
+json_unit_enum!(crate::view::Stage {
+    Waiting,
+    InProgress,
+    Ended
+});
+json_unit_enum!(crate::GameResult {
+    PlayerWon,
+    Draw,
+    GameAborted
+});
+json_unit_enum!(crate::GameError {
+    PlayerCanNotPlay,
+    PositionOffLimits,
+    PositionAlreadyFilled,
+    GameAlreadyEnded,
+    AllPlayersAlreadyJoined,
+    PlayerAlreadyJoined,
+    GameNotFound,
+    GameAlreadyExists,
+    PlayerCanNotInvite,
+    GameAlreadyStarted,
+    NotInvited,
+    UserNotFound,
+    TooManyWaitingGames,
+});
+json_unit_enum!(crate::UserError { UserAlreadyExists });
+json_unit_enum!(crate::bot::Level { Easy, Perfect });
 
 /// A frame, `{"type", "payload"}`, parsed: its type and its payload (in
 /// any order; other keys are ignored).
@@ -399,6 +456,59 @@ mod tests {
                 ..view
             })
         );
+    }
+
+    #[test]
+    fn unit_enums_and_the_board_read_as_serde_writes_them() {
+        use crate::bot::Level;
+        use crate::view::Stage;
+        use crate::{Board, GameError, GameResult, Mark, UserError};
+        [Mark::X, Mark::O].into_iter().for_each(round_trip);
+        [Stage::Waiting, Stage::InProgress, Stage::Ended]
+            .into_iter()
+            .for_each(round_trip);
+        [
+            GameResult::PlayerWon,
+            GameResult::Draw,
+            GameResult::GameAborted,
+        ]
+        .into_iter()
+        .for_each(round_trip);
+        [
+            GameError::PlayerCanNotPlay,
+            GameError::NotInvited,
+            GameError::TooManyWaitingGames,
+        ]
+        .into_iter()
+        .for_each(round_trip);
+        round_trip(UserError::UserAlreadyExists);
+        [Level::Easy, Level::Perfect]
+            .into_iter()
+            .for_each(round_trip);
+        assert_eq!(
+            GameError::read_json(&json!("PLAYER_CAN_NOT_PLAY")),
+            Ok(GameError::PlayerCanNotPlay)
+        );
+        for wrong in [
+            json!("PlayerCanNotPlay"),
+            json!("player_can_not_play"),
+            json!(3),
+        ] {
+            assert!(GameError::read_json(&wrong).is_err(), "{wrong}");
+        }
+        let board = Board::default()
+            .place(0, 2, Mark::X)
+            .and_then(|board| board.place(1, 1, Mark::O))
+            .expect("a board");
+        round_trip(board);
+        round_trip(Board::default());
+        for wrong in [
+            json!([[null, null, null], [null, null, null]]),
+            json!([[null, null, null], [null, null], [null, null, null]]),
+            json!([[null, null, null], [null, "Y", null], [null, null, null]]),
+        ] {
+            assert!(Board::read_json(&wrong).is_err(), "{wrong}");
+        }
     }
 
     #[test]

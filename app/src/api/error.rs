@@ -73,13 +73,23 @@ pub struct ErrorBody {
     pub message: String,
 }
 
+domain::json_struct!(ApiError { error });
 domain::json_struct!(ErrorBody { code, message });
-
-impl domain::json_read::ReadJson for ErrorCode {
-    fn read_json(value: &serde_json::Value) -> Result<Self, domain::json_read::Unreadable> {
-        domain::json_read::with_serde(value)
-    }
-}
+domain::json_unit_enum!(ErrorCode {
+    MalformedJson,
+    UnknownType,
+    InvalidPayload,
+    NoSession,
+    Forbidden,
+    NotFound,
+    Conflict,
+    RequestTimeout,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    TooManyRequests,
+    Unavailable,
+    Internal,
+});
 
 impl ApiError {
     /// An error with this code and message.
