@@ -203,4 +203,26 @@ mod tests {
         );
         assert_eq!(error.status(), 401);
     }
+
+    #[test]
+    fn reads_back_by_hand_as_it_is_written() {
+        use domain::json_read::ReadJson;
+        for code in [
+            ErrorCode::MalformedJson,
+            ErrorCode::NoSession,
+            ErrorCode::TooManyRequests,
+            ErrorCode::Internal,
+        ] {
+            let error = ApiError::new(code, "words");
+            let json = serde_json::to_value(&error).unwrap();
+            assert_eq!(ApiError::read_json(&json), Ok(error));
+        }
+        for wrong in [
+            serde_json::json!({ "code": "NO_SESSION", "message": "" }),
+            serde_json::json!({ "error": { "code": "no_session", "message": "" } }),
+            serde_json::json!({ "error": { "code": "NO_SESSION" } }),
+        ] {
+            assert!(ApiError::read_json(&wrong).is_err(), "{wrong}");
+        }
+    }
 }
