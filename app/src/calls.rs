@@ -8,7 +8,7 @@
 //! [`wire`](crate::wire) and their answers read by hand from the parsed
 //! JSON (`domain::json_read`), as the socket's frames are: the server
 //! functions' client wrote and read each type with serde, and serde's
-//! readers and `serde_json`'s float formatting were 36 KB gzip of the
+//! readers and `serde_json`'s float formatting were 24 KB gzip of the
 //! browser bundle (docs/performance.md, "The browser bundle").
 
 use bus::{Command, Query};
