@@ -4,13 +4,15 @@ use serde::{Deserialize, Serialize};
 
 use crate::ids::UserId;
 
-/// A player's mark. X moves first.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum Mark {
-    /// The first player's mark.
-    X,
-    /// The second player's mark.
-    O,
+crate::json_unit_enum! {
+    /// A player's mark. X moves first.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+    pub enum Mark {
+        /// The first player's mark.
+        X,
+        /// The second player's mark.
+        O,
+    }
 }
 
 impl Mark {

@@ -14,14 +14,16 @@ use crate::alias::Alias;
 use crate::board::{Board, Mark, Verdict};
 use crate::ids::{GameId, UserId};
 
-/// How well the computer plays.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum Level {
-    /// Any legal move, at random.
-    Easy,
-    /// Never loses: it searches every line of play.
-    Perfect,
+crate::json_unit_enum! {
+    /// How well the computer plays.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+    #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+    pub enum Level {
+        /// Any legal move, at random.
+        Easy,
+        /// Never loses: it searches every line of play.
+        Perfect,
+    }
 }
 
 impl Level {

@@ -302,56 +302,62 @@ crate::json_struct!(ScoreEntry {
     score
 });
 
-/// How a game ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum GameResult {
-    /// Someone has three in a row.
-    PlayerWon,
-    /// The board is full.
-    Draw,
-    /// A turn timed out, or nobody came.
-    GameAborted,
+crate::json_unit_enum! {
+    /// How a game ended.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+    #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+    pub enum GameResult {
+        /// Someone has three in a row.
+        PlayerWon,
+        /// The board is full.
+        Draw,
+        /// A turn timed out, or nobody came.
+        GameAborted,
+    }
 }
 
-/// Why a game command was refused.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum GameError {
-    /// Not this player's turn, the game has not started, or not their game.
-    PlayerCanNotPlay,
-    /// `x` or `y` outside 0..=2.
-    PositionOffLimits,
-    /// The cell holds a mark.
-    PositionAlreadyFilled,
-    /// The game is over.
-    GameAlreadyEnded,
-    /// Two players have joined already.
-    AllPlayersAlreadyJoined,
-    /// This player has joined already (or was invited to their own game).
-    PlayerAlreadyJoined,
-    /// No such game.
-    GameNotFound,
-    /// A game with this id exists.
-    GameAlreadyExists,
-    /// Only the game's creator invites, before it starts.
-    PlayerCanNotInvite,
-    /// The game has started: no more invitations.
-    GameAlreadyStarted,
-    /// This player has no invitation: none to decline, or the game's
-    /// second seat is kept for the player its creator invited.
-    NotInvited,
-    /// The invited user does not exist.
-    UserNotFound,
-    /// This player has as many games waiting for players as one may
-    /// (`hosting::MAX_WAITING_GAMES`).
-    TooManyWaitingGames,
+crate::json_unit_enum! {
+    /// Why a game command was refused.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+    #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+    pub enum GameError {
+        /// Not this player's turn, the game has not started, or not their game.
+        PlayerCanNotPlay,
+        /// `x` or `y` outside 0..=2.
+        PositionOffLimits,
+        /// The cell holds a mark.
+        PositionAlreadyFilled,
+        /// The game is over.
+        GameAlreadyEnded,
+        /// Two players have joined already.
+        AllPlayersAlreadyJoined,
+        /// This player has joined already (or was invited to their own game).
+        PlayerAlreadyJoined,
+        /// No such game.
+        GameNotFound,
+        /// A game with this id exists.
+        GameAlreadyExists,
+        /// Only the game's creator invites, before it starts.
+        PlayerCanNotInvite,
+        /// The game has started: no more invitations.
+        GameAlreadyStarted,
+        /// This player has no invitation: none to decline, or the game's
+        /// second seat is kept for the player its creator invited.
+        NotInvited,
+        /// The invited user does not exist.
+        UserNotFound,
+        /// This player has as many games waiting for players as one may
+        /// (`hosting::MAX_WAITING_GAMES`).
+        TooManyWaitingGames,
+    }
 }
 
-/// Why a user command was refused.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum UserError {
-    /// A user with this id exists.
-    UserAlreadyExists,
+crate::json_unit_enum! {
+    /// Why a user command was refused.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+    #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+    pub enum UserError {
+        /// A user with this id exists.
+        UserAlreadyExists,
+    }
 }

@@ -10,7 +10,8 @@
 //! field lists that define them (`effect_structs!`); the other structs'
 //! from a list beside them ([`json_struct!`](crate::json_struct)), which
 //! builds the struct by its field names, so a field left out is a compile
-//! error. Tests read every event and answer serde writes back to the same
+//! error; the unit enums' from their definitions
+//! ([`json_unit_enum!`](crate::json_unit_enum)). Tests read every event and answer serde writes back to the same
 //! value. The server reads with serde.
 
 use serde_json::Map;
@@ -250,53 +251,30 @@ pub fn unit_variant<T: serde::Serialize + Copy>(value: &Value, all: &[T]) -> Res
         .ok_or_else(|| Unreadable(format!("unknown variant `{name}`")))
 }
 
-/// Implements [`ReadJson`] for a unit-only enum with [`unit_variant`]; a
-/// variant left out of the list does not compile.
+/// Defines a unit-only enum (attributes, doc comments and all) and its
+/// [`ReadJson`] with [`unit_variant`], from the one list of its variants.
 #[macro_export]
 macro_rules! json_unit_enum {
-    ($type:ty { $($variant:ident),* $(,)? }) => {
-        impl $crate::json_read::ReadJson for $type {
+    (
+        $(#[$meta:meta])*
+        $vis:vis enum $name:ident {
+            $($(#[$variant_meta:meta])* $variant:ident),* $(,)?
+        }
+    ) => {
+        $(#[$meta])*
+        $vis enum $name {
+            $($(#[$variant_meta])* $variant),*
+        }
+
+        impl $crate::json_read::ReadJson for $name {
             fn read_json(
                 value: &$crate::json_read::Value,
             ) -> Result<Self, $crate::json_read::Unreadable> {
-                // Exhaustive: a new variant must be listed above.
-                let _every_variant_listed = |variant: Self| match variant {
-                    $(Self::$variant => (),)*
-                };
                 $crate::json_read::unit_variant(value, &[$(Self::$variant),*])
             }
         }
     };
 }
-
-json_unit_enum!(crate::Mark { X, O });
-json_unit_enum!(crate::view::Stage {
-    Waiting,
-    InProgress,
-    Ended
-});
-json_unit_enum!(crate::GameResult {
-    PlayerWon,
-    Draw,
-    GameAborted
-});
-json_unit_enum!(crate::GameError {
-    PlayerCanNotPlay,
-    PositionOffLimits,
-    PositionAlreadyFilled,
-    GameAlreadyEnded,
-    AllPlayersAlreadyJoined,
-    PlayerAlreadyJoined,
-    GameNotFound,
-    GameAlreadyExists,
-    PlayerCanNotInvite,
-    GameAlreadyStarted,
-    NotInvited,
-    UserNotFound,
-    TooManyWaitingGames,
-});
-json_unit_enum!(crate::UserError { UserAlreadyExists });
-json_unit_enum!(crate::bot::Level { Easy, Perfect });
 
 /// A frame, `{"type", "payload"}`, parsed: its type and its payload (in
 /// any order; other keys are ignored).

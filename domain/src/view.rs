@@ -7,16 +7,18 @@ use crate::events::{GameResult, GetGame};
 use crate::game::Game;
 use crate::ids::{GameId, UserId};
 
-/// The stage of a game.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum Stage {
-    /// Waiting for players.
-    Waiting,
-    /// Being played.
-    InProgress,
-    /// Over.
-    Ended,
+crate::json_unit_enum! {
+    /// The stage of a game.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+    #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+    pub enum Stage {
+        /// Waiting for players.
+        Waiting,
+        /// Being played.
+        InProgress,
+        /// Over.
+        Ended,
+    }
 }
 
 /// A player and their mark.

@@ -6,36 +6,38 @@ use leptos::server_fn::codec::JsonEncoding;
 use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
 use serde::{Deserialize, Serialize};
 
-/// What went wrong, as a stable code.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum ErrorCode {
-    /// The body is not JSON of the expected shape.
-    MalformedJson,
-    /// No effect of that type is accepted here.
-    UnknownType,
-    /// The payload misses a field, has one of the wrong type, or a bad value.
-    InvalidPayload,
-    /// The call needs a session (create a user first).
-    NoSession,
-    /// The payload acts for someone else, or the token is wrong.
-    Forbidden,
-    /// No such thing (a game cleaned up, say), or the endpoint is off.
-    NotFound,
-    /// The thing exists already (a user id taken).
-    Conflict,
-    /// The body did not arrive in time.
-    RequestTimeout,
-    /// The body is larger than the limit.
-    PayloadTooLarge,
-    /// The body is not `application/json`.
-    UnsupportedMediaType,
-    /// Too many requests from this session; slow down.
-    TooManyRequests,
-    /// The server is shutting down or overloaded.
-    Unavailable,
-    /// A fault on the server's side.
-    Internal,
+domain::json_unit_enum! {
+    /// What went wrong, as a stable code.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+    #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+    pub enum ErrorCode {
+        /// The body is not JSON of the expected shape.
+        MalformedJson,
+        /// No effect of that type is accepted here.
+        UnknownType,
+        /// The payload misses a field, has one of the wrong type, or a bad value.
+        InvalidPayload,
+        /// The call needs a session (create a user first).
+        NoSession,
+        /// The payload acts for someone else, or the token is wrong.
+        Forbidden,
+        /// No such thing (a game cleaned up, say), or the endpoint is off.
+        NotFound,
+        /// The thing exists already (a user id taken).
+        Conflict,
+        /// The body did not arrive in time.
+        RequestTimeout,
+        /// The body is larger than the limit.
+        PayloadTooLarge,
+        /// The body is not `application/json`.
+        UnsupportedMediaType,
+        /// Too many requests from this session; slow down.
+        TooManyRequests,
+        /// The server is shutting down or overloaded.
+        Unavailable,
+        /// A fault on the server's side.
+        Internal,
+    }
 }
 
 impl ErrorCode {
@@ -75,21 +77,6 @@ pub struct ErrorBody {
 
 domain::json_struct!(ApiError { error });
 domain::json_struct!(ErrorBody { code, message });
-domain::json_unit_enum!(ErrorCode {
-    MalformedJson,
-    UnknownType,
-    InvalidPayload,
-    NoSession,
-    Forbidden,
-    NotFound,
-    Conflict,
-    RequestTimeout,
-    PayloadTooLarge,
-    UnsupportedMediaType,
-    TooManyRequests,
-    Unavailable,
-    Internal,
-});
 
 impl ApiError {
     /// An error with this code and message.
