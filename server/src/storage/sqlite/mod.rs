@@ -8,7 +8,7 @@
 //! many: a history's old pages) are read from the file when asked for.
 //! Each write takes the writer in turn ([`writer`]) and goes to a journal
 //! (a file of its own, [`journal_file`]; its ops, [`journal`]) folded into
-//! the tables every second by a thread and a connection of their own
+//! the tables every few seconds by a thread and a connection of their own
 //! ([`fold`]); the writer updates the states in memory as each write is
 //! taken into the journal, and the caller hears back once it is; its line
 //! is written before anything leaves the process ([`SqliteStore::barrier`]).
