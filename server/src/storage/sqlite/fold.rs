@@ -33,11 +33,12 @@ use super::writer::{self, Writer};
 /// How long the journal's ops wait at most for their fold. A state
 /// changed ten times in that time is written to its table once: a game
 /// moves about twice a second at 5,000 games, and against one second,
-/// three wrote 11% fewer bytes a move and took the p99 of its moves from
-/// 19 to 178 ms down to 19 to 37 (four pairs; at 1,000 games 12% fewer
-/// bytes, p99 and CPU within noise; docs/performance.md, "The fold every
-/// three seconds"). The journal's files then hold a few more seconds of
-/// ops for a start-up to fold, and the memory their net result.
+/// three wrote 11% fewer bytes a move and kept the p99 of its moves under
+/// 50 ms in seven runs of eight (19 to 65 ms) against two of ten (19 to
+/// 236); at 1,000 games 12% fewer bytes, p99 and CPU within noise
+/// (docs/performance.md, "The fold every three seconds"). The journal's
+/// files then hold a few more seconds of ops for a start-up to fold, and
+/// the memory their net result.
 const FOLD_EVERY: Duration = Duration::from_secs(3);
 
 /// Ops past which the journal is folded before its time.
