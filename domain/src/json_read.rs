@@ -11,8 +11,9 @@
 //! from a list beside them ([`json_struct!`](crate::json_struct)), which
 //! builds the struct by its field names, so a field left out is a compile
 //! error; the unit enums' from their definitions
-//! ([`json_unit_enum!`](crate::json_unit_enum)). Tests read every event and answer serde writes back to the same
-//! value. The server reads with serde.
+//! ([`json_unit_enum!`](crate::json_unit_enum)). Tests read every event
+//! and answer serde writes back to the same value. The server reads with
+//! serde.
 
 use serde_json::Map;
 #[doc(hidden)]
