@@ -189,7 +189,6 @@ fn public_origin(text: &str) -> Result<String, String> {
 }
 
 impl Config {
-    /// How long an event WebSocket may stay silent before a ping.
     /// How many threads run the server's tasks: as set, else one per core
     /// this process may run on (its affinity and CPU quota counted).
     pub fn worker_threads(&self) -> usize {
@@ -199,6 +198,7 @@ impl Config {
         }
     }
 
+    /// How long an event WebSocket may stay silent before a ping.
     pub fn ws_ping_interval(&self) -> Duration {
         Duration::from_secs(self.ws_ping_secs)
     }
