@@ -10,7 +10,6 @@
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
-use unicode_segmentation::UnicodeSegmentation;
 
 /// The longest alias, in characters as a player sees them (grapheme
 /// clusters), not bytes or code points.
@@ -77,6 +76,23 @@ fn is_visible(c: char) -> bool {
         ))
 }
 
+/// How many characters a player sees in `text`: its extended grapheme
+/// clusters (Unicode's UAX #29).
+#[cfg(not(target_arch = "wasm32"))]
+fn shown_chars(text: &str) -> usize {
+    unicode_segmentation::UnicodeSegmentation::graphemes(text, true).count()
+}
+
+/// In the browser, the browser's own segmenter counts them (`Intl.Segmenter`,
+/// whose default granularity is the grapheme cluster): the same rule as
+/// `unicode-segmentation`, whose tables were 11.6 KB of the bundle's gzip
+/// (docs/performance.md). The server, which decides, counts with the crate.
+#[cfg(target_arch = "wasm32")]
+fn shown_chars(text: &str) -> usize {
+    let segmenter = js_sys::Intl::Segmenter::new(&js_sys::Array::new(), &js_sys::Object::new());
+    js_sys::Array::from(&segmenter.segment(text)).length() as usize
+}
+
 /// A valid alias: trimmed, 1 to 24 characters with at least one visible,
 /// no control, invisible or text-direction characters.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -103,7 +119,7 @@ impl Alias {
         if !trimmed.chars().any(is_visible) {
             return Err(AliasError::Empty);
         }
-        let shown = trimmed.graphemes(true).count();
+        let shown = shown_chars(trimmed);
         if shown > MAX_ALIAS_CHARS {
             return Err(AliasError::TooLong(shown));
         }

@@ -34,3 +34,30 @@ test("a sign-up the server refuses shows the server's reason", async ({ browser 
   await expect(second.locator(".alias-form").getByRole("alert")).toHaveText("that user id is taken");
   await expect(second.getByRole("heading", { name: "Tic-tac-toe" })).toBeVisible();
 });
+
+// An alias's length is what a player sees, and the browser checks it before
+// asking the server, counting as the server does (grapheme clusters, with
+// the browser's own `Intl.Segmenter`): a family emoji (five code points) or
+// an `e` with a combining accent is one character.
+test("the alias form counts the characters a player sees", async ({ page }) => {
+  const signUps: string[] = [];
+  page.on("request", (request) => {
+    if (request.postData()?.includes("CreateUser")) signUps.push(request.url());
+  });
+  await page.goto("/");
+  await expect(page.locator(".link")).toHaveAttribute("data-state", "connected");
+  const form = page.locator(".alias-form");
+  const family = "\u{1F468}\u200D\u{1F469}\u200D\u{1F467}";
+  await page.getByLabel("Pick an alias").fill(family.repeat(25));
+  await page.getByRole("button", { name: "Enter" }).click();
+  await expect(form.getByRole("alert")).toHaveText(
+    "That alias won't do: the alias is too long: 25 characters, at most 24.",
+  );
+  expect(signUps).toEqual([]);
+
+  const alias = family.repeat(12) + "e\u0301".repeat(12);
+  await page.getByLabel("Pick an alias").fill(alias);
+  await page.getByRole("button", { name: "Enter" }).click();
+  await expect(page.getByRole("heading", { name: `Hello, ${alias}!` })).toBeVisible();
+  expect(signUps).toHaveLength(1);
+});
