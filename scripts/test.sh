@@ -19,7 +19,7 @@ step() {
 
 step "formatting" cargo fmt --all --check
 # The frontend crate is the browser side: linted for wasm32 below, never
-# built natively with the server (its `hydrate` feature would leak into it).
+# built natively with the server (its `csr` feature would leak into it).
 step "lints, server side" cargo clippy --workspace --exclude frontend --all-targets --locked -- -D warnings
 step "lints, browser side" cargo clippy --locked --target wasm32-unknown-unknown \
   -p frontend -p app -p domain -p bus -- -D warnings

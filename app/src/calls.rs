@@ -74,7 +74,7 @@ fn read_answer<T: ReadJson>(what: &str, answer: &Value) -> Result<T, ApiError> {
 /// POSTs `body` to the API's `path`: the answer's JSON, or the API's
 /// error (`{"error": {"code", "message"}}`, or what stands in for it
 /// when the server could not be reached or did not answer in JSON).
-#[cfg(feature = "hydrate")]
+#[cfg(feature = "csr")]
 async fn post(path: &str, body: &Value) -> Result<Value, ApiError> {
     use gloo_net::http::Request;
 
@@ -111,7 +111,7 @@ async fn post(path: &str, body: &Value) -> Result<Value, ApiError> {
 }
 
 /// The server renders pages; only the browser calls its API.
-#[cfg(not(feature = "hydrate"))]
+#[cfg(not(feature = "csr"))]
 async fn post(_path: &str, _body: &Value) -> Result<Value, ApiError> {
     Err(ApiError::new(
         ErrorCode::Unavailable,
@@ -125,7 +125,7 @@ pub fn signed_out() -> ApiError {
 }
 
 /// A fresh random id, from the browser's cryptographic random source.
-#[cfg(feature = "hydrate")]
+#[cfg(feature = "csr")]
 pub fn new_id<I: From<uuid::Uuid>>() -> I {
     let mut bytes = [0u8; 16];
     if let Some(crypto) = web_sys::window().and_then(|window| window.crypto().ok()) {
@@ -135,7 +135,7 @@ pub fn new_id<I: From<uuid::Uuid>>() -> I {
 }
 
 /// Ids are made in the browser only; the server never renders one.
-#[cfg(not(feature = "hydrate"))]
+#[cfg(not(feature = "csr"))]
 pub fn new_id<I: From<uuid::Uuid>>() -> I {
     I::from(uuid::Uuid::nil())
 }

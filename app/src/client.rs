@@ -123,7 +123,7 @@ impl Client {
     /// sending for all the command types, where each had its own (4 KB raw
     /// of the browser bundle in all).
     async fn send_command(&self, kind: &str, command: serde_json::Value) -> Result<(), ApiError> {
-        #[cfg(feature = "hydrate")]
+        #[cfg(feature = "csr")]
         if kind != <domain::CreateUser as bus::Effect>::TYPE
             && self.link.get_untracked() == Link::Connected
             && self.outgoing.with_value(Option::is_some)
@@ -144,7 +144,7 @@ impl Client {
                 Err(_) => return Err(gone()),
             }
         }
-        #[cfg(not(feature = "hydrate"))]
+        #[cfg(not(feature = "csr"))]
         let _ = kind;
         crate::calls::send_command(command).await
     }
@@ -410,7 +410,7 @@ impl Client {
 
 /// A command sent on a socket that closed before it was answered: it may or
 /// may not have been applied.
-#[cfg(feature = "hydrate")]
+#[cfg(feature = "csr")]
 fn gone() -> ApiError {
     ApiError::new(
         crate::api::ErrorCode::Unavailable,

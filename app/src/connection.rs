@@ -6,7 +6,7 @@
 use leptos::prelude::*;
 
 use crate::client::Client;
-#[cfg(feature = "hydrate")]
+#[cfg(feature = "csr")]
 use crate::link::Outgoing;
 use crate::link::use_link;
 
@@ -19,16 +19,16 @@ pub fn provide_client() -> Client {
     client
 }
 
-/// In the browser, after hydration, opens the socket for `client`. Effects
+/// In the browser, once the app is mounted, opens the socket for `client`. Effects
 /// never run on the server, which renders "Connecting…".
 fn start(client: Client) {
-    #[cfg(feature = "hydrate")]
+    #[cfg(feature = "csr")]
     Effect::new(move |_| {
         let (sender, receiver) = futures::channel::mpsc::unbounded();
         client.attach(Outgoing::new(sender));
         leptos::task::spawn_local(socket::run(client, receiver));
     });
-    #[cfg(not(feature = "hydrate"))]
+    #[cfg(not(feature = "csr"))]
     let _ = client;
 }
 
@@ -43,7 +43,7 @@ pub fn ConnectionBanner() -> impl IntoView {
     }
 }
 
-#[cfg(feature = "hydrate")]
+#[cfg(feature = "csr")]
 mod socket {
     use futures::channel::mpsc::UnboundedReceiver;
     use futures::{SinkExt, StreamExt, future, stream};

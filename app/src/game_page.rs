@@ -225,7 +225,7 @@ fn Status(client: Client, view: GameView, my_turn: bool) -> impl IntoView {
 #[component]
 fn Countdown(client: Client, deadline: u64) -> impl IntoView {
     let now = RwSignal::new(None::<f64>);
-    #[cfg(feature = "hydrate")]
+    #[cfg(feature = "csr")]
     {
         now.set(Some(js_sys::Date::now()));
         if let Ok(ticker) = set_interval_with_handle(

@@ -175,12 +175,12 @@ fn GameRow(client: Client, user_id: UserId, game: GameArchived) -> impl IntoView
 
 /// A server time (ms since the epoch), in the browser's words and zone.
 pub fn when(ms: u64) -> String {
-    #[cfg(feature = "hydrate")]
+    #[cfg(feature = "csr")]
     {
         let date = js_sys::Date::new(&js_sys::wasm_bindgen::JsValue::from_f64(ms as f64));
         String::from(date.to_locale_string("default", &js_sys::wasm_bindgen::JsValue::UNDEFINED))
     }
-    #[cfg(not(feature = "hydrate"))]
+    #[cfg(not(feature = "csr"))]
     {
         // Pages load their games in the browser; the server never renders one.
         let _ = ms;

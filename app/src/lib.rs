@@ -1,6 +1,6 @@
 //! The Leptos application: the HTML shell, routes, pages and the server
 //! functions they call. Built twice: with `ssr` into the server, with
-//! `hydrate` into the browser bundle.
+//! `csr` into the browser bundle.
 #![forbid(unsafe_code)]
 
 pub mod about;

@@ -54,11 +54,11 @@ pub enum Out {
 /// The way to the socket task (nothing on the server, which has no socket).
 #[derive(Debug, Clone)]
 pub struct Outgoing {
-    #[cfg(feature = "hydrate")]
+    #[cfg(feature = "csr")]
     sender: futures::channel::mpsc::UnboundedSender<Out>,
 }
 
-#[cfg(feature = "hydrate")]
+#[cfg(feature = "csr")]
 impl Outgoing {
     /// The way to a socket task reading `sender`'s other end.
     pub(crate) fn new(sender: futures::channel::mpsc::UnboundedSender<Out>) -> Self {
@@ -77,12 +77,12 @@ impl Outgoing {
         self.push(Out::Reconnect);
     }
 
-    #[cfg(feature = "hydrate")]
+    #[cfg(feature = "csr")]
     fn push(&self, out: Out) {
         let _ = self.sender.unbounded_send(out);
     }
 
-    #[cfg(not(feature = "hydrate"))]
+    #[cfg(not(feature = "csr"))]
     fn push(&self, _: Out) {}
 }
 

@@ -78,7 +78,7 @@ fn Replay(client: Client, game: GameArchived) -> impl IntoView {
         board
     };
     let go = move |to: usize| step.set(to.min(total));
-    #[cfg(feature = "hydrate")]
+    #[cfg(feature = "csr")]
     {
         let keys = window_event_listener(leptos::ev::keydown, move |event| {
             let now = step.get_untracked();

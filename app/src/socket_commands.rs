@@ -9,7 +9,7 @@ use crate::api::ApiError;
 #[derive(Default)]
 pub struct Pending {
     next: u64,
-    #[cfg(feature = "hydrate")]
+    #[cfg(feature = "csr")]
     waiting: std::collections::HashMap<u64, futures::channel::oneshot::Sender<Answer>>,
 }
 
@@ -18,7 +18,7 @@ pub type Answer = Result<(), ApiError>;
 
 impl Pending {
     /// A number for the next command, and where its answer will come.
-    #[cfg(feature = "hydrate")]
+    #[cfg(feature = "csr")]
     pub fn open(&mut self) -> (u64, futures::channel::oneshot::Receiver<Answer>) {
         self.next += 1;
         let (told, answer) = futures::channel::oneshot::channel();
@@ -28,17 +28,17 @@ impl Pending {
 
     /// Command `id` was answered.
     pub fn answered(&mut self, id: u64, answer: Answer) {
-        #[cfg(feature = "hydrate")]
+        #[cfg(feature = "csr")]
         if let Some(told) = self.waiting.remove(&id) {
             let _ = told.send(answer);
         }
-        #[cfg(not(feature = "hydrate"))]
+        #[cfg(not(feature = "csr"))]
         let _ = (id, answer, self.next);
     }
 
     /// The socket closed: no answer will come to what it carried.
     pub fn forget_all(&mut self) {
-        #[cfg(feature = "hydrate")]
+        #[cfg(feature = "csr")]
         self.waiting.clear();
     }
 }

@@ -1,7 +1,7 @@
 import { expect, test, type Page, type WebSocketRoute } from "@playwright/test";
 
 // The connection banner only turns "connected" once the WASM bundle has
-// hydrated the page and its socket got the server's first frame.
+// taken over the page and its socket got the server's first frame.
 const banner = (page: Page) => page.getByRole("status").filter({ hasText: /connect/i });
 
 test("the page is server-rendered with its title and content", async ({ page }) => {
@@ -17,7 +17,7 @@ test("the live connection indicator shows connected", async ({ page }) => {
   await expect(banner(page)).toHaveText("Connected");
 });
 
-test("after hydration the button calls the server function and shows its answer", async ({ page }) => {
+test("once the browser has taken over, the button calls the server function and shows its answer", async ({ page }) => {
   await page.goto("/about");
   await expect(banner(page)).toHaveAttribute("data-state", "connected");
   await page.getByRole("button", { name: "Ask the server" }).click();
