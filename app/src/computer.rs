@@ -5,11 +5,11 @@ use domain::GameId;
 use domain::PlayComputer;
 use domain::bot::Level;
 use leptos::prelude::*;
-use leptos_router::hooks::use_navigate;
 
 use crate::api::ApiError;
 use crate::calls::{new_id, signed_out};
 use crate::client::Client;
+use crate::router::use_here;
 
 /// Starts a game against the computer at `level`; its id.
 pub async fn play_computer(client: Client, level: Level) -> Result<GameId, ApiError> {
@@ -31,18 +31,16 @@ pub async fn play_computer(client: Client, level: Level) -> Result<GameId, ApiEr
 pub fn PlayTheComputer(client: Client) -> impl IntoView {
     let busy = RwSignal::new(false);
     let error = RwSignal::new(None::<String>);
-    let navigate = use_navigate();
+    let here = use_here();
     let start = move |level: Level| {
-        let navigate = navigate.clone();
         move |_| {
-            let navigate = navigate.clone();
             busy.set(true);
             error.set(None);
             leptos::task::spawn_local(async move {
                 let started = play_computer(client, level).await;
                 busy.set(false);
                 match started {
-                    Ok(game_id) => navigate(&format!("/game/{game_id}"), Default::default()),
+                    Ok(game_id) => here.go(&format!("/game/{game_id}")),
                     Err(refusal) => {
                         error.set(Some(format!("Could not start a game: {refusal}")));
                     }

@@ -5,19 +5,19 @@ use domain::bot::Level;
 use domain::view::{GameView, Stage};
 use domain::{GameId, GameResult, Mark, PlaceMark, UserId};
 use leptos::prelude::*;
-use leptos_router::hooks::{use_navigate, use_params_map};
 
 use crate::calls::signed_out;
 use crate::client::{Client, describe_error, use_client};
 use crate::computer::play_computer;
 use crate::lobby::invite;
+use crate::router::use_here;
 
 /// The game page.
 #[component]
 pub fn GamePage() -> impl IntoView {
     let client = use_client();
-    let params = use_params_map();
-    let game_id = move || params.with(|p| p.get("id").and_then(|id| id.parse::<GameId>().ok()));
+    let here = use_here();
+    let game_id = move || here.id::<GameId>();
 
     // In the browser: load the game and follow it, again when the id changes.
     Effect::new(move |_| {
@@ -279,11 +279,8 @@ fn EndScreen(client: Client, view: GameView, my_mark: Option<Mark>) -> impl Into
         .iter()
         .map(|seat| seat.user_id)
         .find(|player| Some(*player) != me && my_mark.is_some());
-    let navigate = use_navigate();
-    let back = {
-        let navigate = navigate.clone();
-        move |_| navigate("/", Default::default())
-    };
+    let here = use_here();
+    let back = { move |_| here.go("/") };
     let again = move |_| {
         let Some(opponent) = opponent else {
             return;
@@ -292,10 +289,9 @@ fn EndScreen(client: Client, view: GameView, my_mark: Option<Mark>) -> impl Into
         match Level::of(opponent) {
             // The computer is always there: the next game starts at once.
             Some(level) => {
-                let navigate = navigate.clone();
                 leptos::task::spawn_local(async move {
                     match play_computer(client, level).await {
-                        Ok(game_id) => navigate(&format!("/game/{game_id}"), Default::default()),
+                        Ok(game_id) => here.go(&format!("/game/{game_id}")),
                         Err(refusal) => client
                             .notice
                             .set(Some(format!("Could not start a game: {refusal}"))),

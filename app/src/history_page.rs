@@ -3,10 +3,10 @@
 
 use domain::{GameArchived, GameResult, GetHistory, GetHistoryPage, UserId};
 use leptos::prelude::*;
-use leptos_router::hooks::use_params_map;
 
 use crate::calls::query;
 use crate::client::{Client, use_client};
+use crate::router::use_here;
 
 /// `/history`: the signed-in player's games.
 #[component]
@@ -31,8 +31,8 @@ pub fn MyHistoryPage() -> impl IntoView {
 #[component]
 pub fn PlayerPage() -> impl IntoView {
     let client = use_client();
-    let params = use_params_map();
-    let user = move || params.with(|p| p.get("id").and_then(|id| id.parse::<UserId>().ok()));
+    let here = use_here();
+    let user = move || here.id::<UserId>();
     Effect::new(move |_| {
         if let Some(user) = user() {
             leptos::task::spawn_local(async move { client.learn_users([user]).await });

@@ -2,24 +2,22 @@
 
 use domain::{DeclineInvitation, JoinGame};
 use leptos::prelude::*;
-use leptos_router::hooks::use_navigate;
 
 use crate::calls::signed_out;
 use crate::client::use_client;
+use crate::router::use_here;
 
 /// Shows a pending invitation with Accept and Decline.
 #[component]
 pub fn InvitationDialog() -> impl IntoView {
     let client = use_client();
-    let navigate = use_navigate();
+    let here = use_here();
     move || {
         let invitation = client.invitation.get()?;
         let game_id = invitation.game_id;
         let inviter = client.alias_of(invitation.inviter_id);
-        let navigate = navigate.clone();
         let accept = move |_| {
             client.invitation.set(None);
-            let navigate = navigate.clone();
             leptos::task::spawn_local(async move {
                 client.leave_queue().await;
                 let joined = match client.my_id() {
@@ -27,7 +25,7 @@ pub fn InvitationDialog() -> impl IntoView {
                     None => Err(signed_out()),
                 };
                 match joined {
-                    Ok(()) => navigate(&format!("/game/{game_id}"), Default::default()),
+                    Ok(()) => here.go(&format!("/game/{game_id}")),
                     Err(refusal) => client.notice.set(Some(refusal.to_string())),
                 }
             });

@@ -17,6 +17,7 @@ pub mod link;
 pub mod lobby;
 pub mod quick_play;
 pub mod replay_page;
+pub mod router;
 pub mod server_status;
 pub mod shell;
 pub mod socket_commands;

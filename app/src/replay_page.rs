@@ -4,18 +4,18 @@
 use domain::board::Board;
 use domain::{GameArchived, GameId, GameResult, GetGameRecord, Mark};
 use leptos::prelude::*;
-use leptos_router::hooks::use_params_map;
 
 use crate::calls::query;
 use crate::client::{Client, use_client};
 use crate::history_page::when;
+use crate::router::use_here;
 
 /// The replay page.
 #[component]
 pub fn ReplayPage() -> impl IntoView {
     let client = use_client();
-    let params = use_params_map();
-    let game_id = move || params.with(|p| p.get("id").and_then(|id| id.parse::<GameId>().ok()));
+    let here = use_here();
+    let game_id = move || here.id::<GameId>();
     let record = RwSignal::new(None::<Result<Option<GameArchived>, String>>);
     Effect::new(move |_| {
         let Some(game_id) = game_id() else {

@@ -1,11 +1,6 @@
-//! The HTML document and the router.
+//! The HTML document and the page for the path.
 
 use leptos::prelude::*;
-use leptos_router::hooks::{use_location, use_navigate};
-use leptos_router::{
-    ParamSegment, StaticSegment,
-    components::{FlatRoutes, Route, Router},
-};
 
 use crate::about::AboutPage;
 use crate::client::use_client;
@@ -15,6 +10,7 @@ use crate::history_page::{MyHistoryPage, PlayerPage};
 use crate::invitation::InvitationDialog;
 use crate::lobby::LobbyPage;
 use crate::replay_page::ReplayPage;
+use crate::router::{Route, provide_here, use_here};
 
 /// The whole HTML document the server renders around the app.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -42,40 +38,37 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 pub fn App() -> impl IntoView {
     provide_client();
 
+    let here = provide_here();
+    // Built again only when the page changes, not when the same page's id
+    // does (a game to the next one): the page follows its id.
+    let route = Memo::new(move |_| here.route());
+    let page = move || match route.get() {
+        Some(Route::Lobby) => view! { <LobbyPage/> }.into_any(),
+        Some(Route::Game) => view! { <GamePage/> }.into_any(),
+        Some(Route::About) => view! { <AboutPage/> }.into_any(),
+        Some(Route::History) => view! { <MyHistoryPage/> }.into_any(),
+        Some(Route::Player) => view! { <PlayerPage/> }.into_any(),
+        Some(Route::Replay) => view! { <ReplayPage/> }.into_any(),
+        None => view! { <p class="not-found">"Page not found."</p> }.into_any(),
+    };
+
     view! {
-        <Router>
-            <header class="top-bar">
-                <SiteLinks/>
-                <ConnectionBanner/>
-            </header>
-            <main>
-                <FlatRoutes fallback=|| view! { <p class="not-found">"Page not found."</p> }>
-                    <Route path=StaticSegment("") view=LobbyPage/>
-                    <Route path=(StaticSegment("game"), ParamSegment("id")) view=GamePage/>
-                    <Route path=StaticSegment("about") view=AboutPage/>
-                    <Route path=StaticSegment("history") view=MyHistoryPage/>
-                    <Route path=(StaticSegment("players"), ParamSegment("id")) view=PlayerPage/>
-                    <Route
-                        path=(StaticSegment("games"), ParamSegment("id"), StaticSegment("replay"))
-                        view=ReplayPage
-                    />
-                </FlatRoutes>
-            </main>
-            <InvitationDialog/>
-            <FollowStartedGames/>
-        </Router>
+        <header class="top-bar">
+            <SiteLinks/>
+            <ConnectionBanner/>
+        </header>
+        <main>{page}</main>
+        <InvitationDialog/>
+        <FollowStartedGames/>
     }
 }
 
 /// The site's links, the one to the page on screen marked as the current
-/// page. Plain links: the router takes every click on a link of the site,
-/// and its `A` component, which would mark them, cost 8 KB gzip of the
-/// bundle (docs/performance.md, "The browser bundle").
+/// page. Plain links: `router.rs` takes every click on a link of the site.
 #[component]
 fn SiteLinks() -> impl IntoView {
-    let location = use_location();
-    let current =
-        move |path: &'static str| move || location.pathname.with(|on| on == path).then_some("page");
+    let here = use_here();
+    let current = move |path: &'static str| move || here.is(path).then_some("page");
     view! {
         <a href="/" class="brand" aria-current=current("/")>"Tic-tac-toe"</a>
         <nav class="site-nav" aria-label="Site">
@@ -88,11 +81,11 @@ fn SiteLinks() -> impl IntoView {
 #[component]
 fn FollowStartedGames() -> impl IntoView {
     let client = use_client();
-    let navigate = use_navigate();
+    let here = use_here();
     Effect::new(move |_| {
         if let Some(game_id) = client.started.get() {
             client.started.set(None);
-            navigate(&format!("/game/{game_id}"), Default::default());
+            here.go(&format!("/game/{game_id}"));
         }
     });
 }

@@ -2,8 +2,8 @@
 //! pages and static files.
 
 use app::server_status::ssr::{OpenSockets, ServerClock};
+use app::shell;
 use app::socket_frames::SOCKET_PATH;
-use app::{App, shell};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -14,7 +14,8 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use leptos::prelude::provide_context;
-use leptos_axum::{LeptosRoutes, generate_route_list};
+use leptos_axum::{AxumRouteListing, LeptosRoutes};
+use leptos_router::{Method, SsrMode};
 use tower_http::trace::TraceLayer;
 
 use crate::body_limit::limit_body;
@@ -41,7 +42,13 @@ const HEALTH_PATIENCE: Duration = Duration::from_secs(2);
 
 /// Every route of the site.
 pub fn router(state: AppState, operations: Operations) -> Router {
-    let pages = generate_route_list(App);
+    // The app's pages, from its own table (`app::router`).
+    let pages = app::router::ROUTES
+        .iter()
+        .map(|(_, path)| {
+            AxumRouteListing::new(path.to_string(), SsrMode::default(), [Method::Get], [])
+        })
+        .collect::<Vec<_>>();
     let live = state.live.clone();
     let live_for_metrics = state.live.clone();
     let open = OpenSockets(std::sync::Arc::new(move || live.count()));

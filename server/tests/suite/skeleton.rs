@@ -17,7 +17,7 @@ async fn healthz_answers_ok() {
 }
 
 #[tokio::test]
-async fn home_page_is_server_rendered_with_hydration_scripts() {
+async fn home_page_is_server_rendered_with_the_bundles_scripts() {
     let server = TestServer::start(&[]).await;
     let response = reqwest::get(server.url("/")).await.unwrap();
     assert_eq!(response.status(), 200);
@@ -44,6 +44,31 @@ async fn game_and_about_pages_are_server_rendered() {
         .unwrap();
     assert_eq!(game.status(), 200);
     assert!(game.text().await.unwrap().contains("Loading the game"));
+}
+
+#[tokio::test]
+async fn every_page_of_the_apps_table_is_served_with_its_own_content() {
+    let server = TestServer::start(&[]).await;
+    let id = "00000000-0000-0000-0000-000000000001";
+    for (path, shows) in [
+        ("/history".to_owned(), "Your games"),
+        (format!("/players/{id}"), "games"),
+        (format!("/games/{id}/replay"), "Loading the game"),
+    ] {
+        let response = reqwest::get(server.url(&path)).await.unwrap();
+        assert_eq!(response.status(), 200, "{path}");
+        let html = response.text().await.unwrap();
+        assert!(html.contains(shows), "{path}: {html}");
+        assert!(!html.contains("Page not found."), "{path}: {html}");
+    }
+    for path in ["/game/", "/history/", "/games/x/replay/more"] {
+        let response = reqwest::get(server.url(path)).await.unwrap();
+        assert_eq!(response.status(), 404, "{path}");
+        assert!(
+            response.text().await.unwrap().contains("Page not found."),
+            "{path}"
+        );
+    }
 }
 
 /// Reads what every socket gets first: `Connected`, then the lobby's lists.
