@@ -61,3 +61,29 @@ test("the alias form counts the characters a player sees", async ({ page }) => {
   await expect(page.getByRole("heading", { name: `Hello, ${alias}!` })).toBeVisible();
   expect(signUps).toHaveLength(1);
 });
+
+// The browser renders the app over the server's page once the bundle has
+// loaded (`frontend/src/lib.rs`): what a player typed before that, and
+// where the focus was, are carried over to the live page.
+test("an alias typed before the page is live is kept", async ({ page }) => {
+  let release = () => {};
+  const released = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  await page.route("**/pkg/*.wasm", async (route) => {
+    await released;
+    await route.continue();
+  });
+  await page.goto("/", { waitUntil: "domcontentloaded" });
+  const field = page.getByLabel("Pick an alias");
+  const alias = unique("early");
+  await field.fill(alias);
+  await expect(page.locator(".link")).toHaveAttribute("data-state", "connecting");
+  release();
+  await expect(page.locator(".link")).toHaveAttribute("data-state", "connected");
+  await expect(field).toHaveValue(alias);
+  await expect(field).toBeFocused();
+  await expect(page.getByRole("button", { name: "Enter" })).toBeEnabled();
+  await page.keyboard.press("Enter");
+  await expect(page.getByRole("heading", { name: `Hello, ${alias}!` })).toBeVisible();
+});
