@@ -2,7 +2,7 @@
 //! cookie names a session; a user id belongs to the first session that
 //! creates it.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, PoisonError, RwLock};
 
 use axum::http::HeaderMap;
@@ -45,11 +45,51 @@ pub struct Sessions {
     store: Option<Arc<dyn SessionStore>>,
 }
 
+/// Every session held, one entry a player: the token as its 32 bytes
+/// in place (it was a shared string, 80 bytes on the heap, with a second
+/// map from each user back to it: about 100 bytes an idle player more;
+/// docs/performance.md, "Sessions held as bytes").
 #[derive(Debug, Default)]
 struct SessionTable {
-    // The token is kept once, shared by both maps.
-    users: HashMap<Arc<str>, UserId>,
-    owners: HashMap<UserId, Arc<str>>,
+    users: HashMap<Token, UserId>,
+    /// The users some session owns.
+    owned: HashSet<UserId>,
+}
+
+impl SessionTable {
+    fn insert(&mut self, token: Token, user: UserId) {
+        self.users.insert(token, user);
+        self.owned.insert(user);
+    }
+}
+
+/// A session token as [`new_token`] makes it, held as its 32 bytes and
+/// written as 64 lowercase hex digits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct Token([u8; 32]);
+
+impl Token {
+    /// The token `text` spells, if it is one [`new_token`] could make.
+    fn parse(text: &str) -> Option<Self> {
+        let digits = text.as_bytes();
+        if digits.len() != 64 {
+            return None;
+        }
+        let mut bytes = [0u8; 32];
+        for (byte, pair) in bytes.iter_mut().zip(digits.chunks_exact(2)) {
+            *byte = hex_digit(pair[0])? << 4 | hex_digit(pair[1])?;
+        }
+        Some(Self(bytes))
+    }
+}
+
+/// A lowercase hex digit's value.
+fn hex_digit(digit: u8) -> Option<u8> {
+    match digit {
+        b'0'..=b'9' => Some(digit - b'0'),
+        b'a'..=b'f' => Some(digit - b'a' + 10),
+        _ => None,
+    }
 }
 
 impl Sessions {
@@ -60,9 +100,10 @@ impl Sessions {
     ) -> Self {
         let mut table = SessionTable::default();
         for (token, user) in known {
-            let token: Arc<str> = token.into();
-            table.owners.insert(user, token.clone());
-            table.users.insert(token, user);
+            match Token::parse(&token) {
+                Some(token) => table.insert(token, user),
+                None => tracing::warn!("a stored session token of another shape: skipped"),
+            }
         }
         Self {
             table: Arc::new(RwLock::new(table)),
@@ -76,13 +117,11 @@ impl Sessions {
     /// Made-up tokens of the right shape cost a lookup each; they then
     /// count against their address's rate limit as no session.
     pub async fn resolve(&self, token: &str) -> Option<UserId> {
-        if let Some(user) = self.user(token) {
+        let parsed = Token::parse(token)?;
+        if let Some(user) = self.user_of(parsed) {
             return Some(user);
         }
         let store = self.store.as_ref()?;
-        if !is_token_shaped(token) {
-            return None;
-        }
         let user = match store.find(token).await {
             Ok(user) => user?,
             Err(error) => {
@@ -90,20 +129,24 @@ impl Sessions {
                 return None;
             }
         };
-        let mut table = self.table.write().unwrap_or_else(PoisonError::into_inner);
-        let shared: Arc<str> = token.into();
-        table.owners.insert(user, shared.clone());
-        table.users.insert(shared, user);
+        self.table
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(parsed, user);
         Some(user)
     }
 
     /// The user a session token signs in as, among the sessions in memory.
     pub fn user(&self, token: &str) -> Option<UserId> {
+        self.user_of(Token::parse(token)?)
+    }
+
+    fn user_of(&self, token: Token) -> Option<UserId> {
         self.table
             .read()
             .unwrap_or_else(PoisonError::into_inner)
             .users
-            .get(token)
+            .get(&token)
             .copied()
     }
 
@@ -117,47 +160,44 @@ impl Sessions {
     ) -> Result<Option<String>, SessionStoreError> {
         let token = {
             let mut table = self.table.write().unwrap_or_else(PoisonError::into_inner);
-            match table.owners.get(&user) {
-                Some(owner) if Some(&**owner) == current => return Ok(Some(owner.to_string())),
-                Some(_) => return Ok(None),
-                None => {
-                    let token = new_token();
-                    let shared: Arc<str> = token.as_str().into();
-                    table.users.insert(shared.clone(), user);
-                    table.owners.insert(user, shared);
-                    token
-                }
+            if table.owned.contains(&user) {
+                // A user has one session: the caller's, or someone else's.
+                let mine = current
+                    .and_then(Token::parse)
+                    .is_some_and(|current| table.users.get(&current) == Some(&user));
+                return Ok(current.filter(|_| mine).map(str::to_owned));
             }
+            let token = new_token();
+            table.insert(token, user);
+            token
         };
+        let text = token.to_string();
         if let Some(store) = &self.store
-            && let Err(error) = store.save(&token, user).await
+            && let Err(error) = store.save(&text, user).await
         {
             let mut table = self.table.write().unwrap_or_else(PoisonError::into_inner);
-            table.users.remove(token.as_str());
-            table.owners.remove(&user);
+            table.users.remove(&token);
+            table.owned.remove(&user);
             return Err(error);
         }
-        Ok(Some(token))
+        Ok(Some(text))
     }
 }
 
 /// A new session token: two v4 UUIDs, 244 bits from the operating
-/// system's random source (each UUID fixes 6 of its 128 bits), as 64 hex
-/// characters.
-fn new_token() -> String {
-    format!(
-        "{}{}",
-        uuid::Uuid::new_v4().simple(),
-        uuid::Uuid::new_v4().simple()
-    )
+/// system's random source (each UUID fixes 6 of its 128 bits), written as
+/// 64 hex characters.
+fn new_token() -> Token {
+    let mut bytes = [0u8; 32];
+    bytes[..16].copy_from_slice(uuid::Uuid::new_v4().as_bytes());
+    bytes[16..].copy_from_slice(uuid::Uuid::new_v4().as_bytes());
+    Token(bytes)
 }
 
-/// Whether `token` could be one [`new_token`] made: 64 lowercase hex digits.
-fn is_token_shaped(token: &str) -> bool {
-    token.len() == 64
-        && token
-            .bytes()
-            .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+impl std::fmt::Display for Token {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.iter().try_for_each(|byte| write!(f, "{byte:02x}"))
+    }
 }
 
 /// The session token in a request's cookies.
@@ -218,7 +258,7 @@ mod tests {
     #[tokio::test]
     async fn a_session_made_elsewhere_is_found_in_the_store_and_kept() {
         let user = UserId::from_u128(7);
-        let token = new_token();
+        let token = new_token().to_string();
         let sessions = Sessions::restore([], Arc::new(Shared(user, token.clone())));
         assert_eq!(sessions.user(&token), None, "not read at start");
         assert_eq!(sessions.resolve(&token).await, Some(user));
@@ -228,8 +268,45 @@ mod tests {
             Some(None),
             "and the user is its"
         );
-        assert_eq!(sessions.resolve(&new_token()).await, None);
+        assert_eq!(sessions.resolve(&new_token().to_string()).await, None);
         assert_eq!(sessions.resolve("not a token").await, None);
+    }
+
+    #[test]
+    fn a_token_is_read_back_from_its_text_and_other_shapes_are_not() {
+        let token = new_token();
+        let text = token.to_string();
+        assert_eq!(text.len(), 64);
+        assert_eq!(Token::parse(&text), Some(token));
+        for refused in [
+            &text[..63],
+            &format!("{text}0"),
+            &text.to_uppercase(),
+            &format!("g{}", &text[1..]),
+            "",
+        ] {
+            assert_eq!(Token::parse(refused), None, "{refused}");
+        }
+    }
+
+    #[tokio::test]
+    async fn sessions_restored_from_the_store_sign_in_and_own_their_users() {
+        let user = UserId::from_u128(3);
+        let text = new_token().to_string();
+        let sessions = Sessions::restore(
+            [
+                (text.clone(), user),
+                ("not a token".to_owned(), UserId::from_u128(4)),
+            ],
+            Arc::new(Shared(user, String::new())),
+        );
+        assert_eq!(sessions.user(&text), Some(user));
+        assert_eq!(
+            sessions.open(user, Some(&text)).await.ok(),
+            Some(Some(text.clone()))
+        );
+        assert_eq!(sessions.open(user, None).await.ok(), Some(None));
+        assert_eq!(sessions.user("not a token"), None);
     }
 
     #[test]
