@@ -212,6 +212,18 @@ impl Player {
                 .map_err(|error| Failure::Socket(error.to_string()))?;
         let (sender, events) = mpsc::unbounded_channel();
         let (write, mut read) = socket.split();
+        // The server puts a socket among its user's before it sends
+        // `Connected`, the socket's first frame: until then an event for
+        // this player (an invitation) reaches none of its sockets. A
+        // starved server took long enough between the upgrade and then for
+        // a guest to miss its invitation.
+        loop {
+            match read.next().await {
+                Some(Ok(Message::Text(text))) if frame_type(&text) == Some("Connected") => break,
+                Some(Ok(_)) => {}
+                _ => return Err(Failure::Socket("closed before it was connected".into())),
+            }
+        }
         let waiting = Answers::default();
         let answers = waiting.clone();
         let reader = tokio::spawn(async move {
