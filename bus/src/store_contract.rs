@@ -108,6 +108,22 @@ pub async fn store_contract(store: &dyn Store) {
         .commit(Commit::state(Some(other.clone()), None, note("bee")))
         .await
         .expect("second state");
+    // A UUID's id, and the same UUID spelled in capitals: two ids, each
+    // given back as it was written (a store may keep a UUID as its bytes).
+    let lower = "0b7e4f3c-9a5d-4d55-8f4e-2b1c6a0d9e11";
+    let upper = lower.to_uppercase();
+    for id in [lower, &upper] {
+        let key = StateKey::of::<Note>(id);
+        store
+            .commit(Commit::state(Some(key.clone()), None, note(id)))
+            .await
+            .expect("a state under a UUID");
+        assert_eq!(
+            store.load(&key).await.expect("load").map(|s| s.version),
+            Some(1),
+            "{id}"
+        );
+    }
     let mut scanned: Vec<String> = store
         .scan(Note::TYPE)
         .await
@@ -116,7 +132,9 @@ pub async fn store_contract(store: &dyn Store) {
         .map(|(id, _)| id)
         .collect();
     scanned.sort();
-    assert_eq!(scanned, ["a", "b"]);
+    let mut written = ["a", "b", &upper, lower];
+    written.sort_unstable();
+    assert_eq!(scanned, written);
     assert!(store.scan("Nothing").await.expect("scan").is_empty());
 
     store
