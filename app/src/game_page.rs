@@ -280,7 +280,7 @@ fn EndScreen(client: Client, view: GameView, my_mark: Option<Mark>) -> impl Into
         .map(|seat| seat.user_id)
         .find(|player| Some(*player) != me && my_mark.is_some());
     let here = use_here();
-    let back = { move |_| here.go("/") };
+    let back = move |_| here.go("/");
     let again = move |_| {
         let Some(opponent) = opponent else {
             return;

@@ -47,7 +47,7 @@ pub struct Sessions {
 
 /// Every session held, one entry a player: the token as its 32 bytes
 /// in place (it was a shared string, 80 bytes on the heap, with a second
-/// map from each user back to it: about 100 bytes an idle player more;
+/// map from each user back to it: 134 bytes an idle player more, measured;
 /// docs/performance.md, "Sessions held as bytes").
 #[derive(Debug, Default)]
 struct SessionTable {
