@@ -6,7 +6,10 @@
 //! written together"). So a body this process wrote from a typed state
 //! goes in as it is, under `raw`; one that came from a store as text
 //! (which this process did not check) stays a string under `body`, as
-//! every op did before, and lines written that way still read.
+//! every op did before, and lines written that way still read. An outbox
+//! entry's effects (JSON this process wrote from typed effects,
+//! `rows::effects_text`) go in the same way, under `raw`, where they were a
+//! string with every quote escaped.
 
 use std::borrow::Cow;
 use std::io::Write as _;
@@ -43,6 +46,11 @@ pub(super) fn write(ops: &[Op], line: &mut Vec<u8>) -> serde_json::Result<()> {
                 line.extend_from_slice(row.body.as_bytes());
                 line.push(b'}');
             }
+            Op::Outbox { id, effects } => {
+                let _ = write!(line, r#"{{"op":"outbox","id":"{id:032x}","raw":"#);
+                line.extend_from_slice(effects.as_bytes());
+                line.push(b'}');
+            }
             op => serde_json::to_writer(&mut *line, op)?,
         }
     }
@@ -57,7 +65,17 @@ pub(super) fn read(line: &[u8]) -> serde_json::Result<Vec<Op>> {
         .into_iter()
         .map(|item| {
             let probe: Probe<'_> = serde_json::from_str(item.get())?;
-            if probe.op != "set" || probe.raw.is_none() {
+            if probe.raw.is_none() {
+                return serde_json::from_str(item.get());
+            }
+            if probe.op == "outbox" {
+                let outbox: RawOutbox<'_> = serde_json::from_str(item.get())?;
+                return Ok(Op::Outbox {
+                    id: u128::from_str_radix(&outbox.id, 16).map_err(serde::de::Error::custom)?,
+                    effects: outbox.raw.get().to_owned(),
+                });
+            }
+            if probe.op != "set" {
                 return serde_json::from_str(item.get());
             }
             let set: RawSet<'_> = serde_json::from_str(item.get())?;
@@ -92,6 +110,15 @@ struct RawSet<'a> {
     id: Arc<str>,
     version: u64,
     schema_version: u32,
+    #[serde(borrow)]
+    raw: &'a RawValue,
+}
+
+/// An `outbox` entry whose effects are raw.
+#[derive(Deserialize)]
+struct RawOutbox<'a> {
+    #[serde(borrow)]
+    id: Cow<'a, str>,
     #[serde(borrow)]
     raw: &'a RawValue,
 }
@@ -161,6 +188,37 @@ mod tests {
         };
         assert_eq!((&*row.body, row.version, row.raw), (r#"{"n":1}"#, 3, false));
         assert!(matches!(&ops[1], Op::Session { token, .. } if token == "t"));
+    }
+
+    #[test]
+    fn an_outbox_entrys_effects_go_in_as_they_are_and_read_back_the_same() {
+        let effects = r#"[{"type":"MarkPlaced","schemaVersion":1,"payload":{"gameId":"g1","note":"say \"hi\""}}]"#;
+        let ops = [Op::Outbox {
+            id: 0x2a,
+            effects: effects.to_owned(),
+        }];
+        let written = line(&ops);
+        assert_eq!(
+            written,
+            format!(
+                r#"[{{"op":"outbox","id":"0000000000000000000000000000002a","raw":{effects}}}]"#
+            )
+        );
+        let Op::Outbox { id, effects: read } = &read(written.as_bytes()).expect("reads")[0] else {
+            panic!("an outbox entry");
+        };
+        assert_eq!((*id, read.as_str()), (0x2a, effects));
+        // As older releases wrote it: the effects a string.
+        let older = format!(
+            r#"[{{"op":"outbox","id":"2a","effects":{}}}]"#,
+            serde_json::to_string(effects).expect("a string")
+        );
+        let Op::Outbox { id, effects: read } = &super::read(older.as_bytes()).expect("reads")[0]
+        else {
+            panic!("an outbox entry");
+        };
+        assert_eq!((*id, read.as_str()), (0x2a, effects));
+        assert!(super::read(br#"[{"op":"outbox","id":"zz","raw":[]}]"#).is_err());
     }
 
     #[test]
