@@ -51,8 +51,10 @@ fn typed_fields(document: &Document) -> Vec<(String, String)> {
     };
     (0..fields.length())
         .filter_map(|index| fields.item(index)?.dyn_into::<HtmlInputElement>().ok())
-        .filter(|field| !field.value().is_empty())
-        .map(|field| (field.id(), field.value()))
+        .filter_map(|field| {
+            let value = field.value();
+            (!value.is_empty()).then(|| (field.id(), value))
+        })
         .collect()
 }
 
