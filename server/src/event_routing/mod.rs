@@ -433,10 +433,11 @@ impl Hub {
         let slices = slices.max(1);
         let mut routes = self.routes();
         routes.release_held(HELD_PATIENCE);
-        // A frame queued quietly less than a round ago may still wait in
-        // the sockets of this slice (waking one that holds none is a look
-        // at its queue, nothing more).
-        let round = self.lobby_interval * 2;
+        // A frame queued quietly less than two rounds ago may still wait
+        // in the sockets of this slice (a busy socket is announced to a
+        // round later: see `Sender::announce`; waking one that holds none
+        // is a look at its queue, nothing more).
+        let round = self.lobby_interval * 3;
         if routes
             .lobby
             .queued_at
@@ -754,7 +755,9 @@ impl Routes {
 
     /// Queues `frame` for every socket. Throttled, it is queued quietly:
     /// a socket playing a game sends it with its next move's frames, and
-    /// the next [`Hub::flush_lobby_slice`] wakes the rest, so ten thousand
+    /// a round of [`Hub::flush_lobby_slice`] wakes the rest (the next
+    /// round, or the one after for a socket that got frames since the
+    /// last: see `Sender::announce`), so ten thousand
     /// sockets cost no ten thousand writes of their own per lobby event
     /// (at 5,000 games the lobby's frames took more writes than the moves).
     fn deliver_to_all(&mut self, frame: &Frame) {
