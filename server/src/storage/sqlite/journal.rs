@@ -73,14 +73,14 @@ const INSERT_ENTRY: &str =
 /// within a second and never reach a table, so they are never made text
 /// there, and the net result's maps hash and compare 16 bytes instead of
 /// a 32-character string.
-mod hex_id {
+pub(super) mod hex_id {
     use serde::{Deserialize, Deserializer, Serializer};
 
     pub(super) fn serialize<S: Serializer>(id: &u128, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.collect_str(&format_args!("{id:032x}"))
     }
 
-    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+    pub(in crate::storage::sqlite) fn deserialize<'de, D: Deserializer<'de>>(
         deserializer: D,
     ) -> Result<u128, D::Error> {
         let text = std::borrow::Cow::<'de, str>::deserialize(deserializer)?;

@@ -71,7 +71,7 @@ pub(super) fn read(line: &[u8]) -> serde_json::Result<Vec<Op>> {
             if probe.op == "outbox" {
                 let outbox: RawOutbox<'_> = serde_json::from_str(item.get())?;
                 return Ok(Op::Outbox {
-                    id: u128::from_str_radix(&outbox.id, 16).map_err(serde::de::Error::custom)?,
+                    id: outbox.id,
                     effects: outbox.raw.get().to_owned(),
                 });
             }
@@ -117,8 +117,8 @@ struct RawSet<'a> {
 /// An `outbox` entry whose effects are raw.
 #[derive(Deserialize)]
 struct RawOutbox<'a> {
-    #[serde(borrow)]
-    id: Cow<'a, str>,
+    #[serde(deserialize_with = "super::journal::hex_id::deserialize")]
+    id: u128,
     #[serde(borrow)]
     raw: &'a RawValue,
 }
