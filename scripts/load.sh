@@ -10,10 +10,13 @@
 # The standard measurement: the server pinned to core 0 and the generator
 # to core 1 (`taskset`), so that neither takes the other's time and the
 # server's CPU per move is its own. Players send their commands as OVER
-# says: `socket` (as the browser does) or `http`.
+# says: `socket` (as the browser does) or `http`. The server is the
+# profile-guided build (scripts/pgo.sh), or the plain release build with
+# PGO=0.
 #
 #   ./scripts/load.sh                      # everything, about 8 minutes
-#   GAMES="10 100" STORES=memory OVER=http ./scripts/load.sh
+#                                          # (and 15 for the first build)
+#   GAMES="10 100" STORES=memory OVER=http PGO=0 ./scripts/load.sh
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 cd "$ROOT"
@@ -29,6 +32,8 @@ PORT=${PORT:-3950}
 OUT=docs/load
 
 cargo build --release --locked -p server -p loadgen
+server=target/release/server
+[ "${PGO:-1}" = 0 ] || server=$(./scripts/pgo.sh)
 mkdir -p "$OUT"
 : >"$OUT/results.jsonl"
 
@@ -39,7 +44,7 @@ start_server() {
   local store=$1 host=${2:-127.0.0.1}
   local flags=(--data-dir "$data")
   [ "$store" = memory ] && flags=(--in-memory)
-  RUST_LOG=warn taskset -c 0 target/release/server --addr "$host:$PORT" "${flags[@]}" \
+  RUST_LOG=warn taskset -c 0 "$server" --addr "$host:$PORT" "${flags[@]}" \
     --rate-limit-per-sec 1000000 --rate-limit-burst 1000000 \
     --max-connections-per-address 0 >"$data.log" 2>&1 &
   server_pid=$!

@@ -14,19 +14,6 @@ WASM_OPT_VERSION=132 # npm binaryen, pinned in end2end/package-lock.json
 
 say() { printf '\033[1msetup:\033[0m %s\n' "$*"; }
 
-as_root() {
-  if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
-}
-
-apt_updated=no
-apt_install() {
-  if [ "$apt_updated" = no ]; then
-    as_root apt-get update -qq
-    apt_updated=yes
-  fi
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@"
-}
-
 # Building tools from source: a lighter release profile halves the time
 # (about 13 minutes instead of 27 for cargo-leptos on two cores) and the
 # tools run just as well.
