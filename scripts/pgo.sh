@@ -37,7 +37,6 @@ if ! command -v "$PROFDATA" >/dev/null; then
 fi
 
 say "building the instrumented server and the load generator"
-rm -rf "$COUNTS"
 RUSTFLAGS="-Cprofile-generate=$COUNTS" \
   cargo build --locked --profile pgo --target "$TARGET" --target-dir "$TRAIN_DIR" -p server
 cargo build --locked --release -p loadgen
@@ -63,6 +62,15 @@ start_server() {
 stop_server() {
   [ -n "$server_pid" ] || return 0
   kill "$server_pid" 2>/dev/null || true
+  for _ in $(seq 1 600); do
+    kill -0 "$server_pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  if kill -0 "$server_pid" 2>/dev/null; then
+    kill -9 "$server_pid"
+    echo "pgo: the instrumented server did not stop within a minute" >&2
+    exit 1
+  fi
   wait "$server_pid" 2>/dev/null || true
   server_pid=
   rm -rf "$data" "$data.log"
@@ -76,16 +84,26 @@ train() {
     --time-limit-secs 120 --quiet "$@" >/dev/null
   stop_server
 }
-train --games 1000 --moves-per-sec 10000 --duration-secs 10 --commands-over socket
-train --games 200 --moves-per-sec 2000 --duration-secs 5 --commands-over http
-train --arrivals 5000
 
-if ! compgen -G "$COUNTS/*.profraw" >/dev/null; then
-  echo "pgo: the training runs wrote no counts to $COUNTS" >&2
-  exit 1
+train_all() {
+  train --games 1000 --moves-per-sec 10000 --duration-secs 10 --commands-over socket
+  train --games 200 --moves-per-sec 2000 --duration-secs 5 --commands-over http
+  train --arrivals 5000
+  if ! compgen -G "$COUNTS/*.profraw" >/dev/null; then
+    echo "pgo: the training runs wrote no counts to $COUNTS" >&2
+    exit 1
+  fi
+  "$PROFDATA" merge -o "$MERGED" "$COUNTS"/*.profraw
+}
+
+# Counts of this very build are kept: training again would change the
+# profile, and with it every crate of the final build (5 minutes).
+if [ "$MERGED" -nt "$instrumented" ]; then
+  say "the profile is newer than the instrumented server: not training again"
+else
+  rm -rf "$COUNTS" "$MERGED"
+  train_all
 fi
-"$PROFDATA" merge -o "$MERGED" "$COUNTS"/*.profraw
-say "merged $(ls "$COUNTS" | wc -l) count files into $MERGED"
 
 say "building the server with the profile"
 RUSTFLAGS="-Cprofile-use=$MERGED" \
