@@ -15,7 +15,7 @@
 # PGO=0.
 #
 #   ./scripts/load.sh                      # everything, about 8 minutes
-#                                          # (and 15 for the first build)
+#                                          # (and 12 for the first build)
 #   GAMES="10 100" STORES=memory OVER=http PGO=0 ./scripts/load.sh
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
