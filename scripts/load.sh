@@ -19,6 +19,7 @@
 #   GAMES="10 100" STORES=memory OVER=http PGO=0 ./scripts/load.sh
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/bench_server.sh"
 cd "$ROOT"
 
 STORES=${STORES:-"memory sqlite"}
@@ -37,35 +38,12 @@ server=target/release/server
 mkdir -p "$OUT"
 : >"$OUT/results.jsonl"
 
-server_pid=
-data=
-start_server() {
-  data=$(mktemp -d)
-  local store=$1 host=${2:-127.0.0.1}
-  local flags=(--data-dir "$data")
-  [ "$store" = memory ] && flags=(--in-memory)
-  RUST_LOG=warn taskset -c 0 "$server" --addr "$host:$PORT" "${flags[@]}" \
-    --rate-limit-per-sec 1000000 --rate-limit-burst 1000000 \
-    --max-connections-per-address 0 >"$data.log" 2>&1 &
-  server_pid=$!
-  for _ in $(seq 1 100); do
-    curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null && return
-    sleep 0.1
-  done
-  echo "the server did not come up: $(cat "$data.log")" >&2
-  exit 1
-}
-stop_server() {
-  kill "$server_pid" 2>/dev/null || true
-  wait "$server_pid" 2>/dev/null || true
-  rm -rf "$data" "$data.log"
-}
 trap stop_server EXIT
 
 for store in $STORES; do
   for games in $GAMES; do
     echo "== $store, $games concurrent games" >&2
-    start_server "$store"
+    start_server "$server" "$PORT" "$store"
     taskset -c 1 target/release/loadgen --url "http://127.0.0.1:$PORT" --games "$games" \
       --moves-per-sec "$RATE" --duration-secs "$DURATION" --time-limit-secs 300 \
       --commands-over "$OVER" --server-pid "$server_pid" \
@@ -75,14 +53,14 @@ for store in $STORES; do
 done
 
 echo "== idle: $IDLE_GAMES games waiting for a first move" >&2
-start_server sqlite
+start_server "$server" "$PORT" sqlite
 taskset -c 1 target/release/loadgen --url "http://127.0.0.1:$PORT" --games "$IDLE_GAMES" \
   --server-pid "$server_pid" --idle-secs 10 --time-limit-secs 300 --label "sqlite, idle" --json --quiet |
   tee -a "$OUT/results.jsonl" >&2 || true
 stop_server
 
 echo "== idle: $IDLE_LARGE games waiting, over 127.0.0.1 and 127.0.0.2" >&2
-start_server sqlite 0.0.0.0
+start_server "$server" "$PORT" sqlite 0.0.0.0
 taskset -c 1 target/release/loadgen --url "http://127.0.0.1:$PORT,http://127.0.0.2:$PORT" \
   --games "$IDLE_LARGE" --server-pid "$server_pid" --idle-secs 10 --time-limit-secs 300 \
   --label "sqlite, idle" --json --quiet |

@@ -83,6 +83,9 @@ def chart(results, out):
     x_high = 10 ** math.ceil(math.log10(max(x for x, _ in points)))
     y_low = 10 ** math.floor(math.log10(max(min(y for _, y in points), 0.01)))
     y_high = 10 ** math.ceil(math.log10(max(y for _, y in points)))
+    # At least a decade on each axis (a run of one size, or latencies
+    # that are all a power of ten, would leave none).
+    x_high, y_high = max(x_high, x_low * 10), max(y_high, y_low * 10)
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
 
     def x_at(value):

@@ -22,6 +22,7 @@
 #   ./scripts/pgo.sh
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/bench_server.sh"
 cd "$ROOT"
 
 TARGET=$(rustc -vV | sed -n 's/^host: //p')
@@ -45,44 +46,11 @@ RUSTFLAGS="-Cprofile-generate=$COUNTS" \
 cargo build --locked --release -p loadgen
 instrumented=$TRAIN_DIR/$TARGET/pgo/server
 
-server_pid=
-data=
-start_server() {
-  data=$(mktemp -d)
-  RUST_LOG=warn taskset -c 0 "$instrumented" --addr "127.0.0.1:$PORT" --data-dir "$data" \
-    --rate-limit-per-sec 1000000 --rate-limit-burst 1000000 \
-    --max-connections-per-address 0 >"$data.log" 2>&1 &
-  server_pid=$!
-  for _ in $(seq 1 100); do
-    curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null && return
-    sleep 0.1
-  done
-  echo "pgo: the instrumented server did not come up: $(cat "$data.log")" >&2
-  exit 1
-}
-# A clean stop (SIGTERM, then the server's own shutdown) is what writes
-# the counts; a server still up after a minute is a failed training run.
-stop_server() {
-  [ -n "$server_pid" ] || return 0
-  kill "$server_pid" 2>/dev/null || true
-  for _ in $(seq 1 600); do
-    kill -0 "$server_pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  if kill -0 "$server_pid" 2>/dev/null; then
-    kill -9 "$server_pid"
-    echo "pgo: the instrumented server did not stop within a minute" >&2
-    exit 1
-  fi
-  wait "$server_pid" 2>/dev/null || true
-  server_pid=
-  rm -rf "$data" "$data.log"
-}
 trap stop_server EXIT
 
 train() {
   say "training: $*"
-  start_server
+  start_server "$instrumented" "$PORT" sqlite
   taskset -c 1 target/release/loadgen --url "http://127.0.0.1:$PORT" --server-pid "$server_pid" \
     --time-limit-secs 120 --quiet "$@" >/dev/null
   stop_server
