@@ -14,7 +14,7 @@
 # profile-guided build (scripts/pgo.sh), or the plain release build with
 # PGO=0.
 #
-#   ./scripts/load.sh                      # everything, about 8 minutes
+#   ./scripts/load.sh                      # everything, about 5 minutes
 #                                          # (and 12 for the first build)
 #   GAMES="10 100" STORES=memory OVER=http PGO=0 ./scripts/load.sh
 set -euo pipefail
